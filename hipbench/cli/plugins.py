@@ -1,0 +1,59 @@
+"""``hipbench list`` and ``hipbench plugins``: what the registries hold and where it comes from."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hipbench.registry import ALL_REGISTRIES, PluginRegistry, iter_entries
+
+
+def _origin(registry: PluginRegistry, name: str) -> str:
+    entry = registry.entries().get(name)
+    return entry.origin() if entry is not None else "registered in code"
+
+
+@click.command("list")
+@click.argument("kind", required=False, type=click.Choice(sorted(ALL_REGISTRIES)))
+def list_command(kind: str | None) -> None:
+    """List registered names of KIND (all kinds when omitted), one a line with its distribution."""
+    kinds = [kind] if kind else list(ALL_REGISTRIES)
+    for index, current in enumerate(kinds):
+        registry = ALL_REGISTRIES[current]
+        if kind is None:
+            if index:
+                click.echo()
+            click.echo(f"{current}:")
+        names = registry.names()
+        width = max((len(n) for n in names), default=0)
+        prefix = "  " if kind is None else ""
+        for name in names:
+            click.echo(f"{prefix}{name.ljust(width)}  {_origin(registry, name)}")
+        if not names and kind is None:
+            click.echo("  (none)")
+
+
+@click.command("plugins")
+@click.option("--check", is_flag=True, help="Import every plugin; exit 1 if any fails, printing why.")
+def plugins_command(check: bool) -> None:
+    """Table of every plugin: kind, name, distribution, version and load status."""
+    from tabulate import tabulate
+
+    registries = list(ALL_REGISTRIES.values())
+    if check:
+        for registry in registries:
+            registry.load_all()
+    entries = list(iter_entries(registries))
+    rows = [(e.kind, e.name, e.distribution, e.version, e.status) for e in entries]
+    click.echo(tabulate(rows, headers=["kind", "name", "distribution", "version", "status"]))
+    problems = [e for e in entries if e.status in {"failed", "conflict"}]
+    for entry in problems:
+        registry = ALL_REGISTRIES[entry.kind]
+        try:
+            registry.get(entry.name)
+        except KeyError as exc:
+            click.echo(f"\n{entry.status.upper()}: {exc}", err=True)
+    if check and problems:
+        click.echo(f"\n{len(problems)} of {len(entries)} plugins failed the check.", err=True)
+        sys.exit(1)

@@ -1,0 +1,102 @@
+"""The registries of hipbench: the only place they are defined.
+
+Each registry is a root mmengine ``Registry`` with ``scope='hipbench'``, fed by the entry-point
+group ``hipbench.<kind>`` (entry-point name = registry key). Built-ins register through the same
+entry points, declared in ``setup.cfg``, as third-party plugins do.
+
+Example:
+    >>> from hipbench.registry import BACKBONES
+    >>> BACKBONES.group
+    'hipbench.backbones'
+"""
+
+from __future__ import annotations
+
+from hipbench.registry.loader import (
+    DISABLE_AUTOLOAD_ENV,
+    PluginConflictError,
+    PluginEntry,
+    PluginError,
+    PluginLoadError,
+    PluginRegistry,
+    UnknownPluginError,
+    iter_entries,
+)
+
+BACKBONES = PluginRegistry(
+    "backbones",
+    contract=(
+        "Backbones: callables ``f(**kwargs) -> hipbench.models.Backbone``, an ``nn.Module`` whose "
+        "``forward(images: Tensor[B, 3, H, W])`` returns a tuple of feature maps and which declares "
+        "``out_channels`` and ``strides`` (one per map, same order). No device calls inside."
+    ),
+)
+HEADS = PluginRegistry(
+    "heads",
+    contract=(
+        "Keypoint heads: callables ``f(in_channels, in_strides, num_keypoints, input_size, **kwargs)`` "
+        "returning an ``nn.Module`` that consumes the backbone's feature tuple and owns a codec "
+        "(``head.codec``) that encodes targets and decodes its output to keypoints."
+    ),
+)
+LOSSES = PluginRegistry(
+    "losses",
+    contract=(
+        "Losses: callables ``f(**kwargs)`` returning an ``nn.Module`` called as "
+        "``loss(prediction, target, weight)`` that returns a scalar tensor."
+    ),
+)
+CODECS = PluginRegistry(
+    "codecs",
+    contract=(
+        "Codecs: callables ``f(input_size, **kwargs)`` returning an object with "
+        "``encode(keypoints, visibility) -> targets`` and ``decode(outputs) -> keypoints`` "
+        "(pixels of the model input)."
+    ),
+)
+DATASETS = PluginRegistry(
+    "datasets",
+    contract=(
+        "Datasets: callables ``f(**kwargs)`` returning a sequence of samples, each with the image, "
+        "keypoints (K x 2 float pixels) in a declared landmark schema, visibility, LeftHip/RightHip "
+        "boxes and metadata (id, patient id, image size, pixel spacing in mm when known)."
+    ),
+)
+METRICS = PluginRegistry(
+    "metrics",
+    contract=(
+        "Metrics: callables ``f(**kwargs)`` returning an object that computes named figures from "
+        "predicted and ground-truth full-image keypoints of a landmark schema."
+    ),
+)
+DETECTORS = PluginRegistry(
+    "detectors",
+    contract=(
+        "Hip detectors: callables ``f(**kwargs)`` returning an object that is fitted per dataset and "
+        "fold and predicts LeftHip/RightHip boxes (full-image pixels) for each image."
+    ),
+)
+
+ALL_REGISTRIES: dict[str, PluginRegistry] = {
+    registry.kind: registry
+    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS)
+}
+
+__all__ = [
+    "ALL_REGISTRIES",
+    "BACKBONES",
+    "CODECS",
+    "DATASETS",
+    "DETECTORS",
+    "DISABLE_AUTOLOAD_ENV",
+    "HEADS",
+    "LOSSES",
+    "METRICS",
+    "PluginConflictError",
+    "PluginEntry",
+    "PluginError",
+    "PluginLoadError",
+    "PluginRegistry",
+    "UnknownPluginError",
+    "iter_entries",
+]

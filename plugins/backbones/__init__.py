@@ -1,0 +1,1 @@
+"""Built-in backbone plugins: the timm adapter and named presets."""
