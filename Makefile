@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hipbench-installed
 
-.PHONY: test install clean-venv
+.PHONY: test demo install clean-venv
 
 install: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the main job on the embedded synthetic phantom; prints where the leaderboard is
+demo: $(STAMP)
+	$(BIN)/hipbench run benchmarks/quick.yaml --out runs/quick
+	@echo
+	@echo "Leaderboard: runs/quick/leaderboard.md (also .csv and .html, with plots)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,10 @@ EXAMPLE = REPO_ROOT / "examples" / "hipbench-example-backbone"
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin installed by pip into a private target directory."""
     target = tmp_path_factory.mktemp("example-site")
+    source = tmp_path_factory.mktemp("example-src") / EXAMPLE.name
+    shutil.copytree(EXAMPLE, source)  # build outside the repository, so the tree stays clean
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(EXAMPLE)], check=True, timeout=300)
+                    "--no-index", "--target", str(target), str(source)], check=True, timeout=300)
     return target
 
 

@@ -18,6 +18,10 @@ from hipbench import __version__
 COMMANDS: dict[str, str] = {
     "list": "hipbench.cli.plugins:list_command",
     "plugins": "hipbench.cli.plugins:plugins_command",
+    "data": "hipbench.cli.data:data_command",
+    "measure": "hipbench.cli.measure:measure_command",
+    "run": "hipbench.cli.run:run_command",
+    "leaderboard": "hipbench.cli.run:leaderboard_command",
 }
 
 

@@ -14,6 +14,25 @@ def _origin(registry: PluginRegistry, name: str) -> str:
     return entry.origin() if entry is not None else "registered in code"
 
 
+def _backbone_details(registry: PluginRegistry, names: list[str]) -> dict[str, str]:
+    """Parameters and strides of the built-in presets, read from their metadata (nothing is built)."""
+    from hipbench_plugins.backbones.presets import PRESETS  # imports neither torch nor timm
+
+    details: dict[str, str] = {}
+    for name in names:
+        entry = registry.entries().get(name)
+        if entry is None or not entry.builtin:
+            continue
+        module, _, attribute = entry.target.partition(":")
+        if module == "hipbench_plugins.backbones.presets" and attribute in PRESETS:
+            preset = PRESETS[attribute]
+            details[name] = (f"params {preset.params_label:>6}  strides {','.join(map(str, preset.strides))}"
+                             + (f"  ({preset.note})" if preset.note else ""))
+        elif module == "hipbench_plugins.backbones.timm_adapter":
+            details[name] = "any timm model: type: timm, model_name: NAME"
+    return details
+
+
 @click.command("list")
 @click.argument("kind", required=False, type=click.Choice(sorted(ALL_REGISTRIES)))
 def list_command(kind: str | None) -> None:
@@ -28,8 +47,13 @@ def list_command(kind: str | None) -> None:
         names = registry.names()
         width = max((len(n) for n in names), default=0)
         prefix = "  " if kind is None else ""
+        details = _backbone_details(registry, names) if current == "backbones" else {}
+        origin_width = max((len(_origin(registry, n)) for n in names), default=0)
         for name in names:
-            click.echo(f"{prefix}{name.ljust(width)}  {_origin(registry, name)}")
+            line = f"{prefix}{name.ljust(width)}  {_origin(registry, name)}"
+            if details.get(name):
+                line = f"{line.ljust(len(prefix) + width + 2 + origin_width)}  {details[name]}"
+            click.echo(line)
         if not names and kind is None:
             click.echo("  (none)")
 

@@ -34,9 +34,13 @@ BACKBONES = PluginRegistry(
 HEADS = PluginRegistry(
     "heads",
     contract=(
-        "Keypoint heads: callables ``f(in_channels, in_strides, num_keypoints, input_size, **kwargs)`` "
-        "returning an ``nn.Module`` that consumes the backbone's feature tuple and owns a codec "
-        "(``head.codec``) that encodes targets and decodes its output to keypoints."
+        "Keypoint heads: classes ``f(in_channels, in_strides, num_keypoints, input_size, **kwargs)`` "
+        "(usually subclasses of ``hipbench.models.keypoint_model.KeypointHead``) returning an ``nn.Module`` "
+        "whose ``forward(features)`` consumes the backbone's (or neck's) feature tuple. The head owns a codec "
+        "(``head.codec``, built from the CODECS registry) and has ``loss(outputs, targets, visible, loss_fn) "
+        "-> Tensor`` and ``decode(outputs) -> Tensor[B, K, 2]`` (input pixels). The class declares "
+        "``output_kind``, ``compatible_losses: tuple[str, ...]`` and ``default_loss: str``, readable "
+        "without building it."
     ),
 )
 LOSSES = PluginRegistry(

@@ -1,0 +1,392 @@
+"""The synthetic pelvis phantom: radiograph-like AP pelvis images with exact ``ihdi12`` ground truth.
+
+Each image is drawn from anatomical parameters (per side: acetabular index, IHDI position of the H-point,
+roof length and curvature, metaphysis width/tilt/dome, ossific nucleus, femoral shaft angle) and appearance
+parameters (soft tissue and bone density, trabecular texture, blur, noise, contrast, gamma, heel effect),
+then turned as a whole (rotation, scale, shift). Everything is deterministic per ``(seed, index)``.
+
+Construction (canonical frame, unit = half the mean inter-triradiate distance, y down): Hilgenreiner's
+line is y = 0 through both triradiate points; the acetabular margin (ASM) is the triradiate point plus the
+roof length along the direction that makes the intended acetabular index; the H-point sits at the intended
+IHDI coordinates from the foot of the perpendicular of ASM; the metaphysis ends are symmetric about it. So
+the AI and IHDI grade computed from the keypoints by :mod:`hipbench.geometry` equal the intended ones, and
+a similarity transform (rotation, scale, shift) preserves both. H-points keep a margin from grade
+boundaries, so the grade is unambiguous.
+
+Landmarks sit on drawn edges and corners: ASM is the corner of the iliac roof and the lateral iliac border,
+TCC the inferomedial corner of the roof at the dark triradiate gap, the roof midpoint on the roof edge,
+the metaphysis ends the corners of the femoral metaphysis line, its midpoint on that (slightly domed) line.
+
+Example:
+    >>> p = sample_params(seed=0, index=3, config=PhantomConfig(size=64))
+    >>> image = render_phantom(p)
+    >>> image.shape, image.dtype, bool((image >= 0).all() and (image <= 1).all())
+    ((64, 64), dtype('float32'), True)
+    >>> phantom_keypoints(p).shape
+    (12, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hipbench.schema import get_schema
+
+SIDES = ("left", "right")
+GRADE_MARGIN = 0.06  # minimum distance of an H-point from a grade boundary, in roof lengths
+HALF_ITD = 0.16  # half the inter-triradiate distance as a share of the image size, before scaling
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """Generator settings: image ``size``, per-hip IHDI ``grade_mix`` (I..IV), AI ranges for normal and
+    dysplastic hips and the chance of a dysplastic AI per grade, whole-image ``rotation`` (max degrees),
+    ``scale`` range, ``shift`` (max share of the size), and ``itd_mm`` (the inter-triradiate distance that
+    defines the pixel spacing; None for no spacing).
+
+    Example:
+        >>> PhantomConfig().grade_mix
+        (0.6, 0.2, 0.12, 0.08)
+    """
+
+    size: int = 256
+    grade_mix: tuple[float, float, float, float] = (0.60, 0.20, 0.12, 0.08)
+    ai_normal: tuple[float, float] = (15.0, 30.0)
+    ai_dysplastic: tuple[float, float] = (30.0, 45.0)
+    dysplastic_share: tuple[float, float, float, float] = (0.15, 0.60, 0.80, 0.90)
+    rotation: float = 8.0
+    scale: tuple[float, float] = (0.85, 1.15)
+    shift: float = 0.05
+    itd_mm: float | None = 55.0
+
+    def __post_init__(self) -> None:
+        mix = np.asarray(self.grade_mix, dtype=float)
+        if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
+            raise ValueError(f"grade_mix must be 4 non-negative weights for grades I..IV, got {self.grade_mix}")
+        if len(self.dysplastic_share) != 4 or not all(0 <= p <= 1 for p in self.dysplastic_share):
+            raise ValueError(f"dysplastic_share must be 4 probabilities, got {self.dysplastic_share}")
+        for name in ("ai_normal", "ai_dysplastic"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi < 80:
+                raise ValueError(f"{name} must be (low, high) degrees with 0 < low <= high < 80, got {(lo, hi)}")
+        if int(self.size) < 32:
+            raise ValueError(f"size must be at least 32 pixels, got {self.size}")
+
+
+@dataclass
+class HipParams:
+    """One hip in canonical units: intended ``ai`` (degrees) and ``grade`` (1..4), H-point IHDI coordinates
+    ``hx`` (lateral) and ``hy`` (caudal) in roof lengths, and shape parameters.
+
+    Example:
+        >>> HipParams(20.0, 1, -0.3, 0.6, 1.0, 0.6, 0.1, 0.4, 0.0, 0.05, 0.1, 0.05, 5.0).grade
+        1
+    """
+
+    ai: float
+    grade: int
+    hx: float
+    hy: float
+    half_itd: float  # this side's triradiate distance from the midline
+    roof: float  # roof length TCC -> ASM
+    bulge: float  # roof curvature, share of the roof length
+    meta_width: float
+    meta_tilt: float  # degrees, positive = lateral end higher
+    meta_dome: float  # share of the metaphysis width
+    nucleus: float  # ossific nucleus radius, 0 = not yet ossified
+    physis: float
+    shaft: float  # femoral shaft angle from vertical, degrees, positive = knee medial
+
+
+@dataclass
+class PhantomParams:
+    """Everything one phantom image is made from (see the module docstring).
+
+    Example:
+        >>> p = sample_params(0, 0)
+        >>> (p.size, p.left.grade in (1, 2, 3, 4))
+        (256, True)
+    """
+
+    seed: int
+    index: int
+    size: int
+    rotation: float
+    scale: float
+    shift: tuple[float, float]
+    left: HipParams
+    right: HipParams
+    appearance: dict[str, float] = field(default_factory=dict)
+    itd_mm: float | None = 55.0
+
+    def hip(self, side: str) -> HipParams:
+        """The parameters of hip ``side`` (image side)."""
+        return self.left if side == "left" else self.right
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi))
+
+
+def _hip_position(rng: np.random.Generator, grade: int) -> tuple[float, float]:
+    m = GRADE_MARGIN
+    if grade == 1:
+        return _uniform(rng, -0.55, -m), _uniform(rng, 0.45, 1.0)
+    if grade == 2:
+        hx = _uniform(rng, m, 0.45)
+        return hx, _uniform(rng, hx + m, hx + 0.6)
+    if grade == 3:
+        hx = _uniform(rng, 0.3, 0.9)
+        return hx, _uniform(rng, m, hx - m)
+    return _uniform(rng, 0.05, 0.9), _uniform(rng, -0.7, -m)
+
+
+def _sample_hip(rng: np.random.Generator, config: PhantomConfig) -> HipParams:
+    grade = int(rng.choice(4, p=np.asarray(config.grade_mix) / np.sum(config.grade_mix))) + 1
+    dysplastic = bool(rng.random() < config.dysplastic_share[grade - 1])
+    ai = _uniform(rng, *(config.ai_dysplastic if dysplastic else config.ai_normal))
+    hx, hy = _hip_position(rng, grade)
+    return HipParams(
+        ai=ai, grade=grade, hx=hx, hy=hy,
+        half_itd=_uniform(rng, 0.95, 1.05),
+        roof=_uniform(rng, 0.5, 0.65),
+        bulge=_uniform(rng, 0.02, 0.10) if dysplastic else _uniform(rng, 0.06, 0.20),
+        meta_width=_uniform(rng, 0.32, 0.48),
+        meta_tilt=_uniform(rng, -15.0, 15.0),
+        meta_dome=_uniform(rng, 0.03, 0.09),
+        nucleus=0.0 if rng.random() < 0.25 else _uniform(rng, 0.05, 0.14),
+        physis=_uniform(rng, 0.04, 0.07),
+        shaft=_uniform(rng, 0.0, 12.0),
+    )
+
+
+def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = None) -> PhantomParams:
+    """The parameters of phantom image ``index`` of ``seed`` (cheap: no rendering).
+
+    Example:
+        >>> a, b = sample_params(1, 5), sample_params(1, 5)
+        >>> a == b, a == sample_params(1, 6)
+        (True, False)
+    """
+    config = config or PhantomConfig()
+    rng = np.random.default_rng([int(seed), int(index)])
+    left, right = _sample_hip(rng, config), _sample_hip(rng, config)
+    size = int(config.size)
+    appearance = {
+        "soft": _uniform(rng, 0.25, 0.55), "bone": _uniform(rng, 0.55, 0.95), "cortex": _uniform(rng, 0.10, 0.30),
+        "femur": _uniform(rng, 1.0, 1.2), "nucleus": _uniform(rng, 0.6, 0.9), "texture": _uniform(rng, 0.05, 0.25),
+        "background": _uniform(rng, 0.0, 0.12), "contrast": _uniform(rng, 0.85, 1.3), "gamma": _uniform(rng, 0.7, 1.4),
+        "blur": _uniform(rng, 0.4, 1.2), "noise": _uniform(rng, 0.005, 0.03), "heel": _uniform(rng, -0.1, 0.1),
+        "heel_angle": _uniform(rng, 0, 2 * np.pi), "gap": _uniform(rng, 0.06, 0.11),
+        "width": _uniform(rng, 0.85, 1.15),
+    }
+    return PhantomParams(
+        seed=int(seed), index=int(index), size=size,
+        rotation=_uniform(rng, -config.rotation, config.rotation),
+        scale=_uniform(rng, *config.scale),
+        shift=(_uniform(rng, -config.shift, config.shift), _uniform(rng, -config.shift, config.shift)),
+        left=left, right=right, appearance=appearance, itd_mm=config.itd_mm,
+    )
+
+
+# canonical geometry ------------------------------------------------------------------------------
+def _up_normal(v: np.ndarray) -> np.ndarray:
+    """Unit perpendicular of ``v`` pointing cranially (negative y)."""
+    n = np.array([-v[1], v[0]]) / np.hypot(*v)
+    return -n if n[1] > 0 else n
+
+
+def _hip_landmarks(hip: HipParams, sigma: float) -> dict[str, np.ndarray]:
+    """Canonical landmarks of one hip; ``sigma`` is the lateral x sign (-1 image-left, +1 image-right)."""
+    tcc = np.array([sigma * hip.half_itd, 0.0])
+    a = np.radians(hip.ai)
+    chord = np.array([sigma * np.cos(a), -np.sin(a)])
+    asm = tcc + hip.roof * chord
+    roof_mid = (tcc + asm) / 2 + hip.bulge * hip.roof * _up_normal(chord)
+    h_point = np.array([asm[0] + sigma * hip.hx * hip.roof, hip.hy * hip.roof])
+    t = np.radians(hip.meta_tilt)
+    along = np.array([sigma * np.cos(t), -np.sin(t)])  # towards the lateral end
+    half = hip.meta_width / 2 * along
+    up = _up_normal(along)
+    return {"asm": asm, "roof_mid": roof_mid, "tcc": tcc, "metaphysis_lateral": h_point + half,
+            "metaphysis_mid": h_point + hip.meta_dome * hip.meta_width * up, "metaphysis_medial": h_point - half,
+            "h_point": h_point, "chord_up": _up_normal(chord), "along": along, "up": up}
+
+
+def _transform(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
+    """(A, t): canonical point p maps to A @ p + t in image pixels."""
+    s = params.size
+    th = np.radians(params.rotation)
+    unit = HALF_ITD * s * params.scale
+    a = unit * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    t = np.array([s / 2 + params.shift[0] * s, 0.52 * s + params.shift[1] * s])
+    return a, t
+
+
+def phantom_keypoints(params: PhantomParams) -> np.ndarray:
+    """The (12, 2) ``ihdi12`` keypoints of a phantom image in pixels.
+
+    Example:
+        >>> from hipbench.geometry import acetabular_index
+        >>> p = sample_params(0, 0)
+        >>> ai = acetabular_index(phantom_keypoints(p), get_schema("ihdi12"))
+        >>> bool(abs(ai[0] - p.left.ai) < 1e-6)
+        True
+    """
+    schema = get_schema("ihdi12")
+    a, t = _transform(params)
+    points = np.empty((schema.num_keypoints, 2))
+    for side, sigma in (("left", -1.0), ("right", 1.0)):
+        marks = _hip_landmarks(params.hip(side), sigma)
+        for i in schema.side_indices(side):
+            name = schema.landmarks[i].name.split("_", 1)[1]
+            points[i] = marks[name]
+    return points @ a.T + t
+
+
+def phantom_pixel_spacing(params: PhantomParams) -> float | None:
+    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm``.
+
+    Example:
+        >>> round(phantom_pixel_spacing(sample_params(0, 0)), 3) > 0
+        True
+    """
+    if params.itd_mm is None:
+        return None
+    itd_px = (params.left.half_itd + params.right.half_itd) * HALF_ITD * params.size * params.scale
+    return float(params.itd_mm / itd_px)
+
+
+def _ellipse(center: np.ndarray, ax: float, ay: float, angle_deg: float = 0.0, n: int = 32) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    x, y = ax * np.cos(t), ay * np.sin(t)
+    return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
+
+
+def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 8) -> np.ndarray:
+    t = np.linspace(0, 1, n)[:, None]
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
+
+
+def _hip_shapes(hip: HipParams, sigma: float, gap: float) -> dict[str, list[np.ndarray]]:
+    """Canonical polygons of one side: ilium, ischiopubic bone (+ foramen hole), femur, nucleus."""
+    m = _hip_landmarks(hip, sigma)
+    d = hip.half_itd
+    tcc, asm = m["tcc"], m["asm"]
+    roof = _bezier(tcc, 2 * m["roof_mid"] - (tcc + asm) / 2, asm, 10)  # passes through roof_mid at t=0.5
+    p = lambda x, y: np.array([sigma * x, y])  # noqa: E731 - mirrored canonical point
+    aiis = asm + np.array([sigma * 0.06, -0.28])
+    asis = p(d + 0.95, -0.95)
+    crest = _bezier(asis, p(d + 0.7, -1.6), p(0.45, -1.45), 8)
+    ilium = np.vstack([roof, aiis[None], crest, [p(0.28, -1.25), p(0.24, -0.62), p(0.45, -0.12), p(d - 0.18, -0.02)]])
+    ischium = np.array([p(d + 0.02, gap), p(d + 0.18, 0.45), p(d + 0.05, 0.95), p(0.45, 1.02), p(0.06, 0.62),
+                        p(0.06, 0.38), p(0.1, 0.3), p(0.55, gap + 0.06)])
+    foramen = _ellipse(p(0.52, 0.64), 0.22, 0.17, sigma * 25.0, 24)
+    # femur: domed metaphysis line from the lateral end to the medial end, then down the shaft
+    h, along, up, w = m["h_point"], m["along"], m["up"], hip.meta_width
+    s = np.linspace(1, -1, 9)[:, None]
+    top = h + s * (w / 2) * along + hip.meta_dome * w * (1 - s ** 2) * up
+    sh = np.radians(hip.shaft)
+    axis = np.array([-sigma * np.sin(sh), np.cos(sh)])
+    medial_x = np.array([-sigma, 0.0])
+    med, lat = m["metaphysis_medial"], m["metaphysis_lateral"]
+    femur = np.vstack([top, [med + 0.35 * w * axis, med + 0.75 * w * axis + 0.12 * w * medial_x,
+                             med + 1.1 * w * axis - 0.12 * w * medial_x, med + 6.0 * axis - 0.12 * w * medial_x,
+                             lat + 6.0 * axis + 0.25 * w * medial_x, lat + 0.6 * w * axis - 0.04 * w * medial_x]])
+    shapes = {"ilium": [ilium], "ischium": [ischium], "foramen": [foramen], "femur": [femur], "nucleus": []}
+    if hip.nucleus > 0:
+        centre = h + (hip.physis + hip.nucleus) * up + hip.meta_dome * w * up
+        angle = float(np.degrees(np.arctan2(along[1], along[0])))
+        shapes["nucleus"].append(_ellipse(centre, hip.nucleus, 0.85 * hip.nucleus, angle))
+    return shapes
+
+
+def render_phantom(params: PhantomParams) -> np.ndarray:
+    """Render the phantom image of ``params``: float32 (size, size) in [0, 1], deterministic.
+
+    Example:
+        >>> p = sample_params(2, 0, PhantomConfig(size=48))
+        >>> bool(np.array_equal(render_phantom(p), render_phantom(p)))
+        True
+    """
+    import cv2
+
+    size = params.size
+    look = params.appearance
+    a, t = _transform(params)
+    shift = 4  # sub-pixel bits for cv2 drawing
+    mask = np.zeros((size, size), np.uint8)
+
+    def to_px(poly: np.ndarray) -> np.ndarray:
+        return np.round((poly @ a.T + t) * (1 << shift)).astype(np.int32)
+
+    def filled(polys: list[np.ndarray], holes: list[np.ndarray] = ()) -> np.ndarray:
+        mask[:] = 0
+        for poly in polys:
+            cv2.fillPoly(mask, [to_px(poly)], 255, cv2.LINE_AA, shift)
+        for hole in holes:
+            cv2.fillPoly(mask, [to_px(hole)], 0, cv2.LINE_AA, shift)
+        return mask.astype(np.float32) * (1.0 / 255)
+
+    def outlined(polys: list[np.ndarray], closed: bool = True) -> np.ndarray:
+        mask[:] = 0
+        thickness = max(1, int(round(size / 256)))
+        cv2.polylines(mask, [to_px(p) for p in polys], closed, 255, thickness, cv2.LINE_AA, shift)
+        return mask.astype(np.float32) * (1.0 / 255)
+
+    gap = look["gap"]
+    shapes = {k: [] for k in ("ilium", "ischium", "foramen", "femur", "nucleus")}
+    for side, sigma in (("left", -1.0), ("right", 1.0)):
+        for key, polys in _hip_shapes(params.hip(side), sigma, gap).items():
+            shapes[key].extend(polys)
+    sacrum = np.array([[-0.22, -1.32], [0.22, -1.32], [0.18, -0.55], [0.08, 0.02], [-0.08, 0.02], [-0.18, -0.55]])
+    vertebrae = [np.array([[-0.27, y0], [0.27, y0], [0.29, y0 + 0.34], [-0.29, y0 + 0.34]])
+                 for y0 in (-1.78, -2.2, -2.62)]
+    body = _ellipse(np.array([0.0, -0.3]), 2.7 * look["width"], 2.6, 0.0, 40)
+    thighs = [np.array([[s * 0.1, 0.0], [s * 2.5 * look["width"], -0.5], [s * 2.2 * look["width"], 6.0],
+                        [s * 0.08, 6.0]]) for s in (-1.0, 1.0)]
+
+    soft = np.maximum(filled([body]), filled(thighs))
+    soft = cv2.GaussianBlur(soft, (0, 0), 0.08 * HALF_ITD * size)  # rounded soft-tissue thickness
+    bone = (filled(shapes["ilium"]) + filled(shapes["ischium"], shapes["foramen"]) + 0.9 * filled([sacrum])
+            + 0.9 * filled(vertebrae) + look["femur"] * filled(shapes["femur"]))
+    if shapes["nucleus"]:
+        bone += look["nucleus"] * filled(shapes["nucleus"])
+    cortex = outlined(shapes["ilium"] + shapes["ischium"] + shapes["foramen"] + shapes["femur"])
+
+    rng = np.random.default_rng([params.seed, params.index, 1])
+    coarse = rng.standard_normal((max(4, size // 16),) * 2).astype(np.float32)
+    texture = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    total = look["soft"] * soft + look["bone"] * bone * (1 + look["texture"] * texture) + look["cortex"] * cortex
+    image = 1.0 - np.exp(-np.maximum(total, 0))
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    heel = 1 + look["heel"] * (np.cos(look["heel_angle"]) * xx + np.sin(look["heel_angle"]) * yy)
+    image = look["background"] + (1 - look["background"]) * np.clip(image * look["contrast"] * heel, 0, 1)
+    image = np.power(np.clip(image, 0, 1), look["gamma"])
+    image = cv2.GaussianBlur(image.astype(np.float32), (0, 0), look["blur"] * size / 256)
+    image += look["noise"] * rng.standard_normal((size, size)).astype(np.float32)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def phantom_sample(params: PhantomParams):
+    """The :class:`~hipbench.data.sample.Sample` of one phantom image; the image renders on load.
+
+    Example:
+        >>> s = phantom_sample(sample_params(0, 7, PhantomConfig(size=64)))
+        >>> s.image_id, s.image_size, s.load_image().shape
+        ('phantom_s0_00007', (64, 64), (64, 64))
+    """
+    from functools import partial
+
+    from hipbench.data.sample import Sample
+
+    schema = get_schema("ihdi12")
+    image_id = f"phantom_s{params.seed}_{params.index:05d}"
+    meta = {"ai": [params.left.ai, params.right.ai], "grade": [params.left.grade, params.right.grade],
+            "phantom_params": params}
+    return Sample(image_id, image_id, phantom_keypoints(params), np.ones(schema.num_keypoints, bool), {},
+                  (params.size, params.size), schema, phantom_pixel_spacing(params), None,
+                  partial(render_phantom, params), meta)

@@ -1,0 +1,1 @@
+"""Leaderboards rebuilt from stored cell results: Markdown, CSV, HTML and per-combination plots."""

@@ -1,0 +1,137 @@
+"""Build the leaderboard of a run directory from its stored cell results (never from memory).
+
+One row per combination, ranked by NME (mean over folds). NME, MRE and training time are fold means
+(± std for NME); the agreement and classification figures (AI MAE/LoA/ICC, IHDI accuracy/kappa,
+screening) are computed on the pooled out-of-fold predictions, which is where they are stable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hipbench.runner.store import RunStore, atomic_write, read_json
+
+SDR_KEY_PREFIX = "sdr"
+
+
+def _component_label(entry: dict[str, Any] | None, default: str = "default") -> str:
+    if not entry:
+        return default
+    kwargs = {k: v for k, v in entry.items() if k != "type"}
+    inner = ",".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
+    return f"{entry['type']}({inner})" if inner else entry["type"]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan
+    return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+
+
+def load_pooled(store: RunStore, key: str, folds: list[int]) -> dict[str, np.ndarray] | None:
+    """Concatenate the out-of-fold predictions of one combination."""
+    parts = [store.cell_dir(key, f) / "predictions.npz" for f in folds]
+    if not parts or not all(p.exists() for p in parts):
+        return None
+    loaded = [np.load(p, allow_pickle=False) for p in parts]
+    return {name: np.concatenate([d[name] for d in loaded]) for name in ("image_id", "pred", "gt", "pixel_spacing")
+            } | {"schema": str(loaded[0]["schema"])}
+
+
+def _sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
+    keys = sorted(k for k in metrics if k.startswith(SDR_KEY_PREFIX) and isinstance(metrics[k], (int, float)))
+    if not keys:
+        return "SDR", math.nan
+    preferred = next((k for k in keys if "5" in k and "2.5" not in k), keys[len(keys) // 2])
+    return preferred, float(metrics[preferred])
+
+
+def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(leaderboard rows, per-fold rows) from the stored results of ``run_dir``."""
+    from hipbench.metrics import evaluate
+    from hipbench.schema import get_schema
+
+    store = RunStore(run_dir)
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    fold_rows = []
+    for result in store.results():
+        by_key[result["key"]].append(result)
+        flat = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float)) or v is None}
+        fold_rows.append({"combination": result["key"], "fold": result["fold"], "status": result["status"],
+                          "error": result.get("error", ""), **flat,
+                          "train_seconds": result.get("train_seconds"), "params": result.get("params"),
+                          "infer_ms_per_image": result.get("infer_ms_per_image")})
+    rows = []
+    for key, results in by_key.items():
+        combo = results[0]["combination"]
+        ok = sorted((r for r in results if r["status"] == "ok"), key=lambda r: r["fold"])
+        failed = [r for r in results if r["status"] != "ok"]
+        row: dict[str, Any] = {
+            "key": key, "dataset": _component_label(combo["dataset"]),
+            "backbone": _component_label(combo["backbone"]), "neck": _component_label(combo.get("neck"), "-"),
+            "head": _component_label(combo["head"]), "loss": _component_label(combo.get("loss")),
+            "detector": _component_label(results[0].get("detector") or {"type": "gt"}),
+            "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
+            "error": failed[0].get("error", "") if failed else "",
+        }
+        if row["backbone"] == "mean_shape":
+            row["head"] = row["loss"] = "-"
+        if ok:
+            nme_mean, nme_std = _mean_std([r["metrics"].get("nme") for r in ok])
+            row.update(nme=nme_mean, nme_std=nme_std, params_m=ok[0].get("params", 0) / 1e6,
+                       train_minutes=float(np.mean([r.get("train_seconds", 0) for r in ok])) / 60,
+                       infer_ms=float(np.mean([r.get("infer_ms_per_image", math.nan) for r in ok])))
+            pooled = load_pooled(store, key, [r["fold"] for r in ok])
+            if pooled is not None:
+                schema = get_schema(pooled["schema"])
+                metrics = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"])
+                row["pooled"] = metrics
+                row["pooled_arrays"] = pooled
+        rows.append(row)
+    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", r.get("nme", math.inf)))
+    for rank, row in enumerate(ranked, 1):
+        row["rank"] = rank if row["status"] == "ok" else "-"
+    return ranked, sorted(fold_rows, key=lambda r: (r["combination"], r["fold"]))
+
+
+def build_leaderboard(run_dir: Path, formats: tuple[str, ...] = ("md", "csv", "html")) -> dict[str, Path]:
+    """Write ``leaderboard.{md,csv,html}``, ``folds.csv`` and the plots of ``run_dir``; return the paths.
+
+    Example:
+        >>> import tempfile; d = Path(tempfile.mkdtemp())
+        >>> sorted(build_leaderboard(d, formats=("csv",)))
+        ['csv', 'folds']
+    """
+    import pandas as pd
+
+    from hipbench.leaderboard import render
+
+    run_dir = Path(run_dir)
+    rows, fold_rows = collect_rows(run_dir)
+    run_info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    plots = {}
+    if "html" in formats:
+        from hipbench.leaderboard.plots import plot_combination
+
+        for row in rows:
+            if "pooled_arrays" in row:
+                plots[row["key"]] = plot_combination(row, run_dir / "plots" / row["key"])
+    table = render.table_rows(rows)
+    paths: dict[str, Path] = {}
+    if "csv" in formats:
+        paths["csv"] = atomic_write(run_dir / "leaderboard.csv",
+                                    lambda p: pd.DataFrame(render.csv_rows(rows)).to_csv(p, index=False))
+    if "md" in formats:
+        paths["md"] = atomic_write(run_dir / "leaderboard.md",
+                                   lambda p: p.write_text(render.markdown(table, run_info, rows)))
+    if "html" in formats:
+        paths["html"] = atomic_write(run_dir / "leaderboard.html",
+                                     lambda p: p.write_text(render.html(table, run_info, rows, plots, run_dir)))
+    paths["folds"] = atomic_write(run_dir / "folds.csv", lambda p: pd.DataFrame(fold_rows).to_csv(p, index=False))
+    return paths

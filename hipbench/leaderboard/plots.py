@@ -1,0 +1,97 @@
+"""Per-combination figures from pooled out-of-fold predictions: IHDI confusion matrix, AI scatter,
+Bland-Altman, SDR curve and per-landmark error bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hipbench.runner.store import atomic_write
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=90))
+    plt.close(fig)
+    return path
+
+
+def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Write the five figures of one leaderboard row under ``out_dir``; return name -> path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hipbench.geometry import acetabular_index, ihdi_grade
+    from hipbench.schema import get_schema
+
+    arrays = row["pooled_arrays"]
+    schema = get_schema(arrays["schema"])
+    pred, gt = arrays["pred"], arrays["gt"]
+    title = f"{row['backbone']} / {row['head']}"
+    paths: dict[str, Path] = {}
+
+    grades_gt, grades_pred = ihdi_grade(gt, schema).ravel(), ihdi_grade(pred, schema).ravel()
+    matrix = np.zeros((5, 5), int)  # rows: truth 0 (ungradable) .. 4; columns: prediction
+    np.add.at(matrix, (grades_gt, grades_pred), 1)
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(matrix, cmap="Blues")
+    labels = ["ungr.", "I", "II", "III", "IV"]
+    ax.set_xticks(range(5), labels)
+    ax.set_yticks(range(5), labels)
+    for (i, j), n in np.ndenumerate(matrix):
+        ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="black" if n < matrix.max() / 2 else "white")
+    ax.set_xlabel("predicted IHDI grade")
+    ax.set_ylabel("ground-truth IHDI grade")
+    ax.set_title(title, fontsize=8)
+    paths["IHDI confusion matrix"] = _save(fig, out_dir / "confusion.png")
+
+    ai_gt, ai_pred = acetabular_index(gt, schema).ravel(), acetabular_index(pred, schema).ravel()
+    ok = np.isfinite(ai_gt) & np.isfinite(ai_pred)
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.scatter(ai_gt[ok], ai_pred[ok], s=8, alpha=0.6)
+    lo, hi = (float(np.min(ai_gt[ok])) - 2, float(np.max(ai_gt[ok])) + 2) if ok.any() else (0, 50)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax.set_xlabel("ground-truth AI (°)")
+    ax.set_ylabel("predicted AI (°)")
+    ax.set_title(title, fontsize=8)
+    paths["AI scatter"] = _save(fig, out_dir / "ai_scatter.png")
+
+    mean, diff = (ai_gt[ok] + ai_pred[ok]) / 2, ai_pred[ok] - ai_gt[ok]
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.scatter(mean, diff, s=8, alpha=0.6)
+    if len(diff) > 1:
+        bias, sd = float(diff.mean()), float(diff.std(ddof=1))
+        for y, style in ((bias, "-"), (bias - 1.96 * sd, "--"), (bias + 1.96 * sd, "--")):
+            ax.axhline(y, color="tab:red", ls=style, lw=0.9)
+    ax.set_xlabel("mean of AI (°)")
+    ax.set_ylabel("predicted − ground truth (°)")
+    ax.set_title(f"Bland-Altman, {title}", fontsize=8)
+    paths["Bland-Altman"] = _save(fig, out_dir / "bland_altman.png")
+
+    errors = np.linalg.norm(pred - gt, axis=-1)
+    finite_gt = np.isfinite(gt).all(-1)
+    flat = np.where(finite_gt, np.nan_to_num(errors, nan=np.inf), np.nan)[finite_gt]
+    thresholds = np.linspace(0, max(1.0, float(np.nanpercentile(flat[np.isfinite(flat)], 95)) * 1.2
+                                    if np.isfinite(flat).any() else 10.0), 60)
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.plot(thresholds, [(flat <= t).mean() * 100 for t in thresholds])
+    ax.set_xlabel("radius (px, full image)")
+    ax.set_ylabel("landmarks within radius (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"SDR curve, {title}", fontsize=8)
+    paths["SDR curve"] = _save(fig, out_dir / "sdr_curve.png")
+
+    per_landmark = np.nanmean(np.where(finite_gt, errors, np.nan), axis=0)
+    fig, ax = plt.subplots(figsize=(max(3.6, 0.35 * len(per_landmark)), 3.2))
+    ax.bar(range(len(per_landmark)), per_landmark)
+    ax.set_xticks(range(len(per_landmark)), schema.names, rotation=70, fontsize=6)
+    ax.set_ylabel("mean error (px)")
+    ax.set_title(f"per-landmark error, {title}", fontsize=8)
+    paths["per-landmark error"] = _save(fig, out_dir / "per_landmark.png")
+    return paths

@@ -1,0 +1,135 @@
+"""IHDI grade agreement: 4-class accuracy, quadratic-weighted kappa, macro-F1, confusion matrix,
+and the screening split I (normal) vs II-IV (dysplastic: positive).
+
+Grades are ints 1..4; 0 (ungradable) is not a class. Pairs where either side is ungradable are left
+out of these figures (``ihdi_n`` counts the pairs used); coverage reports them, and
+``ihdi_accuracy_strict`` counts an ungradable prediction of a gradable reference hip as wrong.
+
+Example:
+    >>> gt = np.array([1, 1, 2, 3, 4]); pred = np.array([1, 2, 2, 3, 3])
+    >>> confusion_matrix(gt, pred).tolist()
+    [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRADES = (1, 2, 3, 4)
+
+
+def _pairs(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gt, pred = np.asarray(gt).reshape(-1), np.asarray(pred).reshape(-1)
+    if gt.shape != pred.shape:
+        raise ValueError(f"gt and pred grades differ in size: {gt.size} vs {pred.size}")
+    keep = np.isin(gt, GRADES) & np.isin(pred, GRADES)
+    return gt[keep].astype(int), pred[keep].astype(int)
+
+
+def confusion_matrix(gt: np.ndarray, pred: np.ndarray, labels: tuple[int, ...] = GRADES) -> np.ndarray:
+    """Counts (len(labels), len(labels)): rows are reference grades, columns predicted grades.
+
+    Example:
+        >>> int(confusion_matrix(np.array([1, 2, 0]), np.array([2, 2, 1])).sum())  # the ungradable pair is out
+        2
+    """
+    gt, pred = _pairs(gt, pred)
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    for g, p in zip(gt, pred):
+        matrix[index[g], index[p]] += 1
+    return matrix
+
+
+def weighted_kappa(matrix: np.ndarray, weights: str = "quadratic") -> float:
+    """Cohen's kappa from a confusion matrix, ``weights`` ``quadratic``, ``linear`` or ``none``.
+
+    NaN when the expected disagreement is zero (e.g. a single class on both sides).
+
+    Example:
+        >>> round(weighted_kappa(np.array([[20, 5], [10, 15]]), "none"), 4)
+        0.4
+    """
+    m = np.asarray(matrix, dtype=float)
+    n_classes = m.shape[0]
+    total = m.sum()
+    if total == 0:
+        return float("nan")
+    i, j = np.indices((n_classes, n_classes))
+    if weights == "quadratic":
+        w = (i - j) ** 2 / max(n_classes - 1, 1) ** 2
+    elif weights == "linear":
+        w = np.abs(i - j) / max(n_classes - 1, 1)
+    elif weights == "none":
+        w = (i != j).astype(float)
+    else:
+        raise ValueError(f"weights must be 'quadratic', 'linear' or 'none', got {weights!r}")
+    expected = np.outer(m.sum(axis=1), m.sum(axis=0)) / total
+    denom = (w * expected).sum()
+    return float(1.0 - (w * m).sum() / denom) if denom > 0 else float("nan")
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """Unweighted mean F1 over classes present in the reference or the prediction (scikit-learn's
+    default ``average='macro'``); NaN for an empty matrix.
+
+    Example:
+        >>> round(macro_f1(np.array([[2, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])), 4)
+        0.7333
+    """
+    m = np.asarray(matrix, dtype=float)
+    tp = np.diag(m)
+    support, predicted = m.sum(axis=1), m.sum(axis=0)
+    present = (support + predicted) > 0
+    if not present.any():
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+    return float(f1[present].mean())
+
+
+def screening(gt: np.ndarray, pred: np.ndarray, positive_from: int = 2) -> dict[str, float]:
+    """Screening figures with grade >= ``positive_from`` (II-IV) positive: ``sensitivity``,
+    ``specificity``, ``ppv``, ``npv`` (NaN when undefined) and counts ``tp``, ``fp``, ``tn``, ``fn``.
+
+    Example:
+        >>> r = screening(np.array([1, 1, 2, 3, 4, 1]), np.array([1, 2, 2, 1, 4, 1]))
+        >>> r["sensitivity"], r["specificity"], r["ppv"], r["npv"]
+        (0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666)
+    """
+    gt, pred = _pairs(gt, pred)
+    g, p = gt >= positive_from, pred >= positive_from
+    tp, fp = int((g & p).sum()), int((~g & p).sum())
+    tn, fn = int((~g & ~p).sum()), int((g & ~p).sum())
+
+    def ratio(num: int, den: int) -> float:
+        return num / den if den else float("nan")
+
+    return {"sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp), "ppv": ratio(tp, tp + fp),
+            "npv": ratio(tn, tn + fn), "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def ihdi_agreement(gt: np.ndarray, pred: np.ndarray) -> dict[str, object]:
+    """All IHDI figures as a flat dict (see the module docstring for how ungradable hips count).
+
+    Example:
+        >>> r = ihdi_agreement(np.array([[1, 2], [3, 1]]), np.array([[1, 2], [2, 0]]))
+        >>> r["ihdi_n"], r["ihdi_accuracy"], r["ihdi_accuracy_strict"]
+        (3, 0.6666666666666666, 0.5)
+    """
+    gt_all = np.asarray(gt).reshape(-1)
+    pred_all = np.asarray(pred).reshape(-1)
+    matrix = confusion_matrix(gt_all, pred_all)
+    n = int(matrix.sum())
+    gradable_ref = np.isin(gt_all, GRADES)
+    correct_strict = int((gradable_ref & (gt_all == pred_all)).sum())
+    screen = screening(gt_all, pred_all)
+    return {
+        "ihdi_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
+        "ihdi_accuracy_strict": correct_strict / int(gradable_ref.sum()) if gradable_ref.any() else float("nan"),
+        "ihdi_kappa_qw": weighted_kappa(matrix, "quadratic"),
+        "ihdi_macro_f1": macro_f1(matrix),
+        "ihdi_confusion": matrix.tolist(),
+        "ihdi_n": n,
+        **{f"screening_{key}": value for key, value in screen.items()},
+    }

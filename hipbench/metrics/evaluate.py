@@ -1,0 +1,190 @@
+"""One call for every figure of a set of predictions: keypoint errors, AI agreement, IHDI
+agreement, coverage, optional seeded bootstrap CIs; plus per-image records and fold aggregation.
+
+Example:
+    >>> from hipbench.schema import get_schema
+    >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
+    ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]] * 3)
+    >>> pred = gt + [1.0, 0.0]
+    >>> r = evaluate(pred, gt, get_schema("mtddh8"))
+    >>> r["normaliser"], r["nme"], r["mre_px"], r["ihdi_accuracy"], r["coverage_hips"]
+    ('inter_triradiate', 1.0, 1.0, 1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipbench.geometry import GRADE_NAMES, SIDES, measure_hips
+from hipbench.metrics.agreement import agreement
+from hipbench.metrics.bootstrap import bootstrap_ci
+from hipbench.metrics.classification import ihdi_agreement
+from hipbench.metrics.coverage import coverage
+from hipbench.metrics.keypoint import (
+    DEFAULT_SDR_MM_THRESHOLDS,
+    DEFAULT_SDR_THRESHOLDS,
+    mre,
+    nme,
+    normaliser_values,
+    per_image_nme,
+    per_landmark_errors,
+    point_errors,
+    sdr,
+)
+from hipbench.schema import LandmarkSchema, get_schema
+
+BOOTSTRAP_KEYS = ("nme", "mre_px", "mre_mm", "ai_mae", "ai_bias", "ai_icc", "ai_pearson_r", "ihdi_accuracy",
+                  "ihdi_kappa_qw", "ihdi_macro_f1", "screening_sensitivity", "screening_specificity")
+
+
+def _inputs(pred: np.ndarray, gt: np.ndarray, pixel_spacing: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    pred, gt = np.asarray(pred, dtype=float), np.asarray(gt, dtype=float)
+    if gt.ndim != 3 or gt.shape[-1] != 2 or pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must both be (N, K, 2) full-image pixels; got {pred.shape} and {gt.shape}")
+    if pixel_spacing is not None:
+        spacing = np.asarray(pixel_spacing, dtype=float).reshape(-1)
+        if spacing.size == 1:
+            spacing = np.full(gt.shape[0], float(spacing[0]))
+        if spacing.size != gt.shape[0]:
+            raise ValueError(f"pixel_spacing has {spacing.size} values for {gt.shape[0]} images")
+        pixel_spacing = None if not np.isfinite(spacing).any() else spacing
+    return pred, gt, pixel_spacing
+
+
+def default_sdr_thresholds(pixel_spacing: np.ndarray | None) -> tuple[str, ...]:
+    """Normaliser-relative thresholds, plus the usual mm ones when any pixel spacing is known.
+
+    Example:
+        >>> default_sdr_thresholds(None)
+        ('2.5%', '5%', '10%')
+    """
+    return DEFAULT_SDR_THRESHOLDS + (DEFAULT_SDR_MM_THRESHOLDS if pixel_spacing is not None else ())
+
+
+def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
+             pixel_spacing: np.ndarray | float | None = None, normaliser: str = "inter_triradiate",
+             sdr_thresholds: Sequence[str | float] | None = None, image_size: np.ndarray | None = None,
+             bootstrap: int = 0, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
+    """Every figure for predictions ``pred`` against ``gt`` (both (N, K, 2) full-image px, NaN = missing).
+
+    Returns a flat dict: ``normaliser`` (its name), ``nme`` (%), ``mre_px``, ``mre_mm`` (when any
+    spacing is known; NaN spacings are skipped), ``sdr@...`` (%), ``per_landmark`` (name -> figures),
+    ``ai_*`` (see :func:`~hipbench.metrics.agreement.agreement`), ``ihdi_*`` and ``screening_*`` (see
+    :func:`~hipbench.metrics.classification.ihdi_agreement`), coverage counts and shares (see
+    :func:`~hipbench.metrics.coverage.coverage`, whose ``POLICY`` says how each metric treats missing
+    predictions). With ``bootstrap`` > 0 replicates, ``<key>_boot_ci`` gives a seeded percentile
+    ``1 - alpha`` interval (resampling images) for each key in :data:`BOOTSTRAP_KEYS` and each SDR.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> gt = np.zeros((4, 8, 2)); gt[:, 5] = [100, 0]
+        >>> pred = gt + np.arange(4)[:, None, None]
+        >>> r = evaluate(pred, gt, get_schema("mtddh8"), pixel_spacing=0.1, sdr_thresholds=["2px"], bootstrap=50)
+        >>> r["sdr@2px"], round(r["mre_mm"], 4), r["nme_boot_ci"][0] <= r["nme"] <= r["nme_boot_ci"][1]
+        (50.0, 0.2121, True)
+    """
+    schema = get_schema(schema)
+    pred, gt, spacing = _inputs(pred, gt, pixel_spacing)
+    if gt.shape[1] != schema.num_keypoints:
+        raise ValueError(f"schema {schema.name!r} has {schema.num_keypoints} landmarks but the points have "
+                         f"{gt.shape[1]}")
+    size = None if image_size is None else np.broadcast_to(np.asarray(image_size, float).reshape(-1, 2),
+                                                           (gt.shape[0], 2))
+    thresholds = tuple(sdr_thresholds) if sdr_thresholds is not None else default_sdr_thresholds(spacing)
+    normaliser_values(gt[:1], schema, normaliser, None if size is None else size[:1])  # fail early on a bad name
+    m_gt, m_pred = measure_hips(gt, schema), measure_hips(pred, schema)
+
+    def figures(idx: np.ndarray, full: bool) -> dict[str, Any]:
+        p, g = pred[idx], gt[idx]
+        s = None if spacing is None else spacing[idx]
+        z = None if size is None else size[idx]
+        out: dict[str, Any] = {"nme": nme(p, g, schema, normaliser, z), "mre_px": mre(p, g)}
+        if s is not None:
+            out["mre_mm"] = mre(p, g, s)
+        out.update(sdr(p, g, schema, thresholds, s, normaliser, z))
+        out.update(agreement(m_pred.ai[idx], m_gt.ai[idx], "ai", alpha))
+        ihdi = ihdi_agreement(m_gt.ihdi[idx], m_pred.ihdi[idx])
+        if not full:
+            return {k: v for k, v in {**out, **ihdi}.items() if isinstance(v, float)}
+        out.update(ihdi)
+        out.update(coverage(p, g, schema))
+        return out
+
+    all_idx = np.arange(gt.shape[0])
+    result: dict[str, Any] = {"normaliser": normaliser}
+    result.update(figures(all_idx, full=True))
+    result["per_landmark"] = per_landmark_errors(pred, gt, schema, normaliser, spacing, size)
+    if bootstrap and gt.shape[0]:
+        keys = set(BOOTSTRAP_KEYS) | {k for k in result if k.startswith("sdr@")}
+        cis = bootstrap_ci(lambda idx: {k: v for k, v in figures(idx, False).items() if k in keys},
+                           gt.shape[0], int(bootstrap), seed, alpha)
+        for key in sorted(cis):
+            result[f"{key}_boot_ci"] = cis[key]
+        result["bootstrap"] = int(bootstrap)
+        result["bootstrap_seed"] = int(seed)
+    return result
+
+
+def per_image(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
+              normaliser: str = "inter_triradiate", image_size: np.ndarray | None = None,
+              image_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One record per image: its NME and MRE, and per side the reference/predicted AI, AI error,
+    reference/predicted IHDI grade and why a hip is ungradable.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
+        ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]])
+        >>> rec = per_image(gt, gt, get_schema("mtddh8"), image_ids=["a"])[0]
+        >>> rec["image_id"], rec["nme"], rec["ihdi_gt_left"], rec["ai_error_right"]
+        ('a', 0.0, 'I', 0.0)
+    """
+    schema = get_schema(schema)
+    pred, gt, _ = _inputs(pred, gt, None)
+    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(gt.shape[0])]
+    if len(ids) != gt.shape[0]:
+        raise ValueError(f"{len(ids)} image ids for {gt.shape[0]} images")
+    size = None if image_size is None else np.broadcast_to(np.asarray(image_size, float).reshape(-1, 2),
+                                                           (gt.shape[0], 2))
+    image_nme = per_image_nme(pred, gt, schema, normaliser, size)
+    errors = point_errors(pred, gt)
+    m_gt, m_pred = measure_hips(gt, schema), measure_hips(pred, schema)
+    records = []
+    for i, image_id in enumerate(ids):
+        finite = errors[i][np.isfinite(errors[i])]
+        rec: dict[str, Any] = {"image_id": image_id, "nme": float(image_nme[i]),
+                               "mre_px": float(finite.mean()) if finite.size else float("nan")}
+        for k, side in enumerate(SIDES):
+            rec[f"ai_gt_{side}"] = float(m_gt.ai[i, k])
+            rec[f"ai_pred_{side}"] = float(m_pred.ai[i, k])
+            rec[f"ai_error_{side}"] = float(m_pred.ai[i, k] - m_gt.ai[i, k])
+            rec[f"ihdi_gt_{side}"] = GRADE_NAMES[int(m_gt.ihdi[i, k])]
+            rec[f"ihdi_pred_{side}"] = GRADE_NAMES[int(m_pred.ihdi[i, k])]
+            rec[f"ungradable_gt_{side}"] = str(m_gt.ihdi_reason[i, k])
+            rec[f"ungradable_pred_{side}"] = str(m_pred.ihdi_reason[i, k])
+        records.append(rec)
+    return records
+
+
+def aggregate_folds(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Fold mean and sample std (ddof 1; NaN for one fold) of every numeric scalar figure.
+
+    NaN folds are left out of that figure (``<key>_folds`` says how many counted).
+
+    Example:
+        >>> aggregate_folds([{"nme": 2.0, "normaliser": "x"}, {"nme": 4.0, "normaliser": "x"}])
+        {'nme_mean': 3.0, 'nme_std': 1.4142135623730951, 'nme_folds': 2}
+    """
+    keys: list[str] = []
+    for r in results:
+        keys += [k for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in keys]
+    out: dict[str, float] = {}
+    for key in keys:
+        values = np.array([float(r[key]) for r in results if key in r], dtype=float)
+        values = values[np.isfinite(values)]
+        out[f"{key}_mean"] = float(values.mean()) if values.size else float("nan")
+        out[f"{key}_std"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+        out[f"{key}_folds"] = int(values.size)
+    return out

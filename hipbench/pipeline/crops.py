@@ -1,0 +1,168 @@
+"""Square, expanded hip crops and the exact affine maps between crop and full-image pixels.
+
+Pixel coordinates put pixel centres on integers (OpenCV's convention). Each crop carries the 2x3 affine
+``A`` mapping full-image points to crop points; a mirrored crop (right hip flipped into the canonical
+left orientation) has the flip inside ``A``, so mapping predictions back is always ``A``'s inverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from hipbench.data.sample import Sample
+
+SIDES = ("left", "right")
+
+
+def crop_affine(box: np.ndarray, size: int, expand: float = 1.25, mirror: bool = False) -> np.ndarray:
+    """2x3 affine mapping full-image points into a ``size`` x ``size`` crop of the square around ``box``.
+
+    The square is centred on the box, its side ``expand`` times the box's longer side. With ``mirror``
+    the crop is also flipped left-right.
+
+    Example:
+        >>> A = crop_affine(np.array([10.0, 10.0, 30.0, 30.0]), size=21, expand=1.0)
+        >>> (A @ [10.0, 10.0, 1.0]).round(6).tolist(), (A @ [30.0, 30.0, 1.0]).round(6).tolist()
+        ([0.0, 0.0], [20.0, 20.0])
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = max(x2 - x1, y2 - y1, 1.0) * expand
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    scale = (size - 1) / side
+    x0, y0 = cx - side / 2.0, cy - side / 2.0
+    affine = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
+    if mirror:
+        affine = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([affine, [0.0, 0.0, 1.0]])
+    return affine
+
+
+def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine (or a stack (..., 2, 3) matching points' leading dims) to points (..., K, 2).
+
+    Example:
+        >>> apply_affine(np.array([[2.0, 0, 1], [0, 2.0, 0]]), np.array([[1.0, 1.0]])).tolist()
+        [[3.0, 2.0]]
+    """
+    points = np.asarray(points, dtype=float)
+    affine = np.asarray(affine, dtype=float)
+    return points @ np.swapaxes(affine[..., :2], -1, -2) + affine[..., None, :, 2]
+
+
+def invert_affine(affine: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine (or a stack of them).
+
+    Example:
+        >>> A = np.array([[2.0, 0, 1], [0, 2.0, 0]])
+        >>> apply_affine(invert_affine(A), apply_affine(A, np.array([[5.0, 7.0]]))).tolist()
+        [[5.0, 7.0]]
+    """
+    affine = np.asarray(affine, dtype=float)
+    linear_inv = np.linalg.inv(affine[..., :2])
+    return np.concatenate([linear_inv, -(linear_inv @ affine[..., :, 2:])], axis=-1)
+
+
+@dataclass
+class CropSet:
+    """Hip crops of a list of samples, two per image (left then right), shared by every combination.
+
+    ``images`` (M, S, S) uint8; ``keypoints`` (M, Ku, 2) crop pixels in canonical (left) landmark order;
+    ``visible`` (M, Ku); ``affines`` (M, 2, 3) full -> crop; ``sample_index`` (M,) into the sample list;
+    ``side`` (M,) 0 = left, 1 = right; ``has_box`` (M,) False where no box was found (the crop is empty
+    and its prediction counts as missing).
+    """
+
+    images: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    affines: np.ndarray
+    sample_index: np.ndarray
+    side: np.ndarray
+    has_box: np.ndarray
+    size: int
+    mirror: bool
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def subset(self, sample_ids: Sequence[int]) -> "CropSet":
+        """The crops of the given sample indices (into the original sample list)."""
+        mask = np.isin(self.sample_index, np.asarray(sample_ids))
+        return CropSet(self.images[mask], self.keypoints[mask], self.visible[mask], self.affines[mask],
+                       self.sample_index[mask], self.side[mask], self.has_box[mask], self.size, self.mirror)
+
+
+def _warp(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    pixels = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8) if image.dtype != np.uint8 else image
+    return cv2.warpAffine(pixels, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
+
+
+def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray | None]], size: int,
+               expand: float = 1.25, mirror: bool = True) -> CropSet:
+    """Cut two square crops per sample from its hip boxes (``boxes[i]['left'|'right']``, None = missed).
+
+    Keypoints are those of the schema's unilateral indices per side, mapped into crop pixels. With
+    ``mirror`` the right crop is flipped so both hips look like a left hip.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> schema = get_schema("mtddh8")
+        >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
+        >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), schema,
+        ...            loader=lambda: np.zeros((60, 100), np.float32))
+        >>> crops = make_crops([s], [{"left": np.array([10., 10, 40, 50]), "right": np.array([60., 10, 90, 50])}], 32)
+        >>> crops.images.shape, crops.keypoints.shape
+        ((2, 32, 32), (2, 4, 2))
+        >>> bool(np.allclose(crops.keypoints[0], crops.keypoints[1]))  # the mirrored right hip matches the left
+        True
+    """
+    images, keypoints, visible, affines, index, sides, has_box = [], [], [], [], [], [], []
+    for i, (sample, sample_boxes) in enumerate(zip(samples, boxes)):
+        pixels = sample.load_image()
+        for side_id, side in enumerate(SIDES):
+            idx = sample.schema.unilateral_indices(side)
+            box = sample_boxes.get(side)
+            found = box is not None
+            affine = crop_affine(np.asarray(box) if found else np.array([0.0, 0.0, 1.0, 1.0]), size, expand,
+                                 mirror=mirror and side == "right")
+            images.append(_warp(pixels, affine, size) if found else np.zeros((size, size), np.uint8))
+            keypoints.append(apply_affine(affine, sample.keypoints[idx]))
+            visible.append(sample.visible[idx] & np.isfinite(sample.keypoints[idx]).all(axis=1))
+            affines.append(affine)
+            index.append(i)
+            sides.append(side_id)
+            has_box.append(found)
+    return CropSet(np.stack(images), np.stack(keypoints).astype(np.float32), np.stack(visible), np.stack(affines),
+                   np.asarray(index), np.asarray(sides), np.asarray(has_box), size, mirror)
+
+
+def points_to_full_image(crops: CropSet, crop_points: np.ndarray, samples: Sequence[Sample]) -> np.ndarray:
+    """Assemble full-image keypoints (N, K, 2) from per-crop predictions (M, Ku, 2) in crop pixels.
+
+    Rows are indexed like ``samples`` (``crops.sample_index`` points into it); landmarks no crop
+    predicts (no side, a missed hip, a sample outside ``crops``) stay NaN.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> schema = get_schema("mtddh8")
+        >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
+        >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), schema,
+        ...            loader=lambda: np.zeros((60, 100), np.float32))
+        >>> crops = make_crops([s], [{"left": np.array([10., 10, 40, 50]), "right": np.array([60., 10, 90, 50])}], 32)
+        >>> bool(np.allclose(points_to_full_image(crops, crops.keypoints, [s])[0], kp))
+        True
+    """
+    schema = samples[0].schema
+    full = np.full((len(samples), schema.num_keypoints, 2), np.nan)
+    back = apply_affine(invert_affine(crops.affines), np.asarray(crop_points, dtype=float))
+    for m in range(len(crops)):
+        if not crops.has_box[m]:
+            continue
+        idx = schema.unilateral_indices(SIDES[crops.side[m]])
+        full[crops.sample_index[m], idx] = back[m]
+    return full

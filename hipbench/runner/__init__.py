@@ -1,0 +1,1 @@
+"""The benchmark runner: YAML grids, cells, resumable runs."""

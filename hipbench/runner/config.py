@@ -1,0 +1,330 @@
+"""Benchmark YAML: parsing with line numbers, validation before any training, expansion into a grid.
+
+A benchmark declares ``datasets``, ``backbones``, ``heads`` and ``losses`` (lists of ``type`` plus
+kwargs), ``train``, ``cv``, ``detector``, ``device`` and ``amp``. Structural mistakes stop the run
+with the file and line; plugin problems (unknown or broken plugin, a head/loss pair that cannot work)
+are named up front and recorded as failed rows while the rest of the grid runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hipbench.training.augment import AugmentConfig
+from hipbench.training.trainer import TrainConfig
+
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "backbones", "necks", "heads", "losses", "train", "cv",
+                  "detector", "device", "amp", "baseline", "metrics")
+
+
+class ConfigError(ValueError):
+    """A benchmark file that cannot be run; the message names the file and line."""
+
+
+class _LineDict(dict):
+    """A mapping that remembers the line of each key (1-based) and of itself."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    mapping = _LineDict(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line(obj: Any, key: str | None = None) -> int | None:
+    if isinstance(obj, _LineDict):
+        return obj.key_lines.get(key, obj.line) if key else obj.line
+    return None
+
+
+@dataclass(frozen=True)
+class Component:
+    """One ``type`` plus kwargs entry of a benchmark list, with where it was written.
+
+    Example:
+        >>> Component("simcc_1d", {"split_ratio": 2.0}).label
+        'simcc_1d(split_ratio=2.0)'
+    """
+
+    type: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        return {"type": self.type, **self.kwargs}
+
+    @property
+    def label(self) -> str:
+        if not self.kwargs:
+            return self.type
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.kwargs.items()))
+        return f"{self.type}({inner})"
+
+    @property
+    def key(self) -> str:
+        """A filesystem-safe id: the label plus a short hash of the full entry."""
+        return f"{_safe(self.label)[:60]}-{config_hash(self.as_dict())[:8]}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self.kwargs}
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text)
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    """Cross-validation: ``folds`` patient-grouped folds, ``val_share`` of each training part held out
+    for checkpoint selection, ``seed``, and ``patient_regex`` (first group of a match on the file stem)."""
+
+    folds: int = 5
+    val_share: float = 0.15
+    seed: int = 0
+    patient_regex: str | None = None
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One row of the leaderboard: dataset x backbone x neck x head x loss (``loss`` None = head default)."""
+
+    dataset: Component
+    backbone: Component
+    head: Component
+    loss: Component | None
+    neck: Component | None = None
+
+    @property
+    def key(self) -> str:
+        """A readable, filesystem-safe id that is unique for a resolved combination."""
+        parts = [self.dataset.label, self.backbone.label, self.neck.label if self.neck else "",
+                 self.head.label, self.loss.label if self.loss else "default"]
+        text = "__".join(p for p in parts if p)
+        safe = _safe(text)[:120]
+        digest = hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+        return f"{safe}-{digest}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset.as_dict(), "backbone": self.backbone.as_dict(),
+                "neck": self.neck.as_dict() if self.neck else None, "head": self.head.as_dict(),
+                "loss": self.loss.as_dict() if self.loss else None}
+
+
+@dataclass
+class Benchmark:
+    """A parsed benchmark file."""
+
+    name: str
+    path: Path | None
+    datasets: list[Component]
+    backbones: list[Component]
+    heads: list[Component]
+    losses: list[Component | None]
+    necks: list[Component | None]
+    train: TrainConfig
+    cv: CVConfig
+    detector: Component
+    device: str = "auto"
+    amp: bool = True
+    baseline: bool = True
+    description: str = ""
+
+    def combinations(self) -> list[Combination]:
+        """The full grid, dataset-major so work shared per dataset and fold is done once."""
+        return [Combination(d, b, h, l, n) for d in self.datasets for b in self.backbones for n in self.necks
+                for h in self.heads for l in self.losses]
+
+    def resolved(self) -> dict[str, Any]:
+        """Everything that determines results, as plain data (for hashing and for the run record)."""
+        return {"name": self.name, "train": _plain(self.train), "cv": _plain(self.cv),
+                "detector": self.detector.as_dict(), "amp": self.amp}
+
+
+def _plain(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def config_hash(data: Any) -> str:
+    """Stable short hash of plain data.
+
+    Example:
+        >>> config_hash({"a": 1, "b": [2]}) == config_hash({"b": [2], "a": 1})
+        True
+    """
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# parsing ---------------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, path: Path | None) -> None:
+        self.where = str(path) if path else "<benchmark>"
+
+    def fail(self, line: int | None, message: str) -> ConfigError:
+        at = f"{self.where}, line {line}" if line else self.where
+        return ConfigError(f"{at}: {message}")
+
+    def components(self, data: dict, key: str, required: bool) -> list[Component]:
+        if key not in data:
+            if required:
+                raise self.fail(_line(data), f"missing required list '{key}:' (entries like '- type: NAME')")
+            return []
+        items = data[key]
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list) or (required and not items):
+            raise self.fail(_line(data, key), f"'{key}' must be a non-empty list of '- type: NAME' entries")
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                out.append(Component(item, {}, _line(data, key)))
+                continue
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                raise self.fail(_line(item) or _line(data, key),
+                                f"each entry of '{key}' needs 'type: NAME' (a string), got {item!r}")
+            kwargs = {k: v for k, v in item.items() if k != "type"}
+            out.append(Component(item["type"], kwargs, _line(item)))
+        return out
+
+    def dataclass_block(self, data: dict, key: str, cls: type, overrides: dict | None = None) -> Any:
+        block = data.get(key) or {}
+        if not isinstance(block, dict):
+            raise self.fail(_line(data, key), f"'{key}' must be a mapping of settings")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = dict(overrides or {})
+        for name, value in block.items():
+            if name not in fields:
+                close = difflib.get_close_matches(name, fields, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.fail(_line(block, name), f"unknown setting '{key}.{name}'{hint}; known: {', '.join(fields)}")
+            values[name] = self.coerce(block, key, name, value, fields[name])
+        return cls(**values)
+
+    def coerce(self, block: dict, key: str, name: str, value: Any, spec: dataclasses.Field) -> Any:
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        where = _line(block, name)
+        if name == "augmentation":
+            if value in (None, False):
+                return AugmentConfig(0, 0, 0, 0, 0)
+            if not isinstance(value, dict):
+                raise self.fail(where, f"'{key}.augmentation' must be a mapping or false")
+            return self.dataclass_block({"augmentation": value}, "augmentation", AugmentConfig)
+        if value is None:
+            return None
+        kind = type(default) if default is not None else None
+        if name in {"grad_clip", "ema", "patient_regex"}:
+            kind = str if name == "patient_regex" else float
+        try:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError
+                return value
+            if kind is int:
+                if isinstance(value, bool) or float(value) != int(float(value)):
+                    raise TypeError
+                return int(float(value))
+            if kind is float:
+                if isinstance(value, bool):
+                    raise TypeError
+                return float(value)
+            if kind is str:
+                return str(value)
+        except (TypeError, ValueError):
+            raise self.fail(where, f"'{key}.{name}' must be {kind.__name__}, got {value!r}") from None
+        return value
+
+
+def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
+    """Validate the structure of benchmark data (a parsed YAML mapping) and build a :class:`Benchmark`.
+
+    Example:
+        >>> b = parse_benchmark({"name": "t", "datasets": [{"type": "synthetic_pelvis", "num": 8}],
+        ...                      "backbones": ["resnet18"], "heads": [{"type": "heatmap"}],
+        ...                      "cv": {"folds": 2}, "train": {"epochs": 1}})
+        >>> len(b.combinations()), b.cv.folds, b.train.epochs, b.detector.type
+        (1, 2, 1, 'gt')
+    """
+    parser = _Parser(path)
+    if not isinstance(data, dict):
+        raise parser.fail(None, "a benchmark file must be a YAML mapping with datasets, backbones, heads, ...")
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise parser.fail(_line(data, key), f"unknown top-level key '{key}'{hint}; known: {', '.join(TOP_LEVEL_KEYS)}")
+    train = parser.dataclass_block(data, "train", TrainConfig)
+    cv = parser.dataclass_block(data, "cv", CVConfig)
+    if cv.folds < 2:
+        raise parser.fail(_line(data.get("cv"), "folds"), f"cv.folds must be at least 2, got {cv.folds}")
+    if not 0 < cv.val_share < 1:
+        raise parser.fail(_line(data.get("cv"), "val_share"), f"cv.val_share must be in (0, 1), got {cv.val_share}")
+    if train.epochs < 1 or train.batch_size < 1 or train.input_size < 16:
+        raise parser.fail(_line(data, "train"), "train.epochs and train.batch_size must be >= 1, input_size >= 16")
+    detector = data.get("detector", "gt")
+    detector_parts = parser.components({"detector": [detector]}, "detector", True)[0]
+    device = str(data.get("device", "auto"))
+    if device not in {"auto", "cpu"} and not device.startswith("cuda"):
+        raise parser.fail(_line(data, "device"), f"device must be auto, cpu or cuda, got {device!r}")
+    amp = data.get("amp", True)
+    if not isinstance(amp, bool):
+        raise parser.fail(_line(data, "amp"), f"amp must be true or false, got {amp!r}")
+    losses: list[Component | None] = [
+        None if c.type in {"auto", "default"} else c for c in parser.components(data, "losses", False)] or [None]
+    necks: list[Component | None] = [
+        None if c.type in {"none", "null"} else c for c in parser.components(data, "necks", False)] or [None]
+    return Benchmark(
+        name=str(data.get("name") or (path.stem if path else "benchmark")), path=path,
+        datasets=parser.components(data, "datasets", True), backbones=parser.components(data, "backbones", True),
+        heads=parser.components(data, "heads", True), losses=losses, necks=necks, train=train, cv=cv,
+        detector=detector_parts, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
+        description=str(data.get("description", "")),
+    )
+
+
+def load_benchmark(path: str | Path) -> Benchmark:
+    """Read and validate a benchmark YAML file; errors name the file and line.
+
+    Example:
+        >>> import tempfile, os
+        >>> f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        >>> _ = f.write("datasets: [{type: synthetic_pelvis}]\\nbackbones: [resnet18]\\nheads: [heatmap]\\ntrain: {epoch: 2}\\n")
+        >>> f.close()
+        >>> try:
+        ...     load_benchmark(f.name)
+        ... except ConfigError as e:
+        ...     print(str(e).split(": ", 1)[1])
+        unknown setting 'train.epoch' (did you mean 'epochs'?); known: epochs, batch_size, lr, weight_decay, optimizer, schedule, warmup_epochs, grad_clip, ema, input_size, crop_expand, mirror, augmentation, seed
+        >>> os.unlink(f.name)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read benchmark file ({exc.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_benchmark(data, path)

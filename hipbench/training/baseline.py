@@ -1,0 +1,36 @@
+"""The ``mean_shape`` baseline: every crop gets the training folds' mean shape in crop space."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hipbench.pipeline.crops import CropSet
+
+
+class MeanShape:
+    """Predicts the mean training keypoints of each crop side (one shape when crops are mirrored).
+
+    Any model worth reporting must beat it; the leaderboard always shows it.
+
+    Example:
+        >>> crops = CropSet(np.zeros((2, 8, 8), np.uint8), np.array([[[1.0, 1.0]], [[3.0, 5.0]]]),
+        ...                 np.ones((2, 1), bool), np.zeros((2, 2, 3)), np.array([0, 0]), np.array([0, 1]),
+        ...                 np.ones(2, bool), 8, True)
+        >>> MeanShape().fit(crops).predict(crops).tolist()
+        [[[2.0, 3.0]], [[2.0, 3.0]]]
+    """
+
+    def __init__(self) -> None:
+        self.shapes: dict[int, np.ndarray] = {}
+
+    def fit(self, crops: CropSet) -> "MeanShape":
+        points = np.where(crops.visible[..., None] & crops.has_box[:, None, None], crops.keypoints, np.nan)
+        groups = {0: np.ones(len(crops), bool)} if crops.mirror else {s: crops.side == s for s in (0, 1)}
+        self.shapes = {side: np.nanmean(points[mask], axis=0) for side, mask in groups.items()}
+        return self
+
+    def predict(self, crops: CropSet) -> np.ndarray:
+        if not self.shapes:
+            raise RuntimeError("MeanShape.predict called before fit")
+        keys = np.zeros(len(crops), int) if crops.mirror else crops.side
+        return np.stack([self.shapes[int(k)] for k in keys]) if len(crops) else np.zeros((0, 0, 2))

@@ -1,0 +1,103 @@
+"""The codec contract shared by the built-in codecs (the MMPose codec/head split)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Union
+
+import torch
+
+Targets = Union[torch.Tensor, dict[str, torch.Tensor]]
+
+
+def check_keypoints(keypoints: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``keypoints`` (B, K, 2) and ``visible`` (B, K); return float copies with missing points zeroed.
+
+    A keypoint that is not finite (NaN marks a missing landmark) gets visibility 0 and coordinates 0,
+    so targets stay finite and the loss ignores it.
+
+    Example:
+        >>> kp = torch.tensor([[[1.0, 2.0], [float("nan"), 3.0]]])
+        >>> points, vis = check_keypoints(kp, torch.ones(1, 2))
+        >>> points.tolist(), vis.tolist()
+        ([[[1.0, 2.0], [0.0, 0.0]]], [[1.0, 0.0]])
+    """
+    if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
+        raise ValueError(f"keypoints must have shape (B, K, 2), got {tuple(keypoints.shape)}")
+    if tuple(visible.shape) != tuple(keypoints.shape[:2]):
+        raise ValueError(f"visible must have shape {tuple(keypoints.shape[:2])} (B, K), got {tuple(visible.shape)}")
+    points = keypoints.float()
+    finite = torch.isfinite(points).all(dim=-1)
+    vis = visible.to(dtype=torch.float32, device=points.device) * finite
+    return torch.where(finite[..., None], points, torch.zeros_like(points)), vis
+
+
+class Codec(abc.ABC):
+    """Encodes keypoints (input pixels) into targets and decodes (activated) model output back.
+
+    ``encode(keypoints (B, K, 2), visible (B, K)) -> targets`` (a tensor or a dict of tensors) and
+    ``decode(outputs) -> (B, K, 2)`` input pixels, where ``outputs`` has the form of the targets
+    (probabilities, heatmaps, masks: the head turns its raw output into that form first), so
+    ``decode(encode(points))`` gives the points back.
+
+    Example:
+        >>> class Identity(Codec):
+        ...     def encode(self, keypoints, visible):
+        ...         return keypoints.clone()
+        ...     def decode(self, outputs):
+        ...         return outputs
+        >>> Identity(input_size=8).decode(torch.zeros(1, 2, 2)).shape
+        torch.Size([1, 2, 2])
+    """
+
+    def __init__(self, input_size: int) -> None:
+        if int(input_size) <= 0:
+            raise ValueError(f"{type(self).__name__}: input_size must be a positive number of pixels, got {input_size}")
+        self.input_size = int(input_size)
+
+    @abc.abstractmethod
+    def encode(self, keypoints: torch.Tensor, visible: torch.Tensor) -> Targets:
+        """Training targets for ``keypoints`` (B, K, 2) input pixels with ``visible`` (B, K)."""
+
+    @abc.abstractmethod
+    def decode(self, outputs: Targets) -> torch.Tensor:
+        """Keypoints (B, K, 2) in input pixels from outputs shaped like the targets."""
+
+    def set_progress(self, fraction: float) -> None:
+        """Tell the codec how far training is (0 at the start, 1 at the end); most codecs ignore it.
+
+        Example:
+            >>> from hipbench_plugins.codecs.regression import RegressionCodec
+            >>> RegressionCodec(input_size=8).set_progress(0.5) is None
+            True
+        """
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+def refine_peak_1d(log_values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Sub-bin peak position: one Newton step on ``log_values`` (..., N) around ``index`` (...,).
+
+    The step is exact when the values are a sampled Gaussian (its log is a parabola); the
+    derivatives are taken at the nearest interior bin, and a step that is not towards a maximum
+    (non-negative curvature) or longer than 1.5 bins is dropped.
+
+    Example:
+        >>> grid = torch.arange(10.0)
+        >>> logs = -(grid - 4.3) ** 2 / 8
+        >>> round(float(refine_peak_1d(logs, logs.argmax(-1))), 4)
+        4.3
+    """
+    n = log_values.shape[-1]
+    if n < 3:
+        return index.float()
+    centre = index.clamp(1, n - 2)
+    take = lambda offset: log_values.gather(-1, (centre + offset).unsqueeze(-1)).squeeze(-1)  # noqa: E731
+    left, mid, right = take(-1), take(0), take(1)
+    first = (right - left) / 2
+    second = right - 2 * mid + left
+    step = -first / torch.where(second < 0, second, torch.full_like(second, -1.0))
+    ok = (second < 0) & (step.abs() <= 1.5 + (centre - index).abs())
+    return centre.float() + torch.where(ok, step, (index - centre).float())

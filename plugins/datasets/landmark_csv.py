@@ -1,0 +1,99 @@
+"""``landmark_csv``: one CSV ``image_name,image_width,image_height,n_landmarks,landmark_1_x,...`` with a
+user-declared schema (a schema name, a spec dict, or ``landmark_names`` for a generic schema)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hipbench.data.annotations import check_sides, read_landmark_csv
+from hipbench.data.dataset import Collector, DatasetError, KeypointDataset, check_points, patient_id_from_stem
+from hipbench.data.images import probe_image
+from hipbench.data.sample import Sample
+from hipbench.schema import LandmarkSchema, generic_schema, get_schema
+
+
+def _find_csv(root: Path, csv: str | None) -> Path:
+    if root.is_file():
+        return root
+    if csv is not None:
+        return root / csv
+    candidates = [p for p in sorted(root.glob("*.csv"))
+                  if p.read_text(errors="replace").split("\n", 1)[0].strip().lower().startswith("image_name")]
+    if len(candidates) != 1:
+        raise DatasetError(f"{root}: expected one landmark CSV (header image_name,...), found "
+                           f"{[p.name for p in candidates]}; pass csv=")
+    return candidates[0]
+
+
+def landmark_csv(root: str | Path, csv: str | None = None, images: str = "images",
+                 schema: str | dict | LandmarkSchema | None = None, landmark_names: list[str] | None = None,
+                 patient_regex: str | None = None, pixel_spacing: float | None = None, labels_only: bool = False,
+                 on_error: str = "fail", name: str = "landmark_csv") -> KeypointDataset:
+    """Load a generic landmark CSV (``root`` is the CSV or its directory; images in ``root/images`` or beside
+    the CSV). ``labels_only`` keeps rows whose image is absent (sizes from the CSV, no pixels).
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> _ = (root / "marks.csv").write_text("image_name,image_width,image_height,n_landmarks,landmark_1_x,"
+        ...     "landmark_1_y,landmark_2_x,landmark_2_y\\nk1.png,64,48,2,10,20,50,21\\n")
+        >>> ds = landmark_csv(root, landmark_names=["left_tcc", "right_tcc"], labels_only=True)
+        >>> ds.schema.names, ds[0].keypoints.tolist()
+        (('left_tcc', 'right_tcc'), [[10.0, 20.0], [50.0, 21.0]])
+    """
+    root = Path(root)
+    path = _find_csv(root, csv)
+    if not path.is_file():
+        raise DatasetError(f"{path}: landmark CSV not found")
+    base = path.parent
+    image_dir = base / images if (base / images).is_dir() else base
+    collector = Collector(on_error)
+    rows = read_landmark_csv(path, on_row_error=collector.problem if on_error == "skip" else None)
+    k = rows[0].points.shape[0] if rows else 0
+    if schema is not None:
+        resolved = get_schema(schema)
+    else:
+        resolved = generic_schema(name, landmark_names or [f"landmark_{i + 1}" for i in range(k)])
+    if rows and resolved.num_keypoints != k:
+        raise DatasetError(f"{path}: {k} landmarks per row, but schema {resolved.name!r} has {resolved.num_keypoints}")
+
+    def build(row) -> Sample:
+        where = f"{path}:{row.line}"
+        image = image_dir / row.image_name
+        spacing = pixel_spacing
+        if image.is_file():
+            info = probe_image(image)
+            if info.size != row.image_size:
+                raise DatasetError(f"{where}: image_width/height {row.image_size} but {image.name} is {info.size}")
+            spacing = info.pixel_spacing or spacing
+        elif labels_only:
+            image = None
+        else:
+            raise DatasetError(f"{where}: image {row.image_name!r} not found in {image_dir}")
+        check_points(row.points, where, row.image_size)
+        check_sides(row.points, resolved, where)
+        stem = Path(row.image_name).stem
+        return Sample(stem, patient_id_from_stem(stem, patient_regex), row.points, np.isfinite(row.points).all(1),
+                      {}, row.image_size, resolved, spacing, image, meta={"annotation_path": where})
+
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.image_name in seen:
+            collector.problem(f"{path}:{row.line}",
+                              f"image {row.image_name!r} already labelled on line {seen[row.image_name]}")
+            continue
+        seen[row.image_name] = row.line
+        collector.add(f"{path}:{row.line}", lambda: build(row))
+    if image_dir.is_dir() and not labels_only:
+        import csv as csv_module
+
+        from hipbench.data.dataset import list_images
+
+        with open(path, newline="") as handle:
+            listed = {row[0].strip() for row in list(csv_module.reader(handle))[1:] if row}
+        for stem, image in list_images(image_dir).items():
+            if image.name not in listed:
+                collector.problem(image, "image has no row in the landmark CSV")
+    return collector.dataset(name, resolved, root)

@@ -1,0 +1,166 @@
+"""``yolo``: an Ultralytics YOLO hip detector trained per dataset and fold, offline, and cached.
+
+The network is built from its YAML definition (no pretrained download); ``weights`` may name a local
+``.pt`` file to start from. Training never flips images left-right, because the two classes are image
+sides (LeftHip, RightHip). A fold's trained detector is cached under the run directory, keyed by the
+training samples and settings, so every combination of the grid reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipbench.data.sample import Sample
+from hipbench.pipeline.detector import Boxes, HipDetector
+
+CLASSES = ("LeftHip", "RightHip")
+SIDES = ("left", "right")
+
+
+def _to_bgr(sample: Sample) -> np.ndarray:
+    gray = np.clip(sample.load_image() * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def _label_lines(sample: Sample, margin: float) -> list[str]:
+    lines = []
+    for cls, side in enumerate(SIDES):
+        points = sample.keypoints[sample.schema.side_indices(side)]
+        if not np.isfinite(points).all(axis=1).any():
+            continue
+        x1, y1, x2, y2 = sample.hip_box(side, margin)
+        w, h = sample.width, sample.height
+        lines.append(f"{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+    return lines
+
+
+def write_yolo_dataset(samples: Sequence[Sample], root: Path, split: str, margin: float) -> Path:
+    """Write ``samples`` as an Ultralytics detection split (PNG images, normalised xywh labels).
+
+    Example:
+        >>> import tempfile; from hipbench.schema import get_schema
+        >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
+        >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), get_schema("mtddh8"),
+        ...            loader=lambda: np.zeros((60, 100), np.float32))
+        >>> root = write_yolo_dataset([s], Path(tempfile.mkdtemp()), "train", margin=0.0)
+        >>> (root / "labels" / "train" / "a.txt").read_text().splitlines()[0]
+        '0 0.250000 0.500000 0.100000 0.333333'
+    """
+    import cv2
+
+    images, labels = root / "images" / split, root / "labels" / split
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    for sample in samples:
+        stem = sample.image_id.replace("/", "_")
+        if not cv2.imwrite(str(images / f"{stem}.png"), _to_bgr(sample)):
+            raise OSError(f"could not write {images / stem}.png")
+        (labels / f"{stem}.txt").write_text("\n".join(_label_lines(sample, margin)) + "\n")
+    return root
+
+
+class YoloDetector(HipDetector):
+    """Ultralytics YOLO LeftHip/RightHip detector.
+
+    Args:
+        model: an Ultralytics model YAML (built from scratch), e.g. ``yolo11n.yaml``.
+        weights: optional local ``.pt`` file to initialise from (never downloaded).
+        epochs, imgsz, batch, lr0, patience: Ultralytics training settings.
+        conf: confidence threshold; the best box per class above it is the hip, otherwise a miss.
+        margin: box margin around a side's landmarks when the dataset has no boxes.
+        val_share: share of the fold's training images the detector validates on.
+        seed: training seed.
+    """
+
+    name = "yolo"
+
+    def __init__(self, model: str = "yolo11n.yaml", weights: str | None = None, epochs: int = 30,
+                 imgsz: int = 256, batch: int = 16, lr0: float = 0.01, patience: int = 100, conf: float = 0.25,
+                 margin: float = 0.25, val_share: float = 0.2, seed: int = 0) -> None:
+        if weights is not None and not Path(weights).is_file():
+            raise FileNotFoundError(f"yolo detector: weights file {weights!r} does not exist (weights are never "
+                                    "downloaded; name a local .pt file or leave weights unset)")
+        self.settings = dict(model=model, weights=str(weights) if weights else None, epochs=int(epochs),
+                             imgsz=int(imgsz), batch=int(batch), lr0=float(lr0), patience=int(patience),
+                             margin=float(margin), val_share=float(val_share), seed=int(seed))
+        self.conf = float(conf)
+        self.model: Any = None
+        self.device = "cpu"
+
+    def _fingerprint(self, samples: Sequence[Sample]) -> str:
+        digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
+        for sample in samples:
+            digest.update(sample.image_id.encode())
+            digest.update(np.nan_to_num(np.asarray(sample.keypoints, dtype=np.float64)).tobytes())
+        return digest.hexdigest()[:16]
+
+    def fit(self, train: Sequence[Sample], work_dir: Path, device: str = "cpu") -> dict[str, Any]:
+        """Train (or reuse the cached detector of the same samples and settings) and load its best weights."""
+        from hipbench.offline import import_ultralytics
+
+        import_ultralytics()
+        from ultralytics import YOLO
+
+        self.device = "0" if device.startswith("cuda") else "cpu"
+        work_dir = Path(work_dir).resolve()
+        key = self._fingerprint(train)
+        cache = work_dir / key
+        best = cache / "train" / "weights" / "best.pt"
+        stats_file = cache / "stats.json"
+        if best.exists() and stats_file.exists():
+            self.model = YOLO(str(best))
+            return {**json.loads(stats_file.read_text()), "cached": True}
+        order = np.random.default_rng(self.settings["seed"]).permutation(len(train))
+        n_val = max(1, int(round(self.settings["val_share"] * len(train))))
+        val, fit = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
+        data_root = cache / "data"
+        write_yolo_dataset(fit, data_root, "train", self.settings["margin"])
+        write_yolo_dataset(val, data_root, "val", self.settings["margin"])
+        data_yaml = data_root / "data.yaml"
+        data_yaml.write_text(json.dumps({"path": str(data_root), "train": "images/train", "val": "images/val",
+                                         "names": dict(enumerate(CLASSES))}))
+        model = YOLO(self.settings["weights"] or self.settings["model"])
+        started = time.perf_counter()
+        model.train(data=str(data_yaml), epochs=self.settings["epochs"], imgsz=self.settings["imgsz"],
+                    batch=self.settings["batch"], lr0=self.settings["lr0"], patience=self.settings["patience"],
+                    device=self.device, amp=self.device != "cpu", plots=False, project=str(cache), name="train",
+                    exist_ok=True, workers=0, seed=self.settings["seed"], deterministic=True, verbose=False,
+                    fliplr=0.0, flipud=0.0, mosaic=0.0 if len(fit) < 8 else 1.0)
+        seconds = time.perf_counter() - started
+        if not best.exists():
+            raise RuntimeError(f"yolo detector: training finished without {best}")
+        self.model = YOLO(str(best))
+        metrics = self.model.val(data=str(data_yaml), imgsz=self.settings["imgsz"], device=self.device,
+                                 plots=False, verbose=False, project=str(cache), name="val", exist_ok=True,
+                                 batch=self.settings["batch"])
+        stats = {"train_seconds": seconds, "val_map50": float(metrics.box.map50),
+                 "val_map50_95": float(metrics.box.map), "n_train": len(fit), "n_val": len(val)}
+        stats_file.write_text(json.dumps(stats))
+        return {**stats, "cached": False}
+
+    def predict(self, samples: Sequence[Sample]) -> list[Boxes]:
+        """Best box per side above ``conf``; None where that hip was not found."""
+        if self.model is None:
+            raise RuntimeError("yolo detector: predict called before fit")
+        out: list[Boxes] = []
+        for start in range(0, len(samples), 16):
+            chunk = samples[start:start + 16]
+            results = self.model.predict([_to_bgr(s) for s in chunk], imgsz=self.settings["imgsz"], conf=self.conf,
+                                         device=self.device, verbose=False)
+            for result in results:
+                boxes: Boxes = {"left": None, "right": None}
+                cls = result.boxes.cls.cpu().numpy().astype(int)
+                conf = result.boxes.conf.cpu().numpy()
+                xyxy = result.boxes.xyxy.cpu().numpy()
+                for c, side in enumerate(SIDES):
+                    hits = np.flatnonzero(cls == c)
+                    if len(hits):
+                        boxes[side] = xyxy[hits[np.argmax(conf[hits])]].astype(float)
+                out.append(boxes)
+        return out

@@ -1,0 +1,98 @@
+"""Building blocks shared by the built-in heads (not a plugin)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
+    """Conv (same padding, no bias) + BatchNorm + ReLU.
+
+    Example:
+        >>> tuple(conv_bn_relu(3, 8)(torch.zeros(1, 3, 5, 5)).shape)
+        (1, 8, 5, 5)
+    """
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+def deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """A stride-2 transposed conv (kernel 4) + BatchNorm + ReLU: doubles the map side.
+
+    Example:
+        >>> tuple(deconv_bn_relu(3, 8)(torch.zeros(1, 3, 5, 5)).shape)
+        (1, 8, 10, 10)
+    """
+    return nn.Sequential(nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+def upsampling_steps(in_stride: int, out_stride: int, head: str) -> int:
+    """How many doublings take features at ``in_stride`` to ``out_stride`` (powers of two apart).
+
+    Example:
+        >>> upsampling_steps(32, 4, "heatmap")
+        3
+    """
+    ratio = in_stride / out_stride
+    steps = round(math.log2(ratio)) if ratio >= 1 else -1
+    if steps < 0 or 2**steps != ratio:
+        raise ValueError(f"{head}: cannot upsample features at stride {in_stride} to stride {out_stride}; pick a "
+                         f"coarser feature level (in_index) or an output stride that divides {in_stride} by a power of 2")
+    return steps
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` resized (bilinear) to ``size`` x ``size`` when it is not already that size.
+
+    Backbones round odd input sides differently, so heads that need an exact map size resize.
+
+    Example:
+        >>> tuple(resize(torch.zeros(1, 2, 3, 3), 4).shape)
+        (1, 2, 4, 4)
+    """
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class UpsamplingDecoder(nn.Module):
+    """``steps`` stride-2 deconvolutions (SimpleBaseline style), or one 3x3 conv block when ``steps`` is 0.
+
+    Example:
+        >>> dec = UpsamplingDecoder(16, channels=8, steps=2)
+        >>> dec.out_channels, tuple(dec(torch.zeros(1, 16, 2, 2)).shape)
+        (8, (1, 8, 8, 8))
+    """
+
+    def __init__(self, in_channels: int, channels: int, steps: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        current = in_channels
+        for _ in range(steps):
+            layers.append(deconv_bn_relu(current, channels))
+            current = channels
+        if not layers:
+            layers.append(conv_bn_relu(in_channels, channels))
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def pick(features: Sequence[torch.Tensor], index: int) -> torch.Tensor:
+    """Feature map ``index`` of the backbone's tuple, with a clear error when the tuple is too short.
+
+    Example:
+        >>> tuple(pick((torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 2, 2)), -1).shape)
+        (1, 3, 2, 2)
+    """
+    if not -len(features) <= index < len(features):
+        raise ValueError(f"head expects feature level {index} but the backbone returned {len(features)} maps")
+    return features[index]

@@ -1,0 +1,123 @@
+"""`hipbench run`: validation, failure isolation, resume after a kill, leaderboard rebuilt from disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hipbench.runner.config import ConfigError, load_benchmark
+from tests.conftest import REPO_ROOT, make_distribution, run_cli
+
+TINY = """
+name: tiny
+datasets:
+  - type: synthetic_pelvis
+    num: 12
+    seed: 3
+    size: 128
+backbones:
+{backbones}
+heads:
+  - type: direct_regression
+losses:
+{losses}
+train: {{epochs: 2, batch_size: 8, input_size: 64, lr: 0.001, warmup_epochs: 0}}
+cv: {{folds: 2, val_share: 0.25, seed: 0}}
+device: cpu
+"""
+
+METRIC_COLUMNS = ["backbone", "head", "loss", "status", "nme", "nme_std", "pooled_ai_mae", "pooled_ihdi_accuracy"]
+
+
+def write_tiny(path: Path, backbones: list[str], losses: list[str]) -> Path:
+    path.write_text(TINY.format(backbones="\n".join(f"  - type: {b}" for b in backbones),
+                                losses="\n".join(f"  - type: {l}" for l in losses)))
+    return path
+
+
+def test_structural_errors_name_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndatasets:\n  - type: synthetic_pelvis\nbackbones: [resnet18]\nheads:\n"
+                   "  - {type: heatmap}\ntrain:\n  epochs: ten\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml, line 8: 'train.epochs' must be int, got 'ten'"):
+        load_benchmark(bad)
+    bad.write_text("datasets: [{type: synthetic_pelvis}]\nbackbones: [resnet18]\nhead: [heatmap]\n")
+    with pytest.raises(ConfigError, match=r"line 3: unknown top-level key 'head' \(did you mean 'heads'\?\)"):
+        load_benchmark(bad)
+    result = run_cli("run", str(bad))
+    assert result.returncode == 2 and "unknown top-level key 'head'" in result.stderr
+
+
+def test_broken_plugin_and_bad_pair_are_reported_and_other_rows_run(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    make_distribution(site, "hipbench-broken-backbone", "0.1.0",
+                      {"hipbench.backbones": {"broken_net": "hipbench_broken_backbone:BrokenNet"}},
+                      {"hipbench_broken_backbone": "raise ImportError('missing CUDA extension _C')\n"})
+    bench = write_tiny(tmp_path / "grid.yaml", ["resnet18", "broken_net"], ["auto", "kl_discret"])
+    result = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress", extra_path=site)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "INVALID" in out and "hipbench-broken-backbone 0.1.0" in out and "missing CUDA extension _C" in out
+    assert "kl_discret" in out and "direct_regression" in out
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    ok = board[board.status == "ok"]
+    assert set(ok.backbone) == {"resnet18", "mean_shape"}
+    assert len(board[board.status == "failed"]) == 3  # broken x {auto, kl_discret}, resnet18 x kl_discret
+    markdown = (tmp_path / "run" / "leaderboard.md").read_text()
+    assert "FAILED" in markdown and "broken_net" in markdown
+
+
+def _wait_for(path_glob: str, root: Path, timeout: float) -> list[Path]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = sorted(root.glob(path_glob))
+        if found:
+            return found
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing matched {path_glob} under {root} within {timeout}s")
+
+
+def test_killed_run_resumes_without_redoing_cells_and_matches_uninterrupted(tmp_path: Path) -> None:
+    bench = write_tiny(tmp_path / "grid.yaml", ["resnet18"], ["auto"])
+    reference = run_cli("run", str(bench), "--out", str(tmp_path / "ref"), "--no-progress")
+    assert reference.returncode == 0, reference.stderr
+
+    run_dir = tmp_path / "killed"
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "hipbench", "run", str(bench), "--out", str(run_dir),
+                             "--no-progress"], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        first = _wait_for("cells/*/fold*/result.json", run_dir, timeout=300)[0]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (run_dir / "leaderboard.md").exists()
+    stamp = first.stat().st_mtime_ns
+    first_text = first.read_text()
+
+    resumed = run_cli("run", str(bench), "--out", str(run_dir), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert first.stat().st_mtime_ns == stamp and first.read_text() == first_text
+    expected = pd.read_csv(tmp_path / "ref" / "leaderboard.csv")[METRIC_COLUMNS]
+    actual = pd.read_csv(run_dir / "leaderboard.csv")[METRIC_COLUMNS]
+    pd.testing.assert_frame_equal(actual, expected)
+
+    again = run_cli("run", str(bench), "--out", str(run_dir), "--no-progress")
+    assert "every cell already finished" in again.stdout
+
+    rebuilt = run_cli("leaderboard", str(run_dir))
+    assert rebuilt.returncode == 0 and "| rank |" in rebuilt.stdout
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "leaderboard.csv")[METRIC_COLUMNS], expected)
+    cell = first.parent
+    for name in ("config.json", "predictions.csv", "predictions.npz", "train.log"):
+        assert (cell / name).exists(), name
+    html = (run_dir / "leaderboard.html").read_text()
+    assert "confusion.png" in html and "bland_altman.png" in html
