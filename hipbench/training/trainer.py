@@ -157,6 +157,8 @@ class Trainer:
             epochs = tqdm(epochs, desc=desc or "train", unit="epoch", leave=False, dynamic_ncols=True)
         for epoch in epochs:
             model.train()
+            if hasattr(model, "set_progress"):  # e.g. disk_mask codecs shrink their radius over training
+                model.set_progress(epoch / max(1, cfg.epochs - 1))
             order = usable[torch.randperm(len(usable), generator=generator)]
             total, count = 0.0, 0
             for start in range(0, len(order), cfg.batch_size):
