@@ -275,22 +275,17 @@ def run_dataset(bench: Benchmark, dataset: Component, dataset_key: str, combinat
     if not pending:
         echo(f"{dataset.label}: every cell already finished")
         return
+    stage = "dataset"
     try:
         samples = load_dataset(dataset)
         split = make_split(bench, dataset_key, samples, store)
-    except Exception as exc:
-        echo(f"FAILED dataset {dataset.label}: {type(exc).__name__}: {exc}")
-        for c in combinations:
-            for f in range(bench.cv.folds):
-                record_failure(store, bench, c, f, exc, stage="dataset")
-        return
-    try:
+        stage = "crops"
         label_crops, crop_seconds = make_label_crops(bench, samples)
-    except Exception as exc:
-        echo(f"FAILED cropping {dataset.label}: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # the whole dataset fails; every one of its cells says why
+        echo(f"FAILED {stage} stage of {dataset.label}: {type(exc).__name__}: {exc}")
         for c in combinations:
             for f in range(bench.cv.folds):
-                record_failure(store, bench, c, f, exc, stage="crops")
+                record_failure(store, bench, c, f, exc, stage=stage)
         return
     echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} hip crops cut in {crop_seconds:.1f} s")
     cells = _progress(range(bench.cv.folds), progress, len(pending))
