@@ -21,8 +21,8 @@ def paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flatten ``a`` and ``b`` (same shape) and keep positions where both are finite.
 
     Example:
-        >>> paired(np.array([[1.0, np.nan]]), np.array([[2.0, 3.0]]))
-        (array([1.]), array([2.]))
+        >>> [x.tolist() for x in paired(np.array([[1.0, np.nan]]), np.array([[2.0, 3.0]]))]
+        [[1.0], [2.0]]
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
