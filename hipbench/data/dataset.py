@@ -208,6 +208,31 @@ def pair_by_stem(images: dict[str, Path], labels: dict[str, Path], collector: Co
     return [(stem, images[stem], labels[stem]) for stem in sorted(set(images) & set(labels))]
 
 
+def locate_image(image_dir: Path, name: str, declared_size: tuple[int, int], where: str, labels_only: bool,
+                 pixel_spacing: float | None) -> tuple[Path | None, float | None]:
+    """Find the image ``name`` a label row declares, check its size, and return (path, pixel spacing).
+
+    The image's own spacing (DICOM) wins over ``pixel_spacing``; with ``labels_only`` a missing image
+    gives ``(None, pixel_spacing)``, otherwise it is an error naming ``where``.
+
+    Example:
+        >>> import tempfile
+        >>> locate_image(Path(tempfile.mkdtemp()), "a.png", (10, 10), "labels.csv:2", True, 0.5)
+        (None, 0.5)
+    """
+    from hipbench.data.images import probe_image
+
+    image = image_dir / name
+    if image.is_file():
+        info = probe_image(image)
+        if info.size != declared_size:
+            raise DatasetError(f"{where}: declared image size {declared_size} but {image.name} is {info.size}")
+        return image, info.pixel_spacing or pixel_spacing
+    if labels_only:
+        return None, pixel_spacing
+    raise DatasetError(f"{where}: image {name!r} not found in {image_dir}")
+
+
 def check_points(points: np.ndarray, file: str | Path, image_size: tuple[int, int] | None = None,
                  allow_missing: bool = True) -> None:
     """Raise naming ``file`` when points are infinite, all missing, or (with ``image_size``) outside the image.

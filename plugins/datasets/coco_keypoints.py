@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hipbench.data.annotations import check_sides, read_coco_keypoints
-from hipbench.data.dataset import (Collector, DatasetError, KeypointDataset, check_points, list_images,
+from hipbench.data.dataset import (Collector, DatasetError, KeypointDataset, check_points, list_images, locate_image,
                                    patient_id_from_stem)
-from hipbench.data.images import probe_image
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, get_schema
 
@@ -51,17 +50,7 @@ def coco_keypoints(root: str | Path, annotations: str | None = None, images: str
 
     def build(record) -> Sample:
         where = f"{path}: image {record.file_name!r}"
-        image = image_dir / record.file_name
-        spacing = pixel_spacing
-        if image.is_file():
-            info = probe_image(image)
-            if info.size != record.image_size:
-                raise DatasetError(f"{where}: width/height {record.image_size} but the image is {info.size}")
-            spacing = info.pixel_spacing or spacing
-        elif labels_only:
-            image = None
-        else:
-            raise DatasetError(f"{where}: image not found in {image_dir}")
+        image, spacing = locate_image(image_dir, record.file_name, record.image_size, where, labels_only, pixel_spacing)
         check_points(record.points, where, record.image_size)
         check_sides(record.points, resolved, where)
         stem = Path(record.file_name).stem

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from hipbench.data.annotations import check_sides, read_landmark_csv
-from hipbench.data.dataset import Collector, DatasetError, KeypointDataset, check_points, patient_id_from_stem
-from hipbench.data.images import probe_image
+from hipbench.data.dataset import (Collector, DatasetError, KeypointDataset, check_points, locate_image,
+                                   patient_id_from_stem)
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 
@@ -61,17 +61,7 @@ def landmark_csv(root: str | Path, csv: str | None = None, images: str = "images
 
     def build(row) -> Sample:
         where = f"{path}:{row.line}"
-        image = image_dir / row.image_name
-        spacing = pixel_spacing
-        if image.is_file():
-            info = probe_image(image)
-            if info.size != row.image_size:
-                raise DatasetError(f"{where}: image_width/height {row.image_size} but {image.name} is {info.size}")
-            spacing = info.pixel_spacing or spacing
-        elif labels_only:
-            image = None
-        else:
-            raise DatasetError(f"{where}: image {row.image_name!r} not found in {image_dir}")
+        image, spacing = locate_image(image_dir, row.image_name, row.image_size, where, labels_only, pixel_spacing)
         check_points(row.points, where, row.image_size)
         check_sides(row.points, resolved, where)
         stem = Path(row.image_name).stem
