@@ -34,9 +34,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
 
 
-def load_pooled(store: RunStore, key: str, folds: list[int]) -> dict[str, np.ndarray] | None:
-    """Concatenate the out-of-fold predictions of one combination."""
-    parts = [store.cell_dir(key, f) / "predictions.npz" for f in folds]
+def load_pooled(store: RunStore, key: str, folds: list[int], name: str = "predictions",
+                ) -> dict[str, np.ndarray] | None:
+    """Concatenate the out-of-fold predictions (``name``.npz) of one combination."""
+    parts = [store.cell_dir(key, f) / f"{name}.npz" for f in folds]
     if not parts or not all(p.exists() for p in parts):
         return None
     loaded = [np.load(p, allow_pickle=False) for p in parts]
@@ -52,49 +53,72 @@ def _sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
     return preferred, float(metrics[preferred])
 
 
-def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(leaderboard rows, per-fold rows) from the stored results of ``run_dir``."""
+def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool) -> dict[str, Any]:
+    """One leaderboard row: the combination scored with the run's detector, or (``oracle``) on label boxes."""
     from hipbench.metrics import evaluate
     from hipbench.schema import get_schema
 
+    combo = results[0]["combination"]
+    ok = sorted((r for r in results if r["status"] == "ok"), key=lambda r: r["fold"])
+    failed = [r for r in results if r["status"] != "ok"]
+    detector = results[0].get("detector") or {"type": "gt"}
+    row: dict[str, Any] = {
+        "key": f"{key}@oracle" if oracle else key, "dataset": _component_label(combo["dataset"]),
+        "backbone": _component_label(combo["backbone"]), "neck": _component_label(combo.get("neck"), "-"),
+        "head": _component_label(combo["head"]), "loss": _component_label(combo.get("loss")),
+        "detector": "gt (oracle boxes)" if oracle else _component_label(detector),
+        "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
+        "error": failed[0].get("error", "") if failed else "",
+    }
+    if row["backbone"] == "mean_shape":
+        row["head"] = row["loss"] = "-"
+    if not ok:
+        return row
+    metric_field = "oracle_metrics" if oracle else "metrics"
+    nme_mean, nme_std = _mean_std([(r.get(metric_field) or {}).get("nme") for r in ok])
+    row.update(nme=nme_mean, nme_std=nme_std, params_m=ok[0].get("params", 0) / 1e6,
+               train_minutes=float(np.mean([r.get("train_seconds", 0) for r in ok])) / 60,
+               infer_ms=float(np.mean([r.get("infer_ms_per_image", math.nan) for r in ok])))
+    if not oracle and detector.get("type") != "gt":
+        stats = [r.get("detector_stats") or {} for r in ok]
+        row["det_map50"] = _mean_std([s.get("test_map50") for s in stats])[0]
+        row["det_miss_rate"] = _mean_std([s.get("test_miss_rate") for s in stats])[0]
+        row["det_missed"] = int(sum(s.get("test_missed", 0) for s in stats))
+    pooled = load_pooled(store, key, [r["fold"] for r in ok], "predictions_oracle" if oracle else "predictions")
+    if pooled is not None:
+        schema = get_schema(pooled["schema"])
+        row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"])
+        row["pooled_arrays"] = pooled
+    return row
+
+
+def _rank_value(nme: float | None) -> float:
+    """NME for ranking; a row without any measured hip (NaN) ranks after every measured one."""
+    return nme if nme is not None and math.isfinite(nme) else math.inf
+
+
+def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(leaderboard rows, per-fold rows) from the stored results of ``run_dir``."""
     store = RunStore(run_dir)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fold_rows = []
     for result in store.results():
         by_key[result["key"]].append(result)
         flat = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float)) or v is None}
+        flat |= {f"detector_{k}": v for k, v in (result.get("detector_stats") or {}).items()
+                 if k.startswith("test_") and isinstance(v, (int, float))}
+        if result.get("oracle_metrics"):
+            flat["oracle_nme"] = result["oracle_metrics"].get("nme")
         fold_rows.append({"combination": result["key"], "fold": result["fold"], "status": result["status"],
                           "error": result.get("error", ""), **flat,
                           "train_seconds": result.get("train_seconds"), "params": result.get("params"),
                           "infer_ms_per_image": result.get("infer_ms_per_image")})
     rows = []
     for key, results in by_key.items():
-        combo = results[0]["combination"]
-        ok = sorted((r for r in results if r["status"] == "ok"), key=lambda r: r["fold"])
-        failed = [r for r in results if r["status"] != "ok"]
-        row: dict[str, Any] = {
-            "key": key, "dataset": _component_label(combo["dataset"]),
-            "backbone": _component_label(combo["backbone"]), "neck": _component_label(combo.get("neck"), "-"),
-            "head": _component_label(combo["head"]), "loss": _component_label(combo.get("loss")),
-            "detector": _component_label(results[0].get("detector") or {"type": "gt"}),
-            "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
-            "error": failed[0].get("error", "") if failed else "",
-        }
-        if row["backbone"] == "mean_shape":
-            row["head"] = row["loss"] = "-"
-        if ok:
-            nme_mean, nme_std = _mean_std([r["metrics"].get("nme") for r in ok])
-            row.update(nme=nme_mean, nme_std=nme_std, params_m=ok[0].get("params", 0) / 1e6,
-                       train_minutes=float(np.mean([r.get("train_seconds", 0) for r in ok])) / 60,
-                       infer_ms=float(np.mean([r.get("infer_ms_per_image", math.nan) for r in ok])))
-            pooled = load_pooled(store, key, [r["fold"] for r in ok])
-            if pooled is not None:
-                schema = get_schema(pooled["schema"])
-                metrics = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"])
-                row["pooled"] = metrics
-                row["pooled_arrays"] = pooled
-        rows.append(row)
-    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", r.get("nme", math.inf)))
+        rows.append(_row(store, key, results, oracle=False))
+        if any("oracle_metrics" in r for r in results):
+            rows.append(_row(store, key, results, oracle=True))
+    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", _rank_value(r.get("nme"))))
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank if row["status"] == "ok" else "-"
     return ranked, sorted(fold_rows, key=lambda r: (r["combination"], r["fold"]))

@@ -3,6 +3,8 @@ Bland-Altman, SDR curve and per-landmark error bars."""
 
 from __future__ import annotations
 
+import warnings
+
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     arrays = row["pooled_arrays"]
     schema = get_schema(arrays["schema"])
     pred, gt = arrays["pred"], arrays["gt"]
-    title = f"{row['backbone']} / {row['head']}"
+    title = f"{row['backbone']} / {row['head']} ({row.get('detector', 'gt')})"
     paths: dict[str, Path] = {}
 
     grades_gt, grades_pred = ihdi_grade(gt, schema).ravel(), ihdi_grade(pred, schema).ravel()
@@ -87,7 +89,9 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     ax.set_title(f"SDR curve, {title}", fontsize=8)
     paths["SDR curve"] = _save(fig, out_dir / "sdr_curve.png")
 
-    per_landmark = np.nanmean(np.where(finite_gt, errors, np.nan), axis=0)
+    with warnings.catch_warnings():  # a landmark never predicted (every hip missed) plots as a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_landmark = np.nanmean(np.where(finite_gt, errors, np.nan), axis=0)
     fig, ax = plt.subplots(figsize=(max(3.6, 0.35 * len(per_landmark)), 3.2))
     ax.bar(range(len(per_landmark)), per_landmark)
     ax.set_xticks(range(len(per_landmark)), schema.names, rotation=70, fontsize=6)

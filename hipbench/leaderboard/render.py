@@ -12,7 +12,7 @@ from hipbench.leaderboard.build import _sdr_value
 
 COLUMNS = ["rank", "dataset", "detector", "backbone", "neck", "head", "loss", "params (M)", "NME % (mean ± std)",
            "MRE px", "SDR %", "AI MAE °", "AI LoA °", "AI ICC", "IHDI acc", "IHDI κw", "screen sens", "screen spec",
-           "coverage", "train min", "infer ms/img"]
+           "coverage", "det mAP50", "det miss %", "train min", "infer ms/img"]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -23,6 +23,13 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 def _pooled(row: dict[str, Any], key: str) -> Any:
     return (row.get("pooled") or {}).get(key)
+
+
+def _coverage(pooled: dict[str, Any]) -> str:
+    """Hips with a prediction, as ``covered/total (share)``."""
+    total, missed = pooled.get("n_hips"), pooled.get("n_hips_missed")
+    share = f"{_fmt(100 * pooled['coverage_hips'], 1)}%"
+    return f"{int(total - missed)}/{int(total)} ({share})" if total is not None and missed is not None else share
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -52,7 +59,9 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "IHDI κw": _fmt(_pooled(row, "ihdi_kappa_qw"), 3),
             "screen sens": _fmt(_pooled(row, "screening_sensitivity"), 3),
             "screen spec": _fmt(_pooled(row, "screening_specificity"), 3),
-            "coverage": f"{_fmt(100 * coverage, 1)}%" if isinstance(coverage, float) else "–",
+            "coverage": _coverage(pooled) if isinstance(coverage, float) else "–",
+            "det mAP50": _fmt(row.get("det_map50"), 3),
+            "det miss %": _fmt(100 * row["det_miss_rate"], 1) if "det_miss_rate" in row else "–",
             "train min": _fmt(row.get("train_minutes"), 2),
             "infer ms/img": _fmt(row.get("infer_ms"), 1),
         })
@@ -66,7 +75,7 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         base = {k: row.get(k) for k in ("rank", "dataset", "detector", "backbone", "neck", "head", "loss", "status",
                                         "folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes",
-                                        "infer_ms", "error")}
+                                        "infer_ms", "det_map50", "det_miss_rate", "det_missed", "error")}
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}
         out.append(base | pooled)
@@ -83,6 +92,11 @@ def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[
         f"hipbench {run_info.get('hipbench', '?')}",
         f"NME normaliser: {normaliser or 'see metrics'}. NME is mean ± std over folds; MRE, SDR ({sdr_name}), "
         "AI and IHDI columns are pooled out-of-fold. Rank by NME; failed cells are listed as failed.",
+        "Detector column: which boxes the test crops came from. Every model trains on crops of the labelled "
+        "hips; with a learned detector each model is also scored on the labelled boxes ('gt (oracle boxes)' "
+        "rows), which isolates the detector's cost. det mAP50 / det miss % are the detector's on the test "
+        "folds (fold means); a missed hip follows the run's miss policy and counts against coverage unless "
+        "that policy measures it from the mirrored box of the other hip.",
     ]
 
 
@@ -110,7 +124,8 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
         figs = "".join(
             f'<figure><img src="{esc(os.path.relpath(p, run_dir))}" alt="{esc(name)}"><figcaption>{esc(name)}'
             "</figcaption></figure>" for name, p in images.items())
-        title = f"{row['rank']}. {row['backbone']} / {row['head']} / {row['loss']} ({row['dataset']})"
+        title = (f"{row['rank']}. {row['backbone']} / {row['head']} / {row['loss']} ({row['dataset']}; "
+                 f"detector {row['detector']})")
         sections.append(f"<section><h2>{esc(title)}</h2><div class='figs'>{figs}</div></section>")
     header = "".join(f"<p>{esc(line)}</p>" for line in _header_lines(run_info, rows))
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -46,26 +47,50 @@ def prepare_fold(bench: Benchmark, dataset_key: str, samples: Sequence[Any], spl
                  store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
     """Detector fit and predict, and the crops of one fold; done once, shared by every combination.
 
-    Models always train on crops of the labelled hips (``label_crops``, cut once per dataset); the test
-    crops come from the fold's detector, which for ``gt`` are the same crops again.
+    Models always train on crops of the labelled hips (``label_crops``, cut once per dataset). The test
+    crops come from the fold's detector, which for ``gt`` are the same crops again; for any other
+    detector the labelled test crops are kept too, so every model is also scored on oracle boxes.
     """
     started = time.perf_counter()
     train_idx, val_idx, test_idx = (np.asarray(a, dtype=int) for a in fold_indices(split, fold))
     stats: dict[str, Any] = {}
+    oracle_crops = None
     if bench.detector.type == "gt":
         test_crops = label_crops.subset(test_idx)
     else:
-        detector = build_detector(bench.detector)
-        work_dir = store.root / "detectors" / dataset_key / f"fold{fold}"
-        fit_samples = [samples[i] for i in np.concatenate([train_idx, val_idx])]
-        stats = detector.fit(fit_samples, work_dir, device=str(device)) or {}
-        test_samples = [samples[i] for i in test_idx]
-        test_boxes = detector.predict(test_samples)
-        crops = make_crops(test_samples, test_boxes, bench.train.input_size, bench.train.crop_expand,
-                           bench.train.mirror)
-        test_crops = _reindex(crops, test_idx)
+        test_crops, stats = _detector_crops(bench, dataset_key, samples, train_idx, val_idx, test_idx, fold,
+                                            store, device)
+        oracle_crops = label_crops.subset(test_idx)
     return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
-                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started)
+                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops)
+
+
+def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], train_idx: np.ndarray,
+                    val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
+                    device: torch.device) -> tuple[CropSet, dict[str, Any]]:
+    """Fit the fold's detector, find the test hips, apply the miss policy and cut the test crops."""
+    from hipbench.pipeline.misses import apply_miss_policy, detection_summary
+
+    detector = build_detector(bench.detector)
+    work_dir = store.root / "detectors" / dataset_key / f"fold{fold}"
+    fit_samples = [samples[i] for i in np.concatenate([train_idx, val_idx])]
+    stats = dict(detector.fit(fit_samples, work_dir, device=str(device)) or {})
+    if stats.get("checkpoint"):  # relative to the run directory, so a moved run still finds its detector
+        stats["checkpoint"] = os.path.relpath(Path(stats["checkpoint"]).resolve(), store.root.resolve())
+    test_samples = [samples[i] for i in test_idx]
+    found = detector.predict(test_samples)
+    truth = build_detector(Component("gt", {"margin": getattr(detector, "margin", 0.25)})).predict(test_samples)
+    summary = detection_summary(found, truth)
+    boxes, filled = apply_miss_policy(found, [s.width for s in test_samples], bench.on_miss)
+    test_stats = {f"test_{k}": v for k, v in detector.evaluate(test_samples, work_dir).items()}
+    stats.update({**{f"test_{k}": v for k, v in summary.items()}, **test_stats, "on_miss": bench.on_miss,
+                  "filled_hips": sum(len(f) for f in filled),
+                  "missed": {s.image_id: sides for s, b in zip(test_samples, found)
+                             if (sides := [side for side in ("left", "right") if b.get(side) is None])}})
+    log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
+             summary["mean_iou"])
+    crops = make_crops(test_samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
+    return _reindex(crops, test_idx), stats
 
 
 def make_label_crops(bench: Benchmark, samples: Sequence[Any]) -> tuple[CropSet, float]:
@@ -185,6 +210,12 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
     pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
     metrics = _metrics(pred, test_samples)
     _write_predictions(cell_dir, test_samples, pred)
+    if fold.oracle_crops is not None:
+        oracle_crop_pred = model.predict(fold.oracle_crops) if combination.backbone == BASELINE else \
+            trainer.predict(best, fold.oracle_crops)
+        oracle_pred = _full_image(fold, fold.oracle_crops, oracle_crop_pred, fold.test_idx)
+        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples)
+        _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
     return {
         "status": "ok", "key": combination.key, "combination": combination.as_dict(), "fold": fold.fold,
@@ -205,20 +236,20 @@ def build_loss(combination: Combination) -> torch.nn.Module:
     return LOSSES.build({"type": default} if isinstance(default, str) else dict(default))
 
 
-def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray) -> None:
+def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, name: str = "predictions") -> None:
     import pandas as pd
 
     schema = samples[0].schema
     gt = np.stack([s.keypoints for s in samples])
     spacing = np.array([s.pixel_spacing if s.pixel_spacing else np.nan for s in samples], dtype=float)
     ids = np.array([s.image_id for s in samples])
-    atomic_write(cell_dir / "predictions.npz",
+    atomic_write(cell_dir / f"{name}.npz",
                  lambda p: np.savez(open(p, "wb"), image_id=ids, pred=pred, gt=gt, pixel_spacing=spacing,
                                     schema=np.array(schema.name)))
     rows = [{"image_id": s.image_id, "landmark": name, "pred_x": pred[i, k, 0], "pred_y": pred[i, k, 1],
              "gt_x": gt[i, k, 0], "gt_y": gt[i, k, 1]}
             for i, s in enumerate(samples) for k, name in enumerate(schema.names)]
-    atomic_write(cell_dir / "predictions.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    atomic_write(cell_dir / f"{name}.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
 
 
 def _plot_curve(history: list[dict[str, float]], path: Path, title: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from hipbench.pipeline.misses import MISS_POLICIES
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import TrainConfig
 
@@ -145,6 +146,7 @@ class Benchmark:
     train: TrainConfig
     cv: CVConfig
     detector: Component
+    on_miss: str = "missing"
     device: str = "auto"
     amp: bool = True
     baseline: bool = True
@@ -158,7 +160,7 @@ class Benchmark:
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
         return {"name": self.name, "train": _plain(self.train), "cv": _plain(self.cv),
-                "detector": self.detector.as_dict(), "amp": self.amp}
+                "detector": self.detector.as_dict(), "on_miss": self.on_miss, "amp": self.amp}
 
 
 def _plain(obj: Any) -> Any:
@@ -280,8 +282,13 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         raise parser.fail(_line(data.get("cv"), "val_share"), f"cv.val_share must be in (0, 1), got {cv.val_share}")
     if train.epochs < 1 or train.batch_size < 1 or train.input_size < 16:
         raise parser.fail(_line(data, "train"), "train.epochs and train.batch_size must be >= 1, input_size >= 16")
-    detector = data.get("detector", "gt")
-    detector_parts = parser.components({"detector": [detector]}, "detector", True)[0]
+    detector_parts = parser.components({"detector": [data.get("detector", "gt")]}, "detector", True)[0]
+    on_miss = str(detector_parts.kwargs.get("on_miss", "missing"))
+    if on_miss not in MISS_POLICIES:
+        raise parser.fail(_line(data, "detector"),
+                          f"detector.on_miss must be one of {', '.join(MISS_POLICIES)}, got {on_miss!r}")
+    detector_parts = Component(detector_parts.type,
+                               {k: v for k, v in detector_parts.kwargs.items() if k != "on_miss"}, detector_parts.line)
     device = str(data.get("device", "auto"))
     if device not in {"auto", "cpu"} and not device.startswith("cuda"):
         raise parser.fail(_line(data, "device"), f"device must be auto, cpu or cuda, got {device!r}")
@@ -296,7 +303,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         name=str(data.get("name") or (path.stem if path else "benchmark")), path=path,
         datasets=parser.components(data, "datasets", True), backbones=parser.components(data, "backbones", True),
         heads=parser.components(data, "heads", True), losses=losses, necks=necks, train=train, cv=cv,
-        detector=detector_parts, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
+        detector=detector_parts, on_miss=on_miss, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
         description=str(data.get("description", "")),
     )
 

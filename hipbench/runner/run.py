@@ -61,6 +61,7 @@ class FoldData:
     test_crops: Any
     detector_stats: dict[str, Any] = field(default_factory=dict)
     prepare_seconds: float = 0.0
+    oracle_crops: Any = None
 
 
 # validation ------------------------------------------------------------------------------------
@@ -146,7 +147,9 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
     estimate = estimate_seconds(bench, plan, torch_device)
     echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
          f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
-         f"{plan.pending_cells} to run on {torch_device.type}; estimated {_duration(estimate)}")
+         f"{plan.pending_cells} to run on {torch_device.type}; estimated {_duration(estimate)}"
+         + (f" plus the {bench.detector.type} detector's training once per fold" if bench.detector.type != "gt"
+            else ""))
     write_json(out / "run.json", {
         "name": bench.name, "benchmark_file": str(bench.path) if bench.path else None,
         "resolved": bench.resolved(), "hash": config_hash(bench.resolved()), "hipbench": __version__,

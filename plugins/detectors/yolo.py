@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -71,7 +72,9 @@ class YoloDetector(HipDetector):
     Args:
         model: an Ultralytics model YAML (built from scratch), e.g. ``yolo11n.yaml``.
         weights: optional local ``.pt`` file to initialise from (never downloaded).
-        epochs, imgsz, batch, lr0, patience: Ultralytics training settings.
+        epochs, imgsz, batch, lr0, optimizer, warmup_epochs, patience: Ultralytics training settings; the
+            nominal batch equals ``batch`` so every batch is an optimizer step (Ultralytics' default of
+            accumulating to 64 leaves a few-dozen-image fold with one step per epoch).
         conf: confidence threshold; the best box per class above it is the hip, otherwise a miss.
         margin: box margin around a side's landmarks when the dataset has no boxes.
         val_share: share of the fold's training images the detector validates on.
@@ -81,15 +84,18 @@ class YoloDetector(HipDetector):
     name = "yolo"
 
     def __init__(self, model: str = "yolo11n.yaml", weights: str | None = None, epochs: int = 30,
-                 imgsz: int = 256, batch: int = 16, lr0: float = 0.01, patience: int = 100, conf: float = 0.25,
-                 margin: float = 0.25, val_share: float = 0.2, seed: int = 0) -> None:
+                 imgsz: int = 256, batch: int = 8, lr0: float = 0.002, optimizer: str = "AdamW",
+                 warmup_epochs: float = 1.0, patience: int = 100, conf: float = 0.25, margin: float = 0.25,
+                 val_share: float = 0.2, seed: int = 0) -> None:
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"yolo detector: weights file {weights!r} does not exist (weights are never "
                                     "downloaded; name a local .pt file or leave weights unset)")
         self.settings = dict(model=model, weights=str(weights) if weights else None, epochs=int(epochs),
-                             imgsz=int(imgsz), batch=int(batch), lr0=float(lr0), patience=int(patience),
+                             imgsz=int(imgsz), batch=int(batch), lr0=float(lr0), optimizer=str(optimizer),
+                             warmup_epochs=float(warmup_epochs), patience=int(patience),
                              margin=float(margin), val_share=float(val_share), seed=int(seed))
         self.conf = float(conf)
+        self.margin = float(margin)
         self.model: Any = None
         self.device = "cpu"
 
@@ -115,7 +121,7 @@ class YoloDetector(HipDetector):
         stats_file = cache / "stats.json"
         if best.exists() and stats_file.exists():
             self.model = YOLO(str(best))
-            return {**json.loads(stats_file.read_text()), "cached": True}
+            return {**json.loads(stats_file.read_text()), "checkpoint": str(best), "cached": True}
         order = np.random.default_rng(self.settings["seed"]).permutation(len(train))
         n_val = max(1, int(round(self.settings["val_share"] * len(train))))
         val, fit = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
@@ -128,7 +134,9 @@ class YoloDetector(HipDetector):
         model = YOLO(self.settings["weights"] or self.settings["model"])
         started = time.perf_counter()
         model.train(data=str(data_yaml), epochs=self.settings["epochs"], imgsz=self.settings["imgsz"],
-                    batch=self.settings["batch"], lr0=self.settings["lr0"], patience=self.settings["patience"],
+                    batch=self.settings["batch"], nbs=self.settings["batch"], lr0=self.settings["lr0"],
+                    optimizer=self.settings["optimizer"], warmup_epochs=self.settings["warmup_epochs"],
+                    patience=self.settings["patience"],
                     device=self.device, amp=self.device != "cpu", plots=False, project=str(cache), name="train",
                     exist_ok=True, workers=0, seed=self.settings["seed"], deterministic=True, verbose=False,
                     fliplr=0.0, flipud=0.0, mosaic=0.0 if len(fit) < 8 else 1.0)
@@ -136,13 +144,41 @@ class YoloDetector(HipDetector):
         if not best.exists():
             raise RuntimeError(f"yolo detector: training finished without {best}")
         self.model = YOLO(str(best))
-        metrics = self.model.val(data=str(data_yaml), imgsz=self.settings["imgsz"], device=self.device,
-                                 plots=False, verbose=False, project=str(cache), name="val", exist_ok=True,
-                                 batch=self.settings["batch"])
-        stats = {"train_seconds": seconds, "val_map50": float(metrics.box.map50),
-                 "val_map50_95": float(metrics.box.map), "n_train": len(fit), "n_val": len(val)}
+        val_map = self._box_map(data_yaml, cache / "val")
+        stats = {"train_seconds": seconds, "val_map50": val_map["map50"], "val_map50_95": val_map["map50_95"],
+                 "n_train": len(fit), "n_val": len(val)}
         stats_file.write_text(json.dumps(stats))
-        return {**stats, "cached": False}
+        return {**stats, "checkpoint": str(best), "cached": False}
+
+    def _box_map(self, data_yaml: Path, out_dir: Path) -> dict[str, float]:
+        metrics = self.model.val(data=str(data_yaml), imgsz=self.settings["imgsz"], device=self.device,
+                                 plots=False, verbose=False, project=str(out_dir.parent), name=out_dir.name,
+                                 exist_ok=True, batch=self.settings["batch"])
+        return {"map50": float(metrics.box.map50), "map50_95": float(metrics.box.map)}
+
+    def evaluate(self, samples: Sequence[Sample], work_dir: Path) -> dict[str, Any]:
+        """Ultralytics box mAP50 and mAP50-95 of the trained detector on held-out labelled ``samples``."""
+        if self.model is None:
+            raise RuntimeError("yolo detector: evaluate called before fit")
+        root = Path(work_dir).resolve() / "heldout"
+        shutil.rmtree(root, ignore_errors=True)
+        write_yolo_dataset(samples, root, "val", self.settings["margin"])
+        data_yaml = root / "data.yaml"
+        data_yaml.write_text(json.dumps({"path": str(root), "train": "images/val", "val": "images/val",
+                                         "names": dict(enumerate(CLASSES))}))
+        return self._box_map(data_yaml, root / "val")
+
+    def load(self, checkpoint: Path, device: str = "cpu") -> None:
+        """Load trained weights (the ``checkpoint`` that ``fit`` reported) for inference."""
+        from hipbench.offline import import_ultralytics
+
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"yolo detector: checkpoint {checkpoint} does not exist")
+        import_ultralytics()
+        from ultralytics import YOLO
+
+        self.device = "0" if str(device).startswith("cuda") else "cpu"
+        self.model = YOLO(str(checkpoint))
 
     def predict(self, samples: Sequence[Sample]) -> list[Boxes]:
         """Best box per side above ``conf``; None where that hip was not found."""

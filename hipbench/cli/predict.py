@@ -1,0 +1,66 @@
+"""``hipbench predict``: detection, landmarks and measurement on new radiographs with a trained run.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> CliRunner().invoke(predict_command, ["--help"]).output.splitlines()[0]
+    'Usage: predict [OPTIONS] IMAGE_OR_DIR...'
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("predict")
+@click.argument("inputs", nargs=-1, required=True, metavar="IMAGE_OR_DIR...",
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A run directory (its best cell is used) or one cell directory (RUN_DIR/cells/KEY/foldN).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("predictions"),
+              show_default=True, help="Where the JSON files, overlays and summary.csv go.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--detector-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A local YOLO hip-detector .pt to use instead of the run's own detector.")
+@click.option("--on-miss", type=click.Choice(["missing", "mirror"]), default=None,
+              help="What to do with a hip the detector misses (default: the run's policy).")
+def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, device: str,
+                    detector_weights: Path | None, on_miss: str | None) -> None:
+    """Find each hip, predict its landmarks and measure AI and IHDI on PNG/JPEG/DICOM images.
+
+    Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
+    """
+    from hipbench.data.images import ImageReadError
+    from hipbench.pipeline.predict import HipPredictor, find_images, pick_cell, write_outputs
+
+    try:
+        images = find_images(inputs)
+        if not images:
+            raise FileNotFoundError(f"no images (.png, .jpg, .dcm, ...) in {', '.join(map(str, inputs))}")
+        cell = pick_cell(model_path)
+        predictor = HipPredictor(cell, device=device, detector_weights=detector_weights, on_miss=on_miss)
+    except (FileNotFoundError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    described = predictor.describe()
+    click.echo(f"model: {cell} ({described['backbone']['type']} / {described['head']['type']}, "
+               f"detector {described['detector']}, on_miss={described['on_miss']})")
+    predictions, failed = [], []
+    for path in images:
+        try:
+            predictions += predictor.predict([path])
+        except ImageReadError as exc:  # one unreadable file does not stop the others; it is reported
+            failed.append(f"{path}: {exc}")
+    written = write_outputs(predictions, predictor, out_dir, failed)
+    for pred in predictions:
+        ai = ", ".join(f"{side} {v:.1f}" if v == v else f"{side} n/a" for side, v in zip(("L", "R"), pred.ai))
+        click.echo(f"{pred.image.name}: AI {ai} deg (image-left, image-right); IHDI {pred.ihdi.tolist()}; "
+                   f"{len(pred.warnings)} warning(s)")
+    click.echo(f"{len(predictions)} image(s) processed: {len(written['files'])} files and {written['summary']}")
+    if failed:
+        click.echo(f"{len(failed)} image(s) could not be read (listed in summary.csv):", err=True)
+        for line in failed:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)

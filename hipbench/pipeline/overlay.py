@@ -1,0 +1,99 @@
+"""Overlay drawing for ``hipbench predict``: landmarks, Hilgenreiner, Perkin, diagonal and roof lines, AI.
+
+Every line comes from :mod:`hipbench.geometry` (the same frame the metrics use), so what a reader sees
+on the overlay is what was measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hipbench.geometry import hilgenreiner_frame
+from hipbench.schema import LandmarkSchema
+
+SIDES = ("left", "right")
+# BGR colours: image-left hip orange, image-right hip cyan, shared lines yellow
+SIDE_COLOURS = {"left": (0, 140, 255), "right": (255, 200, 0)}
+LINE_COLOUR = (0, 230, 230)
+GRADE_NAMES = {0: "ungradable", 1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+def _finite(*points: np.ndarray) -> bool:
+    return all(np.isfinite(np.asarray(p, dtype=float)).all() for p in points)
+
+
+def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema, ai: np.ndarray,
+                 ihdi: np.ndarray, boxes: dict[str, Any], box_source: dict[str, str]) -> np.ndarray:
+    """A BGR uint8 image: ``pixels`` (H, W) in [0, 1] with the measurement drawn on it.
+
+    ``points`` (K, 2) full-image landmarks (NaN = not predicted); ``ai`` / ``ihdi`` per side [left, right];
+    ``boxes`` per side (None = missed); ``box_source`` per side: ``detector``, ``mirrored`` or ``missed``.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> pts = np.array([[60, 80], [100, 100], [55, 105], [50, 115],
+        ...                 [240, 90], [200, 100], [250, 100], [245, 110.]])
+        >>> img = draw_overlay(np.zeros((200, 300), np.float32), pts, get_schema("mtddh8"),
+        ...                    np.array([20.0, 14.0]), np.array([1, 1]), {"left": None, "right": None},
+        ...                    {"left": "missed", "right": "missed"})
+        >>> img.shape, img.dtype.name, bool(img.any())
+        ((200, 300, 3), 'uint8', True)
+    """
+    import cv2
+
+    height, width = pixels.shape[:2]
+    gray = np.clip(pixels * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    canvas = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    thick = max(1, int(round(max(height, width) / 500)))
+    radius = max(2, 2 * thick)
+    font_scale = max(0.4, max(height, width) / 1400)
+    reach = float(max(height, width))
+    frame = hilgenreiner_frame(points, schema)
+
+    if bool(frame.valid):
+        left_tri, right_tri = frame.triradiate[0], frame.triradiate[1]
+        direction = (right_tri - left_tri) / float(frame.width)
+        cv2.line(canvas, _pt(left_tri - reach * direction), _pt(right_tri + reach * direction), LINE_COLOUR,
+                 thick, cv2.LINE_AA)
+    for k, side in enumerate(SIDES):
+        colour = SIDE_COLOURS[side]
+        box = boxes.get(side)
+        if box is not None:
+            style = cv2.LINE_4 if box_source.get(side) == "mirrored" else cv2.LINE_AA
+            cv2.rectangle(canvas, _pt(box[:2]), _pt(box[2:4]), colour, max(1, thick // 2), style)
+        for index in schema.side_indices(side):
+            if _finite(points[index]):
+                cv2.circle(canvas, _pt(points[index]), radius, colour, -1, cv2.LINE_AA)
+        if not bool(frame.valid):
+            continue
+        tri = frame.triradiate[k]
+        asm = schema.role_points(points, "acetabular_margin", side)
+        lateral, caudal = frame.lateral[k], frame.caudal[k]
+        if _finite(asm, tri):
+            roof = asm - tri
+            cv2.line(canvas, _pt(tri - 0.15 * roof), _pt(asm + 0.35 * roof), colour, thick, cv2.LINE_AA)
+            origin = tri + float(((asm - tri) * lateral).sum()) * lateral
+            length = 0.6 * float(frame.width)
+            cv2.line(canvas, _pt(origin - 0.4 * length * caudal), _pt(origin + length * caudal), LINE_COLOUR,
+                     thick, cv2.LINE_AA)  # Perkin
+            diagonal = (lateral + caudal) / np.sqrt(2.0)
+            cv2.line(canvas, _pt(origin), _pt(origin + length * diagonal), LINE_COLOUR, max(1, thick // 2),
+                     cv2.LINE_AA)
+    for k, side in enumerate(SIDES):
+        ai_text = f"{ai[k]:.1f} deg" if np.isfinite(ai[k]) else "n/a"
+        text = f"image-{side}: AI {ai_text}, IHDI {GRADE_NAMES.get(int(ihdi[k]), '?')}"
+        if box_source.get(side) != "detector":
+            text += f" ({box_source.get(side, 'missed')} box)"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+        x = 8 if side == "left" else width - tw - 8
+        y = 8 + th
+        cv2.rectangle(canvas, (x - 4, y - th - 4), (x + tw + 4, y + 6), (0, 0, 0), -1)
+        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, SIDE_COLOURS[side], thick,
+                    cv2.LINE_AA)
+    return canvas
