@@ -34,6 +34,7 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
     """
     from hipbench.data.images import ImageReadError
     from hipbench.pipeline.predict import HipPredictor, find_images, pick_cell, write_outputs
+    from hipbench.registry import PluginError
 
     try:
         images = find_images(inputs)
@@ -41,7 +42,7 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
             raise FileNotFoundError(f"no images (.png, .jpg, .dcm, ...) in {', '.join(map(str, inputs))}")
         cell = pick_cell(model_path)
         predictor = HipPredictor(cell, device=device, detector_weights=detector_weights, on_miss=on_miss)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, PluginError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     described = predictor.describe()

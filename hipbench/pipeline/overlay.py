@@ -52,7 +52,7 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
     canvas = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     thick = max(1, int(round(max(height, width) / 500)))
     radius = max(2, 2 * thick)
-    font_scale = max(0.4, max(height, width) / 1400)
+    font_scale = max(0.35, max(height, width) / 1400)
     reach = float(max(height, width))
     frame = hilgenreiner_frame(points, schema)
 
@@ -85,14 +85,17 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
             diagonal = (lateral + caudal) / np.sqrt(2.0)
             cv2.line(canvas, _pt(origin), _pt(origin + length * diagonal), LINE_COLOUR, max(1, thick // 2),
                      cv2.LINE_AA)
+    labels = []
     for k, side in enumerate(SIDES):
         ai_text = f"{ai[k]:.1f} deg" if np.isfinite(ai[k]) else "n/a"
         text = f"image-{side}: AI {ai_text}, IHDI {GRADE_NAMES.get(int(ihdi[k]), '?')}"
         if box_source.get(side) != "detector":
             text += f" ({box_source.get(side, 'missed')} box)"
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
-        x = 8 if side == "left" else width - tw - 8
-        y = 8 + th
+        labels.append((text, cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)[0]))
+    stacked = labels[0][1][0] + labels[1][1][0] + 32 > width  # too wide for one row: one label per row
+    for k, (side, (text, (tw, th))) in enumerate(zip(SIDES, labels)):
+        x = 8 if side == "left" or stacked else width - tw - 8
+        y = 8 + th + (k * (th + 14) if stacked else 0)
         cv2.rectangle(canvas, (x - 4, y - th - 4), (x + tw + 4, y + 6), (0, 0, 0), -1)
         cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, SIDE_COLOURS[side], thick,
                     cv2.LINE_AA)
