@@ -40,7 +40,7 @@ def test_committed_heads_leaderboard_matches_heads_yaml() -> None:
     board = pd.read_csv(board_dir / "leaderboard.csv")
     bench = load_benchmark(REPO_ROOT / "benchmarks" / "heads.yaml")
     heads = {h.type for h in bench.heads}
-    assert set(board.head.dropna()) - {"-"} == heads
+    assert set(board["head"].dropna()) - {"-"} == heads
     assert set(board.detector) == {bench.detector.label, "gt (oracle boxes)"}
     assert (board.status == "ok").all() and len(board) == 2 * (len(heads) + 1)
     header = (board_dir / "leaderboard.md").read_text().splitlines()[:6]
