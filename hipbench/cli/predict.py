@@ -33,7 +33,8 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
     """
     from hipbench.data.images import ImageReadError
-    from hipbench.pipeline.predict import HipPredictor, find_images, pick_cell, write_outputs
+    from hipbench.pipeline.predict import (HipPredictor, find_images, pick_cell, unique_stems,
+                                           write_image_outputs, write_summary)
     from hipbench.registry import PluginError
 
     try:
@@ -48,20 +49,23 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
     described = predictor.describe()
     click.echo(f"model: {cell} ({described['backbone']['type']} / {described['head']['type']}, "
                f"detector {described['detector']}, on_miss={described['on_miss']})")
-    predictions, failed = [], []
+    stems = unique_stems(images)
+    rows: list[dict] = []
+    failed: list[tuple[Path, str]] = []
     for path in images:
         try:
-            predictions += predictor.predict([path])
+            pred, pixels = predictor.predict_image(path)
         except ImageReadError as exc:  # one unreadable file does not stop the others; it is reported
-            failed.append(f"{path}: {exc}")
-    written = write_outputs(predictions, predictor, out_dir, failed)
-    for pred in predictions:
+            failed.append((path, str(exc)))
+            continue
+        rows.append(write_image_outputs(pred, pixels, predictor, out_dir, stems[path]))
         ai = ", ".join(f"{side} {v:.1f}" if v == v else f"{side} n/a" for side, v in zip(("L", "R"), pred.ai))
-        click.echo(f"{pred.image.name}: AI {ai} deg (image-left, image-right); IHDI {pred.ihdi.tolist()}; "
+        click.echo(f"{path.name}: AI {ai} deg (image-left, image-right); IHDI {pred.ihdi.tolist()}; "
                    f"{len(pred.warnings)} warning(s)")
-    click.echo(f"{len(predictions)} image(s) processed: {len(written['files'])} files and {written['summary']}")
+    summary = write_summary(rows, failed, out_dir)
+    click.echo(f"{len(rows)} image(s) processed: {2 * len(rows)} files and {summary}")
     if failed:
         click.echo(f"{len(failed)} image(s) could not be read (listed in summary.csv):", err=True)
-        for line in failed:
-            click.echo(f"  {line}", err=True)
+        for path, why in failed:
+            click.echo(f"  {path}: {why}", err=True)
         sys.exit(1)

@@ -92,9 +92,14 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
     return row
 
 
-def _rank_value(nme: float | None) -> float:
-    """NME for ranking; a row without any measured hip (NaN) ranks after every measured one."""
-    return nme if nme is not None and math.isfinite(nme) else math.inf
+def finite_or_inf(value: Any) -> float:
+    """``value`` as a float for ranking (lower is better); None or NaN ranks after every real value.
+
+    Example:
+        >>> finite_or_inf(1.5), finite_or_inf(float("nan")), finite_or_inf(None)
+        (1.5, inf, inf)
+    """
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
 def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -118,7 +123,7 @@ def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         rows.append(_row(store, key, results, oracle=False))
         if any("oracle_metrics" in r for r in results):
             rows.append(_row(store, key, results, oracle=True))
-    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", _rank_value(r.get("nme"))))
+    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", finite_or_inf(r.get("nme"))))
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank if row["status"] == "ok" else "-"
     return ranked, sorted(fold_rows, key=lambda r: (r["combination"], r["fold"]))

@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 
 from hipbench.pipeline.detector import Boxes
+from hipbench.schema import SIDES
 
 MISS_POLICIES = ("missing", "mirror")
-SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
 
 

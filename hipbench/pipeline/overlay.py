@@ -10,14 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.geometry import hilgenreiner_frame
-from hipbench.schema import LandmarkSchema
+from hipbench.geometry import GRADE_NAMES, hilgenreiner_frame
+from hipbench.schema import SIDES, LandmarkSchema
 
-SIDES = ("left", "right")
 # BGR colours: image-left hip orange, image-right hip cyan, shared lines yellow
 SIDE_COLOURS = {"left": (0, 140, 255), "right": (255, 200, 0)}
 LINE_COLOUR = (0, 230, 230)
-GRADE_NAMES = {0: "ungradable", 1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:

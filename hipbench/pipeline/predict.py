@@ -8,7 +8,7 @@ run stored, and :meth:`HipPredictor.predict` returns one :class:`Prediction` per
 from __future__ import annotations
 
 import json
-import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,7 +51,7 @@ def pick_cell(model_path: str | Path) -> Path:
     The best combination is the top leaderboard row with a trained model (the ``mean_shape`` baseline and
     the oracle-box rows are skipped); among its folds, the one with the best validation NME.
     """
-    from hipbench.leaderboard.build import collect_rows
+    from hipbench.leaderboard.build import collect_rows, finite_or_inf
     from hipbench.runner.store import RunStore
 
     path = Path(model_path)
@@ -60,20 +60,17 @@ def pick_cell(model_path: str | Path) -> Path:
     if not (path / "cells").is_dir():
         raise FileNotFoundError(f"{path}: neither a run directory (no cells/) nor a trained cell (no model.pt)")
     store = RunStore(path)
+    trained = [r for r in store.results()
+               if r["status"] == "ok" and (store.cell_dir(r["key"], r["fold"]) / "model.pt").exists()]
     rows, _ = collect_rows(path)
     for row in rows:
         if row["status"] != "ok" or row["backbone"] == "mean_shape" or row["key"].endswith("@oracle"):
             continue
-        folds = [r for r in store.results() if r["key"] == row["key"] and r["status"] == "ok"
-                 and (store.cell_dir(r["key"], r["fold"]) / "model.pt").exists()]
+        folds = [r for r in trained if r["key"] == row["key"]]
         if folds:
-            best = min(folds, key=lambda r: _finite_or_inf(r.get("best_val_nme")))
+            best = min(folds, key=lambda r: finite_or_inf(r.get("best_val_nme")))
             return store.cell_dir(best["key"], best["fold"])
     raise FileNotFoundError(f"{path}: the run has no finished cell with a trained model")
-
-
-def _finite_or_inf(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
 @dataclass
@@ -124,7 +121,7 @@ class HipPredictor:
     def __init__(self, cell_dir: str | Path, device: str = "auto", detector_weights: str | Path | None = None,
                  on_miss: str | None = None) -> None:
         from hipbench.runner.store import read_json
-        from hipbench.training.trainer import resolve_device
+        from hipbench.training.trainer import Trainer, resolve_device
 
         self.cell_dir = Path(cell_dir)
         self.config = read_json(self.cell_dir / "config.json")
@@ -137,6 +134,7 @@ class HipPredictor:
         self.schema = self._schema()
         self.train_cfg = _train_config(bench["train"])
         self.model = self._model()
+        self.trainer = Trainer(self.train_cfg, self.device, amp=False, progress=False)
         self.detector, self.detector_label = self._detector(detector_weights)
 
     def _schema(self) -> Any:
@@ -185,30 +183,26 @@ class HipPredictor:
                 "detector": self.detector_label, "on_miss": self.on_miss,
                 "test_nme_percent": (self.result.get("metrics") or {}).get("nme")}
 
-    def predict(self, paths: Sequence[Path]) -> list[Prediction]:
-        """Detect, crop, predict and measure each image (decoded one at a time)."""
+    def predict_image(self, path: Path) -> tuple[Prediction, np.ndarray]:
+        """Detect, crop, predict and measure one image; return the prediction and the decoded pixels
+        (so the overlay is drawn without decoding the file again)."""
         from hipbench.data.images import read_image
         from hipbench.geometry import measure_hips
-        from hipbench.training.trainer import Trainer
 
-        trainer = Trainer(self.train_cfg, self.device, amp=False, progress=False)
-        out = []
-        for path in paths:
-            image = read_image(path)
-            sample = self._sample(path, image)
-            found = self.detector.predict([sample])[0]
-            boxes, filled = apply_miss_policy([found], [sample.width], self.on_miss)
-            crops = make_crops([sample], boxes, self.train_cfg.input_size, self.train_cfg.crop_expand,
-                               self.train_cfg.mirror)
-            points = points_to_full_image(crops, trainer.predict(self.model, crops), [sample])[0]
-            measures = measure_hips(points, self.schema)
-            source = {side: "mirrored" if side in filled[0] else ("detector" if found.get(side) is not None
-                                                                  else "missed") for side in SIDES}
-            prediction = Prediction(path, (sample.width, sample.height), sample.pixel_spacing, points, boxes[0],
-                                    source, measures.ai, measures.ihdi)
-            prediction.warnings = self._warnings(prediction, measures)
-            out.append(prediction)
-        return out
+        image = read_image(path)
+        sample = self._sample(path, image)
+        found = self.detector.predict([sample])[0]
+        boxes, filled = apply_miss_policy([found], [sample.width], self.on_miss)
+        crops = make_crops([sample], boxes, self.train_cfg.input_size, self.train_cfg.crop_expand,
+                           self.train_cfg.mirror)
+        points = points_to_full_image(crops, self.trainer.predict(self.model, crops), [sample])[0]
+        measures = measure_hips(points, self.schema)
+        source = {side: "mirrored" if side in filled[0] else ("detector" if found.get(side) is not None
+                                                              else "missed") for side in SIDES}
+        prediction = Prediction(path, (sample.width, sample.height), sample.pixel_spacing, points, boxes[0],
+                                source, measures.ai, measures.ihdi)
+        prediction.warnings = self._warnings(prediction, measures)
+        return prediction, image.pixels
 
     def _sample(self, path: Path, image: Any) -> Sample:
         pixels = image.pixels
@@ -249,43 +243,46 @@ def _train_config(train: dict[str, Any]) -> Any:
     return TrainConfig(**values)
 
 
-def write_outputs(predictions: Sequence[Prediction], predictor: HipPredictor, out_dir: Path,
-                  failed: Sequence[str] = ()) -> dict[str, Any]:
-    """Per image ``<stem>.json`` and ``<stem>_overlay.png``, plus ``summary.csv`` (one row per image, and
-    one per unreadable file in ``failed``); return the paths written."""
-    import cv2
-    import pandas as pd
+def unique_stems(paths: Sequence[Path]) -> dict[Path, str]:
+    """Output name per input: its stem, plus its suffix where two inputs share a stem.
 
-    from hipbench.data.images import read_image
+    Example:
+        >>> sorted(unique_stems([Path("a.jpg"), Path("a.dcm"), Path("b.png")]).values())
+        ['a_dcm', 'a_jpg', 'b']
+    """
+    counts = Counter(p.stem for p in paths)
+    return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in paths}
+
+
+def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPredictor, out_dir: Path,
+                        stem: str) -> dict[str, Any]:
+    """Write ``<stem>.json`` and ``<stem>_overlay.png`` for one image; return its ``summary.csv`` row."""
+    import cv2
+
     from hipbench.pipeline.overlay import draw_overlay
     from hipbench.runner.store import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = predictor.describe()
-    rows, written = [], []
-    for pred in predictions:
-        stem = _unique_stem(pred.image, predictions)
-        data = pred.as_json(predictor.schema.names, model)
-        atomic_write(out_dir / f"{stem}.json", lambda p: p.write_text(json.dumps(data, indent=2)))
-        overlay = draw_overlay(read_image(pred.image).pixels, pred.keypoints, predictor.schema, pred.ai, pred.ihdi,
-                               pred.boxes, pred.box_source)
-        png = out_dir / f"{stem}_overlay.png"
-        ok, encoded = cv2.imencode(".png", overlay)
-        if not ok:
-            raise OSError(f"could not encode the overlay of {pred.image}")
-        atomic_write(png, lambda p: p.write_bytes(encoded.tobytes()))
-        written += [out_dir / f"{stem}.json", png]
-        rows.append({"image": str(pred.image), "ai_left_deg": data["acetabular_index_deg"]["left"],
-                     "ai_right_deg": data["acetabular_index_deg"]["right"],
-                     "ihdi_left": data["ihdi_grade"]["left"], "ihdi_right": data["ihdi_grade"]["right"],
-                     "box_left": pred.box_source["left"], "box_right": pred.box_source["right"],
-                     "warnings": " | ".join(pred.warnings)})
-    rows += [{"image": line.split(": ", 1)[0], "warnings": f"NOT MEASURED: {line.split(': ', 1)[-1]}"}
-             for line in failed]
-    summary = atomic_write(out_dir / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
-    return {"files": written, "summary": summary}
+    data = pred.as_json(predictor.schema.names, predictor.describe())
+    atomic_write(out_dir / f"{stem}.json", lambda p: p.write_text(json.dumps(data, indent=2)))
+    overlay = draw_overlay(pixels, pred.keypoints, predictor.schema, pred.ai, pred.ihdi, pred.boxes, pred.box_source)
+    ok, encoded = cv2.imencode(".png", overlay)
+    if not ok:
+        raise OSError(f"could not encode the overlay of {pred.image}")
+    atomic_write(out_dir / f"{stem}_overlay.png", lambda p: p.write_bytes(encoded.tobytes()))
+    return {"image": str(pred.image), "ai_left_deg": data["acetabular_index_deg"]["left"],
+            "ai_right_deg": data["acetabular_index_deg"]["right"],
+            "ihdi_left": data["ihdi_grade"]["left"], "ihdi_right": data["ihdi_grade"]["right"],
+            "box_left": pred.box_source["left"], "box_right": pred.box_source["right"],
+            "warnings": " | ".join(pred.warnings)}
 
 
-def _unique_stem(path: Path, predictions: Sequence[Prediction]) -> str:
-    clashes = [p.image for p in predictions if p.image.stem == path.stem]
-    return path.stem if len(clashes) == 1 else f"{path.stem}_{path.suffix.lstrip('.').lower()}"
+def write_summary(rows: Sequence[dict[str, Any]], failed: Sequence[tuple[Path, str]], out_dir: Path) -> Path:
+    """``summary.csv``: one row per measured image, and one per unreadable file with its reason."""
+    import pandas as pd
+
+    from hipbench.runner.store import atomic_write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    everything = list(rows) + [{"image": str(path), "warnings": f"NOT MEASURED: {why}"} for path, why in failed]
+    return atomic_write(out_dir / "summary.csv", lambda p: pd.DataFrame(everything).to_csv(p, index=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -11,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from hipbench.pipeline.crops import CropSet, make_crops, points_to_full_image
+from hipbench.pipeline.crops import SIDES, CropSet, make_crops, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination, Component
 from hipbench.runner.run import BASELINE, FoldData, cell_hash, record_failure
 from hipbench.runner.store import RunStore, atomic_write, write_json
@@ -86,7 +87,7 @@ def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], 
     stats.update({**{f"test_{k}": v for k, v in summary.items()}, **test_stats, "on_miss": bench.on_miss,
                   "filled_hips": sum(len(f) for f in filled),
                   "missed": {s.image_id: sides for s, b in zip(test_samples, found)
-                             if (sides := [side for side in ("left", "right") if b.get(side) is None])}})
+                             if (sides := [side for side in SIDES if b.get(side) is None])}})
     log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
              summary["mean_iou"])
     crops = make_crops(test_samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
@@ -176,8 +177,9 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
     if combination.backbone == BASELINE:
         model = MeanShape().fit(fold.train_crops)
         train_seconds = time.perf_counter() - started
+        predict_crops: Callable[[CropSet], np.ndarray] = model.predict
         t0 = time.perf_counter()
-        crop_pred = model.predict(fold.test_crops)
+        crop_pred = predict_crops(fold.test_crops)
         infer_seconds = time.perf_counter() - t0
         params = 0
     else:
@@ -198,8 +200,9 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
         train_seconds = result.train_seconds
         best = load_best(model, result)
         atomic_write(cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))
+        predict_crops = functools.partial(trainer.predict, best)
         t0 = time.perf_counter()
-        crop_pred = trainer.predict(best, fold.test_crops)
+        crop_pred = predict_crops(fold.test_crops)
         if device.type == "cuda":
             torch.cuda.synchronize()
         infer_seconds = time.perf_counter() - t0
@@ -211,9 +214,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
     metrics = _metrics(pred, test_samples)
     _write_predictions(cell_dir, test_samples, pred)
     if fold.oracle_crops is not None:
-        oracle_crop_pred = model.predict(fold.oracle_crops) if combination.backbone == BASELINE else \
-            trainer.predict(best, fold.oracle_crops)
-        oracle_pred = _full_image(fold, fold.oracle_crops, oracle_crop_pred, fold.test_idx)
+        oracle_pred = _full_image(fold, fold.oracle_crops, predict_crops(fold.oracle_crops), fold.test_idx)
         extra["oracle_metrics"] = _metrics(oracle_pred, test_samples)
         _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
