@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from hipbench.cli import main
 from hipbench.cli.measure import FORMAT_CHOICES, measure_command
 from hipbench.data.annotations import ANNOTATION_FORMATS
+from tests.conftest import SHARED_DATA
 
-MTDDH = Path(__file__).resolve().parents[2] / "shared" / "data" / "mtddh_labels"
+MTDDH = SHARED_DATA / "mtddh_labels"
 WRONG_BODY_PART = "dataset2_5bb4943f_img"
 
 needs_mtddh = pytest.mark.skipif(not (MTDDH / "labels").is_dir(), reason="shared MTDDH labels not present")
