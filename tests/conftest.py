@@ -15,6 +15,8 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # Set before any test imports hipbench.offline, so nothing writes to the user's home cache.
 os.environ.setdefault("HIPBENCH_CACHE_DIR", str(REPO_ROOT / ".venv" / "hipbench-cache"))
+# the suite never downloads: every hub lookup must hit a local cache or fail naming the file
+os.environ["HIPBENCH_OFFLINE"] = "1"
 
 
 def make_distribution(site: Path, name: str, version: str, entry_points: dict[str, dict[str, str]],

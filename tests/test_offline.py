@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 
-def test_ensure_offline_sets_switches_and_font(tmp_path: Path) -> None:
-    code = ("import os; from hipbench.offline import ensure_offline; d = ensure_offline(); "
+def test_configure_hubs_sets_switches_and_font(tmp_path: Path) -> None:
+    code = ("import os; from hipbench.offline import configure_hubs; d = configure_hubs(); "
             "print(os.environ['YOLO_OFFLINE'], os.environ['HF_HUB_OFFLINE'], os.environ['YOLO_AUTOINSTALL'], "
             "(d / 'Ultralytics' / 'Arial.ttf').stat().st_size > 100000)")
     env = {k: v for k, v in os.environ.items() if k != "YOLO_CONFIG_DIR"}
