@@ -1,4 +1,4 @@
-"""``hipbench data synth|check|stats``: make, validate and describe datasets.
+"""``hipbench data synth|check|stats|download``: make, validate, describe and download datasets.
 
 Example:
     >>> from click.testing import CliRunner
@@ -15,7 +15,7 @@ FORMAT_CHOICES = ["auto", "ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoi
 
 @click.group("data")
 def data_command() -> None:
-    """Make (synth), validate (check) and describe (stats) keypoint datasets."""
+    """Make (synth), validate (check), describe (stats) and download (download) keypoint datasets."""
 
 
 @data_command.command("synth")
@@ -75,3 +75,40 @@ def stats_command(root: str, out: str, fmt: str) -> None:
                    f"{entry['grade_III']}/{entry['grade_IV']}/{entry['grade_ungradable']}")
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
+
+
+@data_command.command("download")
+@click.argument("source", required=False)
+@click.option("--out", type=click.Path(file_okay=False), help="Directory to download into (rerun to resume).")
+@click.option("--base-url", default=None, metavar="URL",
+              help="Mirror replacing the source location (also $HIPBENCH_MTDDH_URL). A loopback host "
+                   "(127.0.0.1, localhost) is used even under HIPBENCH_OFFLINE=1.")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Network retries per request; each resumes from the .part file.")
+@click.option("--list", "list_sources", is_flag=True, help="List the downloadable datasets, their licences and URLs.")
+def download_command(source: str | None, out: str | None, base_url: str | None, retries: int,
+                     list_sources: bool) -> None:
+    """Download SOURCE (e.g. mtddh) into --out: resumable, every file verified, licence and attribution
+    written beside the data. Exit 1 when a file fails verification."""
+    from hipbench.data.sources import SOURCES, describe
+
+    if list_sources:
+        click.echo("\n\n".join(describe(s) for s in SOURCES.values()))
+        return
+    if source is None or out is None:
+        raise click.UsageError(f"give a SOURCE ({', '.join(sorted(SOURCES))}) and --out DIR, or --list")
+    from hipbench.data.download import DownloadError, download
+    from hipbench.offline import DownloadForbidden
+
+    try:
+        result = download(source, out, base_url=base_url, retries=retries, log=click.echo)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    except (DownloadForbidden, DownloadError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.fetched} file(s) downloaded, {result.skipped} already present; all verified "
+               f"(commit {result.manifest.commit[:12]})")
+    for line in result.summary.lines():
+        click.echo(line)
+    click.echo(f"licence and attribution: {', '.join(str(p) for p in result.notices)}")
+    click.echo(f"next: hipbench data check {result.root}")

@@ -1,0 +1,618 @@
+"""``hipbench data download``: fetch a registered dataset (:mod:`hipbench.data.sources`), verify every file,
+and lay it out so ``hipbench data check`` and the ``mtddh_yolo`` plugin read it (``images/``, ``labels/``).
+
+URLs used for ``mtddh`` (GitHub repository ``radoss-org/open-hip-dysplasia``, folder ``mtddh_xray_2d/``):
+
+- ``https://api.github.com/repos/radoss-org/open-hip-dysplasia/commits/main`` and ``.../git/trees/<sha>``
+  (``?recursive=1`` for the folder): the file list, with size and git blob SHA-1 per file;
+- ``https://raw.githubusercontent.com/radoss-org/open-hip-dysplasia/<commit>/mtddh_xray_2d/<path>``: the files;
+  ``https://media.githubusercontent.com/media/radoss-org/open-hip-dysplasia/<commit>/mtddh_xray_2d/<path>`` for a
+  file the repository keeps in Git LFS (its pointer gives the SHA-256 and size).
+
+They were read from the public repository's index; the machine this was written on has no internet access, so
+they were never tried live. Everything else is tested against a local server with the same API shapes.
+
+Steps:
+
+1. The file list is fetched once and saved as ``DIR/.hipbench/download.json`` (commit, path, size, checksum);
+   reruns reuse it, so they resume the same snapshot. Delete that file to list the source again.
+2. Each missing file is streamed to ``DIR/<path>.part``. An existing ``.part`` continues with an HTTP Range
+   request; a server that answers 200 instead of 206 restarts that file. Network errors are retried
+   (``retries``), each retry resuming from the ``.part``.
+3. Size and checksum are verified, then the file is renamed into place atomically. Files already present and
+   verified are skipped, so rerunning after a kill resumes. A checksum mismatch is reported (path, expected,
+   actual) and the file fetched once more; a second mismatch ends in :class:`IntegrityError`.
+4. Afterwards every label is parsed, ``dataset_splits.json`` (the official split, kept as is) summarised, and
+   ``LICENSE.txt`` and ``ATTRIBUTION.md`` written beside the data.
+
+Offline rule: under ``HIPBENCH_OFFLINE=1`` no connection is opened. Files present and verified are fine; a
+missing file list or file raises :class:`~hipbench.offline.DownloadForbidden` naming the file and where to put
+it. The one exception is a base URL override (``base_url`` / ``--base-url`` or ``$HIPBENCH_MTDDH_URL``) whose
+host is loopback (127.0.0.0/8, ``localhost``, ``::1``): it is used even offline, without any proxy, and a
+redirect off the machine is refused. A mirror serves ``URL/api/repos/...``, ``URL/raw/<owner>/<repo>/<commit>/...``
+and ``URL/media/...`` in GitHub's shapes; that is how the tests run.
+
+Example:
+    >>> git_blob_sha1(b"hello\\n")
+    'ce013625030ba8dba906f756967f9e9ca394464a'
+    >>> is_loopback("http://127.0.0.1:8000/x"), is_loopback("https://api.github.com")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import ipaddress
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlsplit
+from urllib.request import HTTPRedirectHandler, OpenerDirector, ProxyHandler, Request, build_opener
+
+from hipbench import __version__
+from hipbench.data.sources import DataSource, get_source, target_path
+from hipbench.offline import forbid_download, offline_requested
+
+STATE_DIR = ".hipbench"
+MANIFEST_NAME = "download.json"
+CHUNK = 1 << 16
+TIMEOUT_S = 60.0
+USER_AGENT = f"hipbench/{__version__}"
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+Log = Callable[[str], None]
+
+
+class DownloadError(RuntimeError):
+    """The file list or a file could not be fetched; the message names it and says how to resume."""
+
+
+class IntegrityError(DownloadError):
+    """Files that failed verification twice; ``failures`` holds one line per file (path, expected, actual)."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        super().__init__(f"{len(failures)} file(s) failed verification twice (each was downloaded again once):\n"
+                         + "\n".join(f"  {f}" for f in failures))
+
+
+class _ShortRead(OSError):
+    """The server closed the connection before the whole file arrived."""
+
+
+# checksums ---------------------------------------------------------------------------------------
+def git_blob_sha1(data: bytes) -> str:
+    """The git blob SHA-1 of ``data`` (what GitHub's trees API lists per file)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of the file at ``path``: ``git-sha1`` (blob header included), or any :mod:`hashlib` name.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "a"; _ = p.write_bytes(b"hello\\n")
+        >>> file_digest(p, "git-sha1") == git_blob_sha1(b"hello\\n"), file_digest(p, "md5")[:8]
+        (True, 'b1946ac9')
+    """
+    if algorithm == "git-sha1":
+        hasher = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    else:
+        hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+# file list ---------------------------------------------------------------------------------------
+@dataclass
+class Entry:
+    """One file: ``source_path`` (relative to the source folder), local ``path`` (relative to the output
+    directory), ``size`` in bytes, ``digest`` as ``algorithm:hex``; ``lfs`` when it is fetched as a Git LFS object.
+
+    Example:
+        >>> Entry("data/a.txt", "labels/a.txt", 6, "git-sha1:ce01").algorithm
+        'git-sha1'
+    """
+
+    source_path: str
+    path: str
+    size: int
+    digest: str
+    lfs: bool = False
+
+    @property
+    def algorithm(self) -> str:
+        return self.digest.split(":", 1)[0]
+
+    @property
+    def expected(self) -> str:
+        return self.digest.split(":", 1)[1]
+
+
+@dataclass
+class Manifest:
+    """The saved file list of one download: source name, ``commit`` listed, when, from where, and the entries.
+
+    Example:
+        >>> m = Manifest("mtddh", "abc", "2025-01-01T00:00:00Z", "http://x", [Entry("a", "a", 1, "md5:0")])
+        >>> Manifest.from_json(m.to_json()) == m
+        True
+    """
+
+    source: str
+    commit: str
+    listed_at: str
+    listing_url: str
+    entries: list[Entry] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        data = json.loads(text)
+        return cls(**{**data, "entries": [Entry(**e) for e in data["entries"]]})
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+
+# where to connect --------------------------------------------------------------------------------
+def is_loopback(url: str) -> bool:
+    """True when ``url``'s host is this machine (127.0.0.0/8, ``localhost``, ``::1``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs for the API, raw files and LFS objects; ``mirror`` is the override they came from, if any.
+
+    Example:
+        >>> e = Endpoints.for_source(get_source("mtddh"), "http://127.0.0.1:9/")
+        >>> e.api, e.raw, e.loopback
+        ('http://127.0.0.1:9/api', 'http://127.0.0.1:9/raw', True)
+    """
+
+    api: str
+    raw: str
+    lfs: str
+    mirror: str | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.mirror is not None and is_loopback(self.mirror)
+
+    @classmethod
+    def for_source(cls, source: DataSource, base_url: str | None = None) -> "Endpoints":
+        """The source's own URLs, or ``base_url`` (else ``$<source.url_env>``) with ``/api``, ``/raw``, ``/media``."""
+        base = base_url or os.environ.get(source.url_env) or None
+        if base is None:
+            loc = source.location
+            return cls(loc.api_url, loc.raw_url, loc.lfs_url)
+        if urlsplit(base).scheme not in ("http", "https"):
+            raise ValueError(f"base URL {base!r} must start with http:// or https://")
+        base = base.rstrip("/")
+        return cls(f"{base}/api", f"{base}/raw", f"{base}/media", base)
+
+    def file_url(self, source: DataSource, commit: str, entry: Entry) -> str:
+        loc = source.location
+        root = self.lfs if entry.lfs else self.raw
+        return f"{root}/{loc.owner}/{loc.repo}/{commit}/{quote(f'{loc.folder}/{entry.source_path}')}"
+
+    def commit_url(self, source: DataSource) -> str:
+        loc = source.location
+        return f"{self.api}/repos/{loc.owner}/{loc.repo}/commits/{quote(loc.ref)}"
+
+
+class _StayLocal(HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if not is_loopback(newurl):
+            raise URLError(f"redirect to {newurl} refused: HIPBENCH_OFFLINE=1 allows only loopback hosts")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(endpoints: Endpoints) -> OpenerDirector:
+    if not endpoints.loopback:
+        return build_opener()
+    # a proxy from the environment must not carry loopback traffic off the machine
+    handlers: list[Any] = [ProxyHandler({})]
+    if offline_requested():
+        handlers.append(_StayLocal())
+    return build_opener(*handlers)
+
+
+# fetching ----------------------------------------------------------------------------------------
+class Fetcher:
+    """HTTP for one download run: JSON listings and resumable, verified files, with ``retries`` per request."""
+
+    def __init__(self, endpoints: Endpoints, retries: int = 3, backoff_s: float = 1.0, log: Log = print,
+                 timeout_s: float = TIMEOUT_S) -> None:
+        self.opener = _opener(endpoints)
+        self.retries, self.backoff_s, self.log, self.timeout_s = retries, backoff_s, log, timeout_s
+        self.bar: Any = None
+
+    def _open(self, url: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+        request = Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+        return self.opener.open(request, timeout=self.timeout_s)
+
+    def _retrying(self, what: str, action: Callable[[], Any], resume_hint: str = "") -> Any:
+        attempt = 0
+        while True:
+            try:
+                return action()
+            except HTTPError as exc:
+                if exc.code < 500 and exc.code not in (408, 429):
+                    raise DownloadError(f"{what}: HTTP {exc.code} {exc.reason} from {exc.url}") from None
+                error: Exception = exc
+            except (URLError, OSError, http.client.HTTPException) as exc:
+                error = exc
+            attempt += 1
+            if attempt > self.retries:
+                raise DownloadError(f"{what}: {error}{resume_hint}") from None
+            self.log(f"{what}: {error}; retry {attempt}/{self.retries}")
+            time.sleep(self.backoff_s * attempt)
+
+    def json(self, url: str) -> Any:
+        """The JSON document at ``url``."""
+        def get() -> Any:
+            with self._open(url, {"Accept": "application/vnd.github+json"}) as response:
+                return json.loads(response.read())
+        try:
+            return self._retrying(url, get)
+        except ValueError as exc:
+            raise DownloadError(f"{url}: not a JSON reply ({exc})") from None
+
+    def stream(self, url: str, part: Path, size: int, name: str) -> None:
+        """Fetch ``url`` into ``part`` until it holds ``size`` bytes, resuming from what ``part`` already has."""
+        hint = f"; rerun the same command to resume from {part}"
+        self._retrying(name, lambda: self._stream_once(url, part, size, name), hint)
+
+    def _stream_once(self, url: str, part: Path, size: int, name: str) -> None:
+        offset = part.stat().st_size if part.exists() else 0
+        if offset > size:
+            self.discard(part, offset)
+            offset = 0
+        if offset == size:
+            return
+        try:
+            response = self._open(url, {"Range": f"bytes={offset}-"} if offset else None)
+        except HTTPError as exc:
+            if exc.code == 416:  # the .part does not fit the file any more: start over
+                self.discard(part, offset)
+                raise _ShortRead(f"range {offset}- refused (HTTP 416); restarting the file") from None
+            raise
+        with response:
+            if offset and response.status != 206:
+                self.log(f"{name}: the server ignored the range request (HTTP {response.status}); restarting the file")
+                self.discard(part, offset)
+                offset = 0
+            elif offset and not (response.headers.get("Content-Range") or "").startswith(f"bytes {offset}-"):
+                self.discard(part, offset)
+                raise _ShortRead(f"unexpected Content-Range {response.headers.get('Content-Range')!r}; restarting")
+            part.parent.mkdir(parents=True, exist_ok=True)
+            with open(part, "ab" if offset else "wb") as handle:
+                while chunk := response.read(CHUNK):
+                    handle.write(chunk)
+                    if self.bar is not None:
+                        self.bar.update(len(chunk))
+        got = part.stat().st_size
+        if got < size:
+            raise _ShortRead(f"connection closed after {got} of {size} bytes")
+
+    def discard(self, part: Path, nbytes: int) -> None:
+        """Delete ``part``; its ``nbytes`` will be fetched again."""
+        part.unlink(missing_ok=True)
+        if self.bar is not None and nbytes:
+            self.bar.total += nbytes  # those bytes will come again
+            self.bar.refresh()
+
+
+def list_github(fetcher: Fetcher, source: DataSource, endpoints: Endpoints) -> Manifest:
+    """The source folder's files at the current commit of its ref, as a :class:`Manifest` (GitHub trees API)."""
+    loc = source.location
+    repo_api = f"{endpoints.api}/repos/{loc.owner}/{loc.repo}"
+    url = endpoints.commit_url(source)
+    try:
+        commit = fetcher.json(url)
+        sha, tree_sha = commit["sha"], commit["commit"]["tree"]["sha"]
+        for segment in loc.folder.split("/"):
+            tree = fetcher.json(f"{repo_api}/git/trees/{tree_sha}")
+            tree_sha = next(e["sha"] for e in tree["tree"] if e["path"] == segment and e["type"] == "tree")
+        listing = fetcher.json(f"{repo_api}/git/trees/{tree_sha}?recursive=1")
+        items = listing["tree"]
+    except StopIteration:
+        raise DownloadError(f"{loc.web_url}: folder {loc.folder!r} not found at commit {sha}") from None
+    except (KeyError, TypeError) as exc:
+        raise DownloadError(f"{url}: unexpected reply from the listing API (missing {exc})") from None
+    if listing.get("truncated"):
+        raise DownloadError(f"{loc.web_url}: the listing API truncated the file list; cannot verify every file")
+    entries = []
+    for item in items:
+        target = target_path(source, item.get("path", "")) if item.get("type") == "blob" else None
+        if target is not None:
+            entries.append(Entry(item["path"], target, int(item["size"]), f"git-sha1:{item['sha']}"))
+    if not entries:
+        raise DownloadError(f"{loc.web_url} at commit {sha}: no file matches the expected layout "
+                            f"({', '.join(r.pattern for r in source.layout)})")
+    listed_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Manifest(source.name, sha, listed_at, url, entries)
+
+
+def _lfs_pointer(path: Path) -> tuple[str, int] | None:
+    """(sha256, size) when ``path`` is a Git LFS pointer file, else None."""
+    if path.stat().st_size > 1024:
+        return None
+    data = path.read_bytes()
+    if not data.startswith(LFS_POINTER):
+        return None
+    fields = dict(line.split(" ", 1) for line in data.decode("ascii", "replace").splitlines() if " " in line)
+    oid, size = fields.get("oid", ""), fields.get("size", "")
+    if not oid.startswith("sha256:") or not size.strip().isdigit():
+        raise DownloadError(f"{path}: malformed Git LFS pointer")
+    return oid[len("sha256:"):].strip(), int(size)
+
+
+def verify(path: Path, entry: Entry) -> str | None:
+    """None when ``path`` has the entry's size and checksum, else what it has instead."""
+    size = path.stat().st_size
+    actual = file_digest(path, entry.algorithm)
+    if size == entry.size and actual == entry.expected:
+        return None
+    return f"{entry.algorithm}:{actual} ({size} bytes)"
+
+
+# the whole run -----------------------------------------------------------------------------------
+@dataclass
+class DatasetSummary:
+    """What a downloaded MTDDH-layout directory holds: counts, label problems, the official split."""
+
+    images: int = 0
+    labels: int = 0
+    paired: int = 0
+    parse_failures: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)
+    split_missing: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [f"images: {self.images}, labels: {self.labels}, pairs: {self.paired}",
+               f"labels parsed: {self.paired - self.parse_failures} ok; problems: {len(self.problems)}"]
+        out += [f"  {f}: {why}" for f, why in self.problems]
+        if self.splits:
+            counts = ", ".join(f"{k} {v}" for k, v in self.splits.items())
+            missing = sum(self.split_missing.values())
+            out.append(f"official split (dataset_splits.json): {counts}"
+                       + (f"; {missing} listed image(s) without image+label here" if missing else "; all present"))
+        return out
+
+
+def summarise(root: str | Path) -> DatasetSummary:
+    """Parse every label in ``root/labels`` with its image from ``root/images``, and read the official split.
+
+    Example:
+        >>> import tempfile
+        >>> summarise(tempfile.mkdtemp()).lines()[0]
+        'images: 0, labels: 0, pairs: 0'
+    """
+    from hipbench.data.annotations import read_annotation
+    from hipbench.data.dataset import DatasetError, list_images, strip_file
+
+    root = Path(root)
+    summary = DatasetSummary()
+    images: dict[str, Path] = {}
+    if (root / "images").is_dir():
+        try:
+            images = list_images(root / "images")
+        except DatasetError as exc:
+            summary.problems.append(("images/", str(exc)))
+    labels = {p.stem: p for p in sorted((root / "labels").glob("*.txt"))}
+    flags = _outlier_flags(root / "outliers.json")
+    summary.images, summary.labels = len(images), len(labels)
+    for stem, label in labels.items():
+        rel = label.relative_to(root).as_posix()
+        if stem not in images:
+            summary.problems.append((rel, "label has no image"))
+            continue
+        summary.paired += 1
+        try:
+            read_annotation(label, "mtddh_yolo", image_path=images[stem])
+        except (DatasetError, ValueError, OSError) as exc:
+            flag = f" [outliers.json: {flags[stem]}]" if stem in flags else ""
+            summary.parse_failures += 1
+            summary.problems.append((rel, strip_file(str(exc), label) + flag))
+    summary.problems += [(images[s].relative_to(root).as_posix(), "image has no label")
+                         for s in images if s not in labels]
+    splits_path = root / "dataset_splits.json"
+    if splits_path.is_file():
+        try:
+            splits = json.loads(splits_path.read_text())["splits"]
+            paired = set(images) & set(labels)
+            summary.splits = {name: len(ids) for name, ids in splits.items()}
+            summary.split_missing = {name: len(set(ids) - paired) for name, ids in splits.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            summary.problems.append(("dataset_splits.json", f"expected {{\"splits\": {{name: [ids]}}}} ({exc})"))
+    return summary
+
+
+def _outlier_flags(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+        return {stem: category for category, stems in data.items() for stem in stems}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def write_notices(root: Path, source: DataSource, manifest: Manifest, endpoints: Endpoints) -> list[Path]:
+    """``LICENSE.txt`` and ``ATTRIBUTION.md`` beside the data: licence, attribution, DOI, source, date."""
+    loc = source.location
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    tree_url = f"https://github.com/{loc.owner}/{loc.repo}/tree/{manifest.commit}/{loc.folder}"
+    moved = "; ".join(f"{r.pattern} -> {r.target.replace('{name}', '')}" for r in source.layout)
+    checks = ", ".join(sorted({e.algorithm for e in manifest.entries}))
+    licence = (f"The data in this directory is licensed under {source.licence}: {source.licence_url}\n"
+               f"(full legal code: {source.licence_url}legalcode).\n\n"
+               f"Attribution: {source.attribution}\n"
+               f"Citation: {source.citation}\n\n"
+               f"It is not part of hipbench and not covered by hipbench's licence. See ATTRIBUTION.md.\n")
+    attribution = "\n".join([
+        f"# {source.title}", "",
+        f"- Licence: {source.licence} ({source.licence_url})",
+        f"- Attribution: {source.attribution}",
+        f"- Citation: {source.citation}",
+        f"- Source: {tree_url} (ref `{loc.ref}`, commit `{manifest.commit}`)",
+        f"- File list: {manifest.listing_url} (listed {manifest.listed_at})",
+        f"- Downloaded from: {endpoints.mirror or endpoints.raw}",
+        f"- Download completed: {today}",
+        f"- Files: {len(manifest.entries)}, each verified by size and {checks}",
+        f"- Changes: file contents unchanged; files placed as {moved}",
+        f"- Note: {source.notes}" if source.notes else "",
+        "",
+    ])
+    paths = [root / "LICENSE.txt", root / "ATTRIBUTION.md"]
+    for path, text in zip(paths, (licence, attribution)):
+        path.write_text(text)
+    return paths
+
+
+@dataclass
+class DownloadResult:
+    """What :func:`download` did: files fetched and skipped, bytes received, the file list, the summary."""
+
+    root: Path
+    manifest: Manifest
+    fetched: int
+    skipped: int
+    summary: DatasetSummary
+    notices: list[Path]
+
+
+def _forbid_missing(source: DataSource, root: Path, missing: list[Entry], corrupt: set[str], commit: str,
+                    endpoints: Endpoints) -> Exception:
+    first = missing[0]
+    target = root / first.path
+    state = " (present but does not match its checksum)" if first.path in corrupt else ""
+    return forbid_download(f"{source.name} file {first.source_path}{state}", target.name, target.parent,
+                           f"It comes from {endpoints.file_url(source, commit, first)}; {len(missing)} file(s) are "
+                           f"missing in all. A loopback mirror (--base-url http://127.0.0.1:PORT) is allowed offline.")
+
+
+def download(source_name: str, out: str | Path, base_url: str | None = None, retries: int = 3,
+             log: Log = print, progress: bool | None = None, backoff_s: float = 1.0) -> DownloadResult:
+    """Download ``source_name`` into ``out`` (resuming, verifying), then summarise it and write the notices.
+
+    ``base_url`` (else ``$HIPBENCH_MTDDH_URL``) replaces the source's location; see the module docstring for
+    the offline rule. ``progress=None`` shows the byte progress bar only on a terminal.
+    """
+    from tqdm import tqdm
+
+    source = get_source(source_name)
+    root = Path(out)
+    endpoints = Endpoints.for_source(source, base_url)
+    online = endpoints.loopback or not offline_requested()
+    fetcher = Fetcher(endpoints, retries=retries, backoff_s=backoff_s, log=log)
+    manifest_path = root / STATE_DIR / MANIFEST_NAME
+
+    if manifest_path.is_file():
+        try:
+            manifest = Manifest.from_json(manifest_path.read_text())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DownloadError(f"{manifest_path}: unreadable saved file list ({exc}); delete it to list the "
+                                "source again") from None
+        if manifest.source != source.name:
+            raise DownloadError(f"{root} holds a {manifest.source!r} download, not {source.name!r}; "
+                                "choose another --out")
+        log(f"using the saved file list {manifest_path} (commit {manifest.commit[:12]}, listed {manifest.listed_at})")
+    elif not online:
+        raise forbid_download(f"the {source.name} file list", MANIFEST_NAME, manifest_path.parent,
+                              f"It comes from {endpoints.commit_url(source)} and the trees API. A loopback mirror "
+                              "(--base-url http://127.0.0.1:PORT) is allowed offline.")
+    else:
+        log(f"listing {source.location.web_url} via {endpoints.commit_url(source)}")
+        manifest = list_github(fetcher, source, endpoints)
+        manifest.save(manifest_path)
+        log(f"{len(manifest.entries)} files at commit {manifest.commit[:12]}")
+
+    todo, corrupt = [], set()
+    for entry in manifest.entries:
+        target = root / entry.path
+        if not target.is_file():
+            todo.append(entry)
+        elif (problem := verify(target, entry)) is not None:
+            log(f"{entry.path}: present but does not match the list: expected {entry.digest} "
+                f"({entry.size} bytes), found {problem}; fetching it again")
+            todo.append(entry)
+            corrupt.add(entry.path)
+    if todo and not online:
+        raise _forbid_missing(source, root, todo, corrupt, manifest.commit, endpoints)
+    skipped = len(manifest.entries) - len(todo)
+    if skipped:
+        log(f"{skipped} file(s) already present and verified")
+
+    failures: list[str] = []
+    parts = [root / f"{e.path}.part" for e in todo]
+    resumed = sum(min(p.stat().st_size, e.size) for p, e in zip(parts, todo) if p.is_file())
+    total = sum(e.size for e in todo)
+    with tqdm(total=total, initial=resumed, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=source.name, disable=None if progress is None else not progress) as bar:
+        fetcher.bar = bar
+        try:
+            for entry in todo:
+                failure = _fetch(fetcher, source, manifest, endpoints, root, entry, log)
+                if failure:
+                    failures.append(failure)
+        finally:
+            fetcher.bar = None
+            manifest.save(manifest_path)  # keeps LFS resolutions even when the run stops early
+    if failures:
+        raise IntegrityError(failures)
+
+    summary = summarise(root)
+    notices = write_notices(root, source, manifest, endpoints)
+    return DownloadResult(root, manifest, len(todo), skipped, summary, notices)
+
+
+def _fetch(fetcher: Fetcher, source: DataSource, manifest: Manifest, endpoints: Endpoints, root: Path,
+           entry: Entry, log: Log) -> str | None:
+    """Download, verify (one more try on a mismatch) and place one file, following a Git LFS pointer; return
+    the verification failure, if any."""
+    target = root / entry.path
+    part = target.with_name(target.name + ".part")
+    url = endpoints.file_url(source, manifest.commit, entry)
+    for attempt in (1, 2):
+        fetcher.stream(url, part, entry.size, entry.path)
+        problem = verify(part, entry)
+        if problem is None:
+            os.replace(part, target)
+            break
+        fetcher.discard(part, part.stat().st_size)
+        message = f"{entry.path}: expected {entry.digest} ({entry.size} bytes), got {problem}"
+        if attempt == 2:
+            return message
+        log(f"corrupted download: {message}; downloading it again")
+    if entry.lfs or (pointer := _lfs_pointer(target)) is None:
+        return None
+    oid, size = pointer
+    log(f"{entry.path}: Git LFS pointer; fetching the object ({size} bytes)")
+    lfs_entry = Entry(entry.source_path, entry.path, size, f"sha256:{oid}", lfs=True)
+    # the list now names the object, so a run stopped from here on resumes the object, not the pointer
+    manifest.entries[manifest.entries.index(entry)] = lfs_entry
+    target.unlink()
+    if fetcher.bar is not None:
+        fetcher.bar.total += size
+    return _fetch(fetcher, source, manifest, endpoints, root, lfs_entry, log)

@@ -1,0 +1,175 @@
+"""Registry of downloadable datasets: where each one lives, its licence, and how its files map onto the
+local layout hipbench reads. Data, not code: :mod:`hipbench.data.download` does the fetching.
+
+``mtddh``: the MTDDH pediatric AP-pelvis radiographs with 8 expert landmarks (CC BY 4.0; MTDDH, Scientific
+Data 2025, doi:10.1038/s41597-025-05146-x), as converted to Ultralytics YOLO-pose labels, with an official
+train/val/test split, by The Open Hip Dysplasia Dataset (radoss-org, doi:10.5281/zenodo.15086603). Files
+come from the folder ``mtddh_xray_2d/`` of the GitHub repository ``radoss-org/open-hip-dysplasia``:
+
+- listing: ``https://api.github.com/repos/radoss-org/open-hip-dysplasia/commits/main`` (the commit), then
+  ``.../git/trees/<sha>`` and ``.../git/trees/<sha>?recursive=1``: every file's path, size and git blob
+  SHA-1, so each downloaded file is verified;
+- files: ``https://raw.githubusercontent.com/radoss-org/open-hip-dysplasia/<commit>/mtddh_xray_2d/<path>``
+  (``https://media.githubusercontent.com/media/...`` for a file stored in Git LFS, checked by its SHA-256).
+
+These URLs come from the public repository as indexed when this module was written; the machine it was
+built on has no internet access, so they were not tried live. The Zenodo record of the same DOI archives
+the whole multi-dataset repository as release zips (only a per-archive MD5, and other licences inside),
+so the GitHub tree, with a checksum per file, is the source used.
+
+Example:
+    >>> source = get_source("mtddh")
+    >>> source.licence, target_path(source, "data/dataset1_train_a16.jpg")
+    ('CC BY 4.0', 'images/dataset1_train_a16.jpg')
+    >>> target_path(source, "data.yaml") is None
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+
+@dataclass(frozen=True)
+class GitHubFolder:
+    """A folder of a GitHub repository at a branch (or tag, or commit), listed through the git trees API.
+
+    Example:
+        >>> GitHubFolder("o", "r", "main", "sub").web_url
+        'https://github.com/o/r/tree/main/sub'
+    """
+
+    owner: str
+    repo: str
+    ref: str
+    folder: str
+    api_url: str = "https://api.github.com"
+    raw_url: str = "https://raw.githubusercontent.com"
+    lfs_url: str = "https://media.githubusercontent.com/media"
+
+    @property
+    def web_url(self) -> str:
+        return f"https://github.com/{self.owner}/{self.repo}/tree/{self.ref}/{self.folder}"
+
+
+@dataclass(frozen=True)
+class LayoutRule:
+    """Source file ``pattern`` (relative to the source folder; ``*`` stays within one path segment) and its
+    local ``target`` (``{name}`` is the file name).
+
+    Example:
+        >>> LayoutRule("data/*.txt", "labels/{name}").target_for("data/a.txt")
+        'labels/a.txt'
+    """
+
+    pattern: str
+    target: str
+
+    def target_for(self, path: str) -> str | None:
+        """The local path of source file ``path``, or None when the rule does not match it."""
+        parts, wanted = path.split("/"), self.pattern.split("/")
+        if len(parts) != len(wanted) or not all(fnmatchcase(p, w) for p, w in zip(parts, wanted)):
+            return None
+        return self.target.format(name=parts[-1])
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One downloadable dataset: what it is, its licence and citation, where its files are, and the
+    ``layout`` rules (first match wins; files no rule matches are not downloaded).
+
+    Example:
+        >>> get_source("mtddh").url_env
+        'HIPBENCH_MTDDH_URL'
+    """
+
+    name: str
+    title: str
+    licence: str
+    licence_url: str
+    attribution: str
+    citation: str
+    location: GitHubFolder
+    layout: tuple[LayoutRule, ...]
+    url_env: str
+    notes: str = ""
+
+
+MTDDH = DataSource(
+    name="mtddh",
+    title="MTDDH pediatric AP-pelvis radiographs with 8 expert landmarks (YOLO-pose), official train/val/test split",
+    licence="CC BY 4.0",
+    licence_url="https://creativecommons.org/licenses/by/4.0/",
+    attribution=("MTDDH, Scientific Data 2025, doi:10.1038/s41597-025-05146-x; converted to YOLO-pose labels with "
+                 "the official split by The Open Hip Dysplasia Dataset, radoss-org, doi:10.5281/zenodo.15086603"),
+    citation="MTDDH dataset. Scientific Data (2025). https://doi.org/10.1038/s41597-025-05146-x",
+    location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "mtddh_xray_2d"),
+    layout=(
+        LayoutRule("data/*.jpg", "images/{name}"),
+        LayoutRule("data/*.jpeg", "images/{name}"),
+        LayoutRule("data/*.png", "images/{name}"),
+        LayoutRule("data/*.txt", "labels/{name}"),
+        LayoutRule("dataset_splits.json", "dataset_splits.json"),
+        LayoutRule("outliers.json", "outliers.json"),
+        LayoutRule("README.md", "SOURCE_README.md"),
+    ),
+    url_env="HIPBENCH_MTDDH_URL",
+    notes=("outliers.json lists the source's frog-leg / non-AP views, over-age and wrong-body-part images; they are "
+           "kept (the official split includes them)"),
+)
+
+SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH}
+
+
+def get_source(name: str) -> DataSource:
+    """The registered source ``name``; an unknown name is a ``KeyError`` listing the known ones.
+
+    Example:
+        >>> get_source("nope")
+        Traceback (most recent call last):
+        ...
+        KeyError: "unknown dataset source 'nope'; known: mtddh"
+    """
+    try:
+        return SOURCES[name.lower()]
+    except KeyError:
+        raise KeyError(f"unknown dataset source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+
+
+def target_path(source: DataSource, path: str) -> str | None:
+    """Local path (relative to the output directory) of the source file ``path``, or None to skip it."""
+    for rule in source.layout:
+        target = rule.target_for(path)
+        if target is not None:
+            return target
+    return None
+
+
+def describe(source: DataSource) -> str:
+    """The ``hipbench data download --list`` entry of ``source``: licence, citation, exact URLs, layout.
+
+    Example:
+        >>> "licence:     CC BY 4.0" in describe(get_source("mtddh"))
+        True
+    """
+    loc = source.location
+    repo = f"{loc.owner}/{loc.repo}"
+    layout = ", ".join(f"{r.pattern} -> {r.target.replace('{name}', '')}" for r in source.layout)
+    lines = [
+        f"{source.name}: {source.title}",
+        f"  licence:     {source.licence} ({source.licence_url})",
+        f"  attribution: {source.attribution}",
+        f"  citation:    {source.citation}",
+        f"  source:      {loc.web_url}",
+        f"  listing:     {loc.api_url}/repos/{repo}/commits/{loc.ref}, then {loc.api_url}/repos/{repo}/git/trees/<sha>"
+        f"[?recursive=1] (size and git blob SHA-1 per file)",
+        f"  files:       {loc.raw_url}/{repo}/<commit>/{loc.folder}/<path> "
+        f"(Git LFS files: {loc.lfs_url}/{repo}/<commit>/{loc.folder}/<path>, SHA-256)",
+        f"  layout:      {layout}",
+        f"  mirror:      --base-url URL or ${source.url_env} (URL/api, URL/raw, URL/media in the same shapes)",
+        "  checked:     these URLs were not tried live: the machine hipbench was built on has no internet access",
+    ]
+    if source.notes:
+        lines.append(f"  note:        {source.notes}")
+    return "\n".join(lines)
