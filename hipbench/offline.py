@@ -112,12 +112,16 @@ def import_ultralytics() -> ModuleType:
         >>> SETTINGS["sync"]
         False
     """
-    configure_hubs()
+    config_dir = configure_hubs()
     import ultralytics
     from ultralytics.utils import SETTINGS
 
     if SETTINGS.get("sync", True):
         SETTINGS.update(sync=False)
+    # in hipbench's private config, assets go to hipbench's cache (Ultralytics' default is ./weights)
+    weights_dir = str(config_dir / "weights")
+    if config_dir == cache_dir() / "ultralytics" and SETTINGS.get("weights_dir") == SETTINGS.defaults["weights_dir"]:
+        SETTINGS.update(weights_dir=weights_dir)
     return ultralytics
 
 

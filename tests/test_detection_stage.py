@@ -83,7 +83,7 @@ def test_on_miss_is_validated_with_its_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("policy", ["missing", "mirror"])
 def test_missed_hips_are_counted_and_follow_the_policy(tmp_path: Path, policy: str) -> None:
     run_dir = run_benchmark(tiny_bench({"type": "half_blind", "on_miss": policy}), tmp_path / "run",
-                            progress=False, echo=lambda _: None)
+                            progress=False, echo=lambda _: None).out
     board = pd.read_csv(run_dir / "leaderboard.csv")
     detected = board[board.detector == "half_blind"].iloc[0]
     oracle = board[board.detector == "gt (oracle boxes)"].iloc[0]
@@ -131,7 +131,7 @@ def test_missed_hips_are_counted_and_follow_the_policy(tmp_path: Path, policy: s
 
 
 def test_predict_with_a_gt_run_asks_for_detector_weights(tmp_path: Path) -> None:
-    run_dir = run_benchmark(tiny_bench("gt"), tmp_path / "run", progress=False, echo=lambda _: None)
+    run_dir = run_benchmark(tiny_bench("gt"), tmp_path / "run", progress=False, echo=lambda _: None).out
     board = pd.read_csv(run_dir / "leaderboard.csv")
     assert list(board.detector) == ["gt"]  # no oracle rows when the detector is the oracle
     done = run_cli("predict", str(JORDAN / "images"), "--model", str(run_dir), "--out", str(tmp_path / "p"))
@@ -142,7 +142,7 @@ def test_tiny_yolo_run_then_predict_on_real_radiographs_offline(tmp_path: Path, 
     """One-epoch YOLO per fold inside a run, then predict on phantom PNG plus Jordan JPEG and DICOM."""
     monkeypatch.setenv("HIPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     bench = tiny_bench({"type": "yolo", "epochs": 1, "imgsz": 128, "batch": 4, "conf": 0.001, "on_miss": "mirror"})
-    run_dir = run_benchmark(bench, tmp_path / "run", progress=False, echo=lambda _: None)
+    run_dir = run_benchmark(bench, tmp_path / "run", progress=False, echo=lambda _: None).out
     board = pd.read_csv(run_dir / "leaderboard.csv")
     row = board[board.detector.str.startswith("yolo")].iloc[0]
     assert row.status == "ok" and 0.0 <= row.det_map50 <= 1.0 and 0.0 <= row.det_miss_rate <= 1.0

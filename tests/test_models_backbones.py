@@ -69,8 +69,8 @@ def test_generic_timm_entry_and_out_indices() -> None:
 def test_unknown_timm_model_and_download_requests_fail_clearly() -> None:
     with pytest.raises(ValueError, match="timm has no model 'resnet_18'.*'resnet18'"):
         TimmBackbone("resnet_18")
-    with pytest.raises(ValueError, match="never downloads"):
-        BACKBONES.build({"type": "resnet18", "pretrained": True})
+    with pytest.raises(ValueError, match="either `pretrained:`"):
+        BACKBONES.build({"type": "resnet18", "pretrained": True, "checkpoint": "w.pt"})
     with pytest.raises(ValueError, match="finest first"):
         TimmBackbone("test_resnet", out_indices=(4, 2))
 

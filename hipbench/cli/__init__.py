@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "measure": "hipbench.cli.measure:measure_command",
     "run": "hipbench.cli.run:run_command",
     "leaderboard": "hipbench.cli.run:leaderboard_command",
+    "status": "hipbench.cli.run:status_command",
     "predict": "hipbench.cli.predict:predict_command",
 }
 

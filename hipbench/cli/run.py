@@ -1,4 +1,4 @@
-"""``hipbench run`` and ``hipbench leaderboard``."""
+"""``hipbench run``, ``hipbench status`` and ``hipbench leaderboard``."""
 
 from __future__ import annotations
 
@@ -14,14 +14,25 @@ import click
               help="Run directory (default: runs/<benchmark name>). Finished cells there are reused.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Override the benchmark's device (auto: CUDA when present, else CPU).")
+@click.option("--executor", "executor_name", default=None,
+              help="Where cells run: serial, local, submitit, ray or a plugin (overrides the file's executor:).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (local executor).")
+@click.option("--worker", is_flag=True,
+              help="Join the run as a cooperative worker (start one per machine sharing --out).")
+@click.option("--dry-run", is_flag=True, help="Validate, count the cells and estimate the time; train nothing.")
 @click.option("--fresh", is_flag=True, help="Delete the run directory and start over (default: resume).")
 @click.option("--strict", is_flag=True, help="Stop before training if any combination is invalid.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (logs and results are unchanged).")
-def run_command(benchmark_file: Path, out: Path | None, device: str | None, fresh: bool, strict: bool,
+def run_command(benchmark_file: Path, out: Path | None, device: str | None, executor_name: str | None,
+                workers: int | None, worker: bool, dry_run: bool, fresh: bool, strict: bool,
                 no_progress: bool) -> None:
-    """Train and evaluate every combination x fold of BENCHMARK_FILE and write the leaderboard."""
-    from hipbench.runner.config import ConfigError, load_benchmark
-    from hipbench.runner.run import run_benchmark
+    """Train and evaluate every combination x fold of BENCHMARK_FILE and write the leaderboard.
+
+    Exit codes: 0 every cell finished; 1 some cell failed (the others ran, the leaderboard is written);
+    2 the benchmark cannot run as written (nothing was trained).
+    """
+    from hipbench.runner.config import ConfigError, Component, load_benchmark
+    from hipbench.runner.run import RunInvalid, run_benchmark
 
     try:
         bench = load_benchmark(benchmark_file)
@@ -29,7 +40,37 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, fres
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     out = out or Path("runs") / bench.name
-    run_benchmark(bench, out, device=device, fresh=fresh, strict=strict, progress=not no_progress, echo=click.echo)
+    spec = bench.executor
+    if executor_name:
+        spec = Component(executor_name, spec.kwargs if executor_name == spec.type else {})
+    if workers is not None:
+        spec = Component(spec.type, {**spec.kwargs, "workers": workers}, spec.line)
+    try:
+        if dry_run:
+            from hipbench.runner.dry_run import dry_run as describe
+
+            describe(bench, out, device, spec, echo=click.echo)
+            return
+        summary = run_benchmark(bench, out, device=device, fresh=fresh, strict=strict, progress=not no_progress,
+                                echo=click.echo, executor=spec, worker=worker)
+    except RunInvalid as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(summary.exit_code)
+
+
+@click.command("status")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="List finished cells too.")
+def status_command(run_dir: Path, show_all: bool) -> None:
+    """Done / running (where, since when) / failed (why) / pending per cell of RUN_DIR, with an ETA."""
+    from hipbench.runner.status import run_status
+
+    try:
+        report = run_status(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.text(show_all=show_all))
 
 
 @click.command("leaderboard")

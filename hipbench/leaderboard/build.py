@@ -70,8 +70,10 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
         "error": failed[0].get("error", "") if failed else "",
     }
+    weights = next((r.get("weights") for r in results if r.get("weights")), None) or {}
+    row["weights"] = weights.get("label") or ("-" if row["backbone"] == "mean_shape" else "scratch")
     if row["backbone"] == "mean_shape":
-        row["head"] = row["loss"] = "-"
+        row["head"] = row["loss"] = row["weights"] = "-"
     if not ok:
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"

@@ -7,13 +7,17 @@ import abc
 import torch
 from torch import nn
 
+from hipbench.models.weights import WeightsRecord
+
 
 class Backbone(nn.Module, abc.ABC):
     """Feature extractor for keypoint heads.
 
     Subclasses set ``out_channels`` and ``strides`` (one entry per returned feature map, finest
     first) in ``__init__`` and implement ``forward(images) -> tuple[Tensor, ...]``. Model code never
-    moves itself to a device; the trainer does.
+    moves itself to a device; the trainer does. ``weights`` (a :class:`~hipbench.models.weights.WeightsRecord`,
+    scratch unless the subclass loads weights) says what the parameters started from; a factory may also
+    offer ``weights_identity(**kwargs) -> str`` (see :mod:`hipbench.models.weights`).
 
     Example:
         >>> class Tiny(Backbone):
@@ -35,6 +39,7 @@ class Backbone(nn.Module, abc.ABC):
             )
         self.out_channels = tuple(int(c) for c in out_channels)
         self.strides = tuple(int(s) for s in strides)
+        self.weights = WeightsRecord()
 
     @abc.abstractmethod
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -81,9 +81,19 @@ DETECTORS = PluginRegistry(
     ),
 )
 
+EXECUTORS = PluginRegistry(
+    "executors",
+    contract=(
+        "Executors: callables ``f(max_retries=2, **settings)`` returning a ``hipbench.runner.executor.Executor`` "
+        "whose ``run(tasks)`` has every ``CellTask`` executed (``hipbench.runner.tasks.execute_task``, in any "
+        "process on any machine that sees the run directory) and returns when each has a result; tasks "
+        "whose worker was lost are resubmitted up to ``max_retries`` times. Settings come from the "
+        "benchmark's ``executor:`` block and the CLI; the executor never changes a cell's result."
+    ),
+)
 ALL_REGISTRIES: dict[str, PluginRegistry] = {
     registry.kind: registry
-    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS)
+    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS, EXECUTORS)
 }
 
 __all__ = [
@@ -92,6 +102,7 @@ __all__ = [
     "CODECS",
     "DATASETS",
     "DETECTORS",
+    "EXECUTORS",
     "DISABLE_AUTOLOAD_ENV",
     "HEADS",
     "LOSSES",

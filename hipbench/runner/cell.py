@@ -1,10 +1,13 @@
-"""Running cells: prepare a dataset and fold once, then train and evaluate each combination on it."""
+"""One cell: train (or fit the baseline) on a prepared fold, evaluate on its test part, write its files.
+
+A cell reads only the run directory (the prepared fold) and its own configuration, so it can run in a
+fresh process on any machine that sees the run directory.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -12,118 +15,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from hipbench.pipeline.crops import SIDES, CropSet, make_crops, points_to_full_image
-from hipbench.runner.config import Benchmark, Combination, Component
-from hipbench.runner.run import BASELINE, FoldData, cell_hash, record_failure
+from hipbench.pipeline.crops import CropSet, points_to_full_image
+from hipbench.runner.config import Benchmark, Combination
+from hipbench.runner.fold_data import FoldData
+from hipbench.runner.hashing import BASELINE
 from hipbench.runner.store import RunStore, atomic_write, write_json
 from hipbench.training.baseline import MeanShape
 from hipbench.training.trainer import Trainer, load_best, seed_everything
 
 log = logging.getLogger("hipbench.run")
-
-
-# shared per dataset and fold -------------------------------------------------------------------
-def load_dataset(component: Component) -> list[Any]:
-    """Build a dataset plugin and return its samples; samples it skipped are reported, not hidden."""
-    from hipbench.registry import DATASETS
-
-    dataset = DATASETS.build(component.cfg)
-    skipped = getattr(dataset, "skipped", [])
-    if skipped:
-        log.warning("%s: %d sample(s) skipped: %s", component.label, len(skipped),
-                    "; ".join(f"{f}: {why}" for f, why in list(skipped)[:5]))
-    samples = list(dataset)
-    if not samples:
-        raise ValueError(f"dataset {component.label} yielded no samples")
-    return samples
-
-
-def build_detector(component: Component) -> Any:
-    from hipbench.registry import DETECTORS
-
-    return DETECTORS.build(component.cfg)
-
-
-def prepare_fold(bench: Benchmark, dataset_key: str, samples: Sequence[Any], split: Any, fold: int,
-                 store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
-    """Detector fit and predict, and the crops of one fold; done once, shared by every combination.
-
-    Models always train on crops of the labelled hips (``label_crops``, cut once per dataset). The test
-    crops come from the fold's detector, which for ``gt`` are the same crops again; for any other
-    detector the labelled test crops are kept too, so every model is also scored on oracle boxes.
-    """
-    started = time.perf_counter()
-    train_idx, val_idx, test_idx = (np.asarray(a, dtype=int) for a in fold_indices(split, fold))
-    stats: dict[str, Any] = {}
-    oracle_crops = None
-    if bench.detector.type == "gt":
-        test_crops = label_crops.subset(test_idx)
-    else:
-        test_crops, stats = _detector_crops(bench, dataset_key, samples, train_idx, val_idx, test_idx, fold,
-                                            store, device)
-        oracle_crops = label_crops.subset(test_idx)
-    return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
-                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops)
-
-
-def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], train_idx: np.ndarray,
-                    val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
-                    device: torch.device) -> tuple[CropSet, dict[str, Any]]:
-    """Fit the fold's detector, find the test hips, apply the miss policy and cut the test crops."""
-    from hipbench.pipeline.misses import apply_miss_policy, detection_summary
-
-    detector = build_detector(bench.detector)
-    work_dir = store.root / "detectors" / dataset_key / f"fold{fold}"
-    fit_samples = [samples[i] for i in np.concatenate([train_idx, val_idx])]
-    stats = dict(detector.fit(fit_samples, work_dir, device=str(device)) or {})
-    if stats.get("checkpoint"):  # relative to the run directory, so a moved run still finds its detector
-        stats["checkpoint"] = os.path.relpath(Path(stats["checkpoint"]).resolve(), store.root.resolve())
-    test_samples = [samples[i] for i in test_idx]
-    found = detector.predict(test_samples)
-    truth = build_detector(Component("gt", {"margin": getattr(detector, "margin", 0.25)})).predict(test_samples)
-    summary = detection_summary(found, truth)
-    boxes, filled = apply_miss_policy(found, [s.width for s in test_samples], bench.on_miss)
-    test_stats = {f"test_{k}": v for k, v in detector.evaluate(test_samples, work_dir).items()}
-    stats.update({**{f"test_{k}": v for k, v in summary.items()}, **test_stats, "on_miss": bench.on_miss,
-                  "filled_hips": sum(len(f) for f in filled),
-                  "missed": {s.image_id: sides for s, b in zip(test_samples, found)
-                             if (sides := [side for side in SIDES if b.get(side) is None])}})
-    log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
-             summary["mean_iou"])
-    crops = make_crops(test_samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
-    return _reindex(crops, test_idx), stats
-
-
-def make_label_crops(bench: Benchmark, samples: Sequence[Any]) -> tuple[CropSet, float]:
-    """Crops of every sample's labelled hips (the ``gt`` detector's boxes), cut once per dataset."""
-    started = time.perf_counter()
-    boxes = build_detector(Component("gt")).predict(samples)
-    crops = make_crops(samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
-    return crops, time.perf_counter() - started
-
-
-def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
-    crops.sample_index = positions[crops.sample_index]
-    return crops
-
-
-def fold_indices(split: Any, fold: int) -> tuple[Sequence[int], Sequence[int], Sequence[int]]:
-    """(train, val, test) sample indices of ``fold`` from a split made by :func:`make_split`."""
-    entry = split["folds"][fold]
-    return entry["train"], entry["val"], entry["test"]
-
-
-def make_split(bench: Benchmark, dataset_key: str, samples: Sequence[Any], store: RunStore) -> dict[str, Any]:
-    """The dataset's k-fold split: read from the run directory when present, else made and written."""
-    from hipbench.data.splits import make_folds, read_split, write_split
-
-    path = store.split_path(dataset_key)
-    if path.exists():
-        return read_split(path, samples)
-    split = make_folds(samples, folds=bench.cv.folds, val_share=bench.cv.val_share, seed=bench.cv.seed,
-                       patient_regex=bench.cv.patient_regex)
-    write_split(split, path, samples)
-    return read_split(path, samples)
 
 
 # one cell --------------------------------------------------------------------------------------
@@ -151,29 +51,32 @@ def _cell_logger(cell_dir: Path) -> tuple[logging.Logger, logging.Handler]:
 
 
 def run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: RunStore, device: torch.device,
-             progress: bool) -> dict[str, Any]:
-    """Train (or fit the baseline), evaluate on the test fold and write the cell's files."""
+             progress: bool, config_hash: str) -> dict[str, Any]:
+    """Train (or fit the baseline), evaluate on the test fold and write the cell's files; return its result."""
     cell_dir = store.cell_dir(combination.key, fold.fold)
     logger, handler = _cell_logger(cell_dir)
     try:
-        return _run_cell(bench, combination, fold, store, device, progress, cell_dir, logger)
+        return _run_cell(bench, combination, fold, device, progress, cell_dir, logger, config_hash)
     finally:
         logger.removeHandler(handler)
         handler.close()
 
 
-def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: RunStore, device: torch.device,
-              progress: bool, cell_dir: Path, logger: logging.Logger) -> dict[str, Any]:
+def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device: torch.device, progress: bool,
+              cell_dir: Path, logger: logging.Logger, config_hash: str) -> dict[str, Any]:
     samples = fold.samples
     val_samples = [samples[i] for i in fold.val_idx]
     test_samples = [samples[i] for i in fold.test_idx]
     write_json(cell_dir / "config.json", {
         "combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold.fold,
-        "config_hash": cell_hash(bench, combination, fold.fold),
+        "config_hash": config_hash,
         "split": {"train": [samples[i].image_id for i in fold.train_idx],
                   "val": [s.image_id for s in val_samples], "test": [s.image_id for s in test_samples]}})
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     extra: dict[str, Any] = {}
+    weights: dict[str, Any] = {"source": "scratch", "label": "-"}
     if combination.backbone == BASELINE:
         model = MeanShape().fit(fold.train_crops)
         train_seconds = time.perf_counter() - started
@@ -189,6 +92,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
         model = build_model(combination.backbone.cfg, combination.head.cfg,
                             num_keypoints=fold.train_crops.keypoints.shape[1], input_size=bench.train.input_size,
                             neck=combination.neck.cfg if combination.neck else None)
+        weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
         loss_fn = build_loss(combination)
         trainer = Trainer(bench.train, device, amp=bench.amp, progress=progress, log=logger)
 
@@ -218,9 +122,11 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store:
         extra["oracle_metrics"] = _metrics(oracle_pred, test_samples)
         _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
+    if device.type == "cuda":
+        extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return {
         "status": "ok", "key": combination.key, "combination": combination.as_dict(), "fold": fold.fold,
-        "config_hash": cell_hash(bench, combination, fold.fold), "detector": bench.detector.as_dict(),
+        "config_hash": config_hash, "detector": bench.detector.as_dict(), "weights": weights,
         "detector_stats": fold.detector_stats, "metrics": metrics, "params": int(params),
         "train_seconds": train_seconds, "infer_ms_per_image": 1000 * infer_seconds / max(1, len(test_samples)),
         "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(fold.train_idx)),
@@ -296,60 +202,3 @@ def time_training_step(bench: Benchmark, combination: Combination, device: torch
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - t0
     return elapsed
-
-
-# a dataset's cells -----------------------------------------------------------------------------
-def run_dataset(bench: Benchmark, dataset: Component, dataset_key: str, combinations: Sequence[Combination],
-                store: RunStore, device: torch.device, progress: bool, echo: Callable[[str], None]) -> None:
-    """Run the pending cells of one dataset, fold by fold, sharing the fold's preparation."""
-    pending = {(c.key, f) for c in combinations for f in range(bench.cv.folds)
-               if not store.is_finished(c.key, f, cell_hash(bench, c, f))}
-    if not pending:
-        echo(f"{dataset.label}: every cell already finished")
-        return
-    stage = "dataset"
-    try:
-        samples = load_dataset(dataset)
-        split = make_split(bench, dataset_key, samples, store)
-        stage = "crops"
-        label_crops, crop_seconds = make_label_crops(bench, samples)
-    except Exception as exc:  # the whole dataset fails; every one of its cells says why
-        echo(f"FAILED {stage} stage of {dataset.label}: {type(exc).__name__}: {exc}")
-        for c in combinations:
-            for f in range(bench.cv.folds):
-                record_failure(store, bench, c, f, exc, stage=stage)
-        return
-    echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} hip crops cut in {crop_seconds:.1f} s")
-    cells = _progress(range(bench.cv.folds), progress, len(pending))
-    for fold_id in range(bench.cv.folds):
-        todo = [c for c in combinations if (c.key, fold_id) in pending]
-        if not todo:
-            continue
-        try:
-            fold = prepare_fold(bench, dataset_key, samples, split, fold_id, store, device, label_crops)
-        except Exception as exc:
-            echo(f"FAILED fold {fold_id} of {dataset.label}: {type(exc).__name__}: {exc}")
-            for c in todo:
-                record_failure(store, bench, c, fold_id, exc, stage="prepare")
-            continue
-        for combination in todo:
-            label = f"{combination.key} fold {fold_id}"
-            try:
-                result = run_cell(bench, combination, fold, store, device, progress)
-                write_json(store.cell_dir(combination.key, fold_id) / "result.json", result)
-                echo(f"done {label}: NME {result['metrics'].get('nme', float('nan')):.2f}%")
-            except Exception as exc:  # one failing cell never stops the grid
-                record_failure(store, bench, combination, fold_id, exc, stage="train")
-                echo(f"FAILED {label}: {type(exc).__name__}: {exc}")
-            if cells is not None:
-                cells.update(1)
-    if cells is not None:
-        cells.close()
-
-
-def _progress(_: Any, enabled: bool, total: int) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="cells", unit="cell", dynamic_ncols=True)

@@ -24,7 +24,7 @@ from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "backbones", "necks", "heads", "losses", "train", "cv",
-                  "detector", "device", "amp", "baseline", "metrics")
+                  "detector", "device", "amp", "baseline", "metrics", "executor")
 
 
 class ConfigError(ValueError):
@@ -151,6 +151,7 @@ class Benchmark:
     amp: bool = True
     baseline: bool = True
     description: str = ""
+    executor: Component = field(default_factory=lambda: Component("serial"))
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
@@ -305,6 +306,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         heads=parser.components(data, "heads", True), losses=losses, necks=necks, train=train, cv=cv,
         detector=detector_parts, on_miss=on_miss, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
         description=str(data.get("description", "")),
+        executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
     )
 
 

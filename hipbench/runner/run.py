@@ -1,8 +1,12 @@
-"""``hipbench run``: validate a benchmark, then train and evaluate every cell (combination x fold).
+"""``hipbench run``: plan, then three stages coupled only through the run directory.
 
-Work that does not depend on the combination — loading the dataset, the split, the detector and the
-crops — is done once per dataset and fold and shared by every combination. Each cell writes its
-results atomically; a rerun skips finished cells, a failing cell is recorded and the grid runs on.
+1. *prepare*: per dataset and fold, the samples, split, detector and crops (:mod:`.prepare`);
+2. *cells*: independent tasks (:mod:`.tasks`) handed to an executor plugin (serial, local, Slurm, Ray, ...);
+3. *gather*: the leaderboard, rebuilt from the stored results.
+
+Each cell writes its result atomically; a rerun skips finished cells, failed cells are recorded and the
+grid runs on. Cooperative workers (``--worker``) on several machines sharing the run directory claim
+cells one at a time; whoever finishes last builds the leaderboard.
 """
 
 from __future__ import annotations
@@ -10,21 +14,26 @@ from __future__ import annotations
 import logging
 import platform
 import shutil
-import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from hipbench import __version__
 from hipbench.runner.config import Benchmark, Combination, Component, config_hash
+from hipbench.runner.failures import exception_reason, write_failure
+from hipbench.runner.hashing import baseline_combination, cell_hash, weights_identity
 from hipbench.runner.store import RunStore, write_json
+from hipbench.runner.tasks import CellTask
 
 log = logging.getLogger("hipbench.run")
 
-BASELINE = Component("mean_shape")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class RunInvalid(ValueError):
+    """A benchmark that cannot run as written (exit code 2); nothing was trained."""
 
 
 @dataclass
@@ -37,36 +46,39 @@ class Problem:
 
 @dataclass
 class Plan:
-    """What a run will do: runnable combinations, problems, and the cells still to compute."""
+    """What a run will do: the cells of runnable combinations (with their hashes), and the problems."""
 
     runnable: list[Combination]
     problems: list[Problem]
-    pending_cells: int
-    total_cells: int
-    estimate_seconds: float = float("nan")
+    cells: list[tuple[Combination, int, str]]
+    pending: list[tuple[Combination, int, str]]
+    folds: int
+
+    @property
+    def total_cells(self) -> int:
+        return len(self.cells) + len(self.problems) * self.folds
 
 
 @dataclass
-class FoldData:
-    """Everything a cell needs that depends only on the dataset and fold (shared by all combinations)."""
+class RunSummary:
+    """How a run ended: counts per status and the exit code that says it."""
 
-    dataset_key: str
-    fold: int
-    samples: Sequence[Any]
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    test_idx: np.ndarray
-    train_crops: Any
-    val_crops: Any
-    test_crops: Any
-    detector_stats: dict[str, Any] = field(default_factory=dict)
-    prepare_seconds: float = 0.0
-    oracle_crops: Any = None
+    out: Path
+    ok: int = 0
+    failed: int = 0
+    pending: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.invalid:
+            return EXIT_INVALID
+        return EXIT_OK if self.failed == 0 and self.pending == 0 else EXIT_FAILED
 
 
 # validation ------------------------------------------------------------------------------------
 def check_combination(combination: Combination) -> str | None:
-    """Why ``combination`` cannot run (unknown or broken plugin, head/loss mismatch), or None."""
+    """Why ``combination`` cannot run (unknown or broken plugin, head/loss mismatch, bad weights), or None."""
     from hipbench.models.keypoint_model import check_head_loss
     from hipbench.registry import BACKBONES, DATASETS, HEADS, LOSSES, PluginError
 
@@ -93,11 +105,15 @@ def check_combination(combination: Combination) -> str | None:
             check_head_loss(combination.head.cfg, combination.loss.cfg)
         except ValueError as exc:
             return f"head/loss: {exc}"
+    try:
+        weights_identity(combination.backbone)
+    except (ValueError, TypeError) as exc:
+        return f"backbone weights: {exc}"
     return None
 
 
 def plan_run(bench: Benchmark, store: RunStore) -> Plan:
-    """Validate every combination and count the cells still to run."""
+    """Validate every combination, hash every cell and find those still to run."""
     runnable, problems = [], []
     for combination in bench.combinations():
         reason = check_combination(combination)
@@ -105,112 +121,150 @@ def plan_run(bench: Benchmark, store: RunStore) -> Plan:
             runnable.append(combination)
         else:
             problems.append(Problem(combination, reason))
-    per_fold = len(runnable) + (len(bench.datasets) if bench.baseline else 0)
-    total = per_fold * bench.cv.folds
-    done = sum(store.is_finished(c.key, f, cell_hash(bench, c, f)) for c in runnable for f in range(bench.cv.folds))
-    return Plan(runnable, problems, total - done - _baseline_done(bench, store), total)
+    combos = ([baseline_combination(d) for d in bench.datasets] if bench.baseline else []) + runnable
+    cells = []
+    for combination in combos:
+        weights = weights_identity(combination.backbone)
+        cells += [(combination, f, cell_hash(bench, combination, f, weights)) for f in range(bench.cv.folds)]
+    pending = [(c, f, h) for c, f, h in cells if not store.is_finished(c.key, f, h)]
+    return Plan(runnable, problems, cells, pending, bench.cv.folds)
 
 
-def _baseline_done(bench: Benchmark, store: RunStore) -> int:
-    if not bench.baseline:
-        return 0
-    return sum(store.is_finished(baseline_combination(d).key, f, cell_hash(bench, baseline_combination(d), f))
-               for d in bench.datasets for f in range(bench.cv.folds))
-
-
-def baseline_combination(dataset: Component) -> Combination:
-    return Combination(dataset, BASELINE, BASELINE, None)
-
-
-def cell_hash(bench: Benchmark, combination: Combination, fold: int) -> str:
-    """Hash of everything that determines a cell's result."""
-    return config_hash({"combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold,
-                        "folds": bench.cv.folds})
+def check_datasets_exist(bench: Benchmark) -> list[str]:
+    """Dataset roots that do not exist: found before anything runs."""
+    missing = []
+    for dataset in bench.datasets:
+        root = dataset.kwargs.get("root")
+        if root is not None and not Path(str(root)).expanduser().exists():
+            where = f" (line {dataset.line})" if dataset.line else ""
+            missing.append(f"dataset {dataset.label}{where}: root {root} does not exist")
+    return missing
 
 
 # the run ---------------------------------------------------------------------------------------
 def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh: bool = False,
-                  strict: bool = False, progress: bool = True, echo: Callable[[str], None] = print) -> Path:
-    """Run every pending cell of ``bench`` under ``out`` and write the leaderboard; return ``out``."""
+                  strict: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
+                  executor: Component | None = None, worker: bool = False) -> RunSummary:
+    """Run every pending cell of ``bench`` under ``out`` and write the leaderboard."""
+    from hipbench.runner.prepare import forget_failures
     from hipbench.training.trainer import resolve_device
 
     out = Path(out)
-    if fresh and out.exists():
+    missing = check_datasets_exist(bench)
+    if missing:
+        raise RunInvalid("; ".join(missing))
+    spec = executor or bench.executor
+    runner = None
+    if not worker:
+        runner = build_executor(spec)
+    if fresh and out.exists() and not worker:
         shutil.rmtree(out)
     store = RunStore(out)
     plan = plan_run(bench, store)
     for problem in plan.problems:
         echo(f"INVALID {problem.combination.key}: {problem.reason}")
     if plan.problems and strict:
-        raise SystemExit(f"{len(plan.problems)} invalid combination(s); nothing was trained (--strict)")
+        raise RunInvalid(f"{len(plan.problems)} invalid combination(s); nothing was trained (--strict)")
     torch_device = resolve_device(device or bench.device)
-    estimate = estimate_seconds(bench, plan, torch_device)
+    where = "this worker" if worker else runner.describe()
     echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
          f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
-         f"{plan.pending_cells} to run on {torch_device.type}; estimated {_duration(estimate)}"
-         + (f" plus the {bench.detector.type} detector's training once per fold" if bench.detector.type != "gt"
-            else ""))
+         f"{len(plan.pending)} to run on {torch_device.type} via {where}")
+    _write_run_record(bench, out, plan, torch_device)
+    if not worker:
+        forget_failures(out)
+    for problem in plan.problems:
+        for fold in range(bench.cv.folds):
+            write_failure(store, problem.combination.key, problem.combination.as_dict(), fold,
+                          cell_hash(bench, problem.combination, fold, "invalid"), problem.reason, "validation")
+    tasks, invalid = _prepare(bench, plan, store, torch_device, device, echo,
+                              max_retries=getattr(runner, "max_retries", 2))
+    from hipbench.runner.progress import Monitor
+    from hipbench.runner.tasks import work
+
+    with Monitor(out, tasks, echo, bar=progress):
+        if worker:
+            work(tasks, progress=False)
+        else:
+            runner.run(tasks)
+    return _gather(out, plan, store, invalid, worker, echo)
+
+
+def build_executor(spec: Component) -> Any:
+    """The executor a run asked for, checked to work here; a bad name or setting is :class:`RunInvalid`."""
+    from hipbench.registry import EXECUTORS, PluginError
+    from hipbench.runner.executor import MissingExtra
+
+    where = f" (line {spec.line})" if spec.line else ""
+    try:
+        runner = EXECUTORS.build(spec.cfg)
+        runner.check()
+    except (PluginError, MissingExtra, ValueError) as exc:
+        raise RunInvalid(f"executor {spec.label}{where}: {exc}") from None
+    except TypeError as exc:  # an unknown setting
+        raise RunInvalid(f"executor {spec.label}{where}: {exc}") from None
+    return runner
+
+
+def _write_run_record(bench: Benchmark, out: Path, plan: Plan, device: Any) -> None:
     write_json(out / "run.json", {
         "name": bench.name, "benchmark_file": str(bench.path) if bench.path else None,
         "resolved": bench.resolved(), "hash": config_hash(bench.resolved()), "hipbench": __version__,
-        "machine": machine_description(torch_device), "device": torch_device.type,
-        "combinations": [c.as_dict() for c in plan.runnable]})
+        "machine": machine_description(device), "device": device.type,
+        "combinations": [c.as_dict() for c in plan.runnable],
+        "cells": [{"key": c.key, "fold": f, "config_hash": h} for c, f, h in plan.cells]})
     if bench.path is not None and bench.path.exists():
         shutil.copyfile(bench.path, out / "benchmark.yaml")
-    for problem in plan.problems:
-        for fold in range(bench.cv.folds):
-            _write_failure(store, bench, problem.combination, fold, problem.reason, stage="validation")
-    from hipbench.runner.cell import run_dataset
 
+
+def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_override: str | None,
+             echo: Callable[[str], None], max_retries: int) -> tuple[list[CellTask], list[str]]:
+    """The prepare stage for every dataset with pending cells; returns the cell tasks and invalid datasets."""
+    from hipbench.runner.prepare import PrepareError, prepare_dataset
+
+    tasks: list[CellTask] = []
+    invalid: list[str] = []
     for dataset in bench.datasets:
-        combos = [c for c in plan.runnable if c.dataset == dataset]
-        if bench.baseline:
-            combos = [baseline_combination(dataset), *combos]
-        run_dataset(bench, dataset, dataset.key, combos, store, torch_device, progress, echo)
+        cells = [(c, f, h) for c, f, h in plan.pending if c.dataset == dataset]
+        if not cells:
+            if any(c.dataset == dataset for c, _, _ in plan.cells):
+                echo(f"{dataset.label}: every cell already finished")
+            continue
+        try:
+            prepare_dataset(bench, dataset, store, device, sorted({f for _, f, _ in cells}), echo)
+        except PrepareError as exc:  # the whole dataset fails; every one of its cells says why
+            echo(f"FAILED {exc.stage} stage of {dataset.label}: {exc}")
+            invalid.append(f"{dataset.label}: {exc}")
+            reason, trace = exception_reason(exc.cause)
+            for c, f, h in cells:
+                write_failure(store, c.key, c.as_dict(), f, h, reason, exc.stage, trace)
+            continue
+        tasks += [CellTask(str(store.root), bench, c, f, h, device_override, max_retries) for c, f, h in cells]
+    return tasks, invalid
+
+
+def _gather(out: Path, plan: Plan, store: RunStore, invalid: list[str], worker: bool,
+            echo: Callable[[str], None]) -> RunSummary:
     from hipbench.leaderboard.build import build_leaderboard
 
+    summary = RunSummary(out, invalid=invalid)
+    for combination, fold, digest in plan.cells:
+        result = store.result(combination.key, fold)
+        if result and result.get("config_hash") == digest:
+            if result.get("status") == "ok":
+                summary.ok += 1
+            else:
+                summary.failed += 1
+        else:
+            summary.pending += 1
+    summary.failed += len(plan.problems) * plan.folds
+    if worker and summary.pending:
+        echo(f"this worker is done; {summary.pending} cell(s) still running elsewhere (the last worker writes "
+             "the leaderboard, or run `hipbench leaderboard RUN`)")
+        return summary
     paths = build_leaderboard(out)
-    echo(f"leaderboard: {paths['md']}")
-    return out
-
-
-def _write_failure(store: RunStore, bench: Benchmark, combination: Combination, fold: int, reason: str,
-                   stage: str, trace: str = "") -> None:
-    write_json(store.cell_dir(combination.key, fold) / "result.json", {
-        "status": "failed", "stage": stage, "error": reason, "traceback": trace, "fold": fold,
-        "combination": combination.as_dict(), "key": combination.key,
-        "config_hash": cell_hash(bench, combination, fold)})
-
-
-def record_failure(store: RunStore, bench: Benchmark, combination: Combination, fold: int, exc: BaseException,
-                   stage: str) -> None:
-    """Store a failed cell with its traceback so the leaderboard shows it and a rerun retries it."""
-    _write_failure(store, bench, combination, fold, f"{type(exc).__name__}: {exc}", stage,
-                   "".join(traceback.format_exception(exc)))
-
-
-def estimate_seconds(bench: Benchmark, plan: Plan, device: Any) -> float:
-    """Rough duration: one timed training step per runnable combination, times the steps to run."""
-    from hipbench.runner.cell import time_training_step
-
-    if plan.pending_cells == 0:
-        return 0.0
-    per_dataset_images = [int(d.kwargs.get("num", 0)) or 100 for d in bench.datasets]
-    crops_per_fold = 2 * max(per_dataset_images) * (1 - 1 / bench.cv.folds) * (1 - bench.cv.val_share)
-    steps = bench.train.epochs * max(1, int(np.ceil(crops_per_fold / bench.train.batch_size)))
-    total = 0.0
-    for combination in plan.runnable:
-        try:
-            total += time_training_step(bench, combination, device) * steps * bench.cv.folds * 1.15
-        except Exception:  # a combination that cannot even take a step fails properly in its cell
-            continue
-    return total
-
-
-def _duration(seconds: float) -> str:
-    if not np.isfinite(seconds):
-        return "unknown duration"
-    return f"~{seconds / 60:.1f} min" if seconds >= 90 else f"~{seconds:.0f} s"
+    echo(f"{summary.ok} cell(s) ok, {summary.failed} failed, {summary.pending} pending; leaderboard: {paths['md']}")
+    return summary
 
 
 def machine_description(device: Any) -> str:
@@ -230,5 +284,18 @@ def machine_description(device: Any) -> str:
     return cpu
 
 
-def now() -> float:
-    return time.time()
+def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: Any, images: int | None = None
+                     ) -> float:
+    """Rough duration of the grid: one timed training step per combination, times the steps of every fold."""
+    from hipbench.runner.cell import time_training_step
+
+    images = images or max(int(d.kwargs.get("num", 0)) or 100 for d in bench.datasets)
+    crops_per_fold = 2 * images * (1 - 1 / bench.cv.folds) * (1 - bench.cv.val_share)
+    steps = bench.train.epochs * max(1, int(np.ceil(crops_per_fold / bench.train.batch_size)))
+    total = 0.0
+    for combination in combinations:
+        try:
+            total += time_training_step(bench, combination, device) * steps * bench.cv.folds * 1.15
+        except Exception:  # a combination that cannot even take a step fails properly in its cell
+            continue
+    return total

@@ -7,6 +7,7 @@ Parameter counts are those of the ``features_only`` backbone at its default leve
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -87,7 +88,14 @@ def _factory(preset: Preset) -> Callable[..., "TimmBackbone"]:
                      f"{preset.strides}. Keyword arguments as for :func:`build_preset`.\n\n"
                      f"Example:\n    >>> {preset.name}.preset.params\n    {preset.params}\n")
     build.preset = preset  # type: ignore[attr-defined]
+    build.weights_identity = functools.partial(_weights_identity, preset.model_name)  # type: ignore[attr-defined]
     return build
+
+
+def _weights_identity(model_name: str, **kwargs: Any) -> str:
+    from hipbench_plugins.backbones.timm_adapter import TimmBackbone
+
+    return TimmBackbone.weights_identity(model_name, **kwargs)
 
 
 resnet18 = _factory(PRESETS["resnet18"])

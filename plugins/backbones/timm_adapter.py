@@ -1,6 +1,7 @@
 """``timm``: any timm model as a hipbench :class:`~hipbench.models.Backbone` (``features_only``).
 
-Weights come only from a local file the user names (``checkpoint:``); nothing is downloaded.
+Starting weights: ``pretrained: true | TAG`` (timm's pretrained tags, through the Hugging Face cache,
+see :mod:`.pretrained`), or ``checkpoint:`` a local file; otherwise scratch.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from hipbench.models.backbone import Backbone
+from hipbench.models.weights import SCRATCH, WeightsRecord, file_sha256
 from hipbench.offline import import_timm
 
 # wrappers that checkpoints commonly put around the weights, tried in this order
@@ -34,8 +36,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file {path} does not exist (checkpoint: must name a local file; "
-                                "hipbench never downloads weights)")
+        raise FileNotFoundError(f"checkpoint file {path} does not exist (checkpoint: names a local file; "
+                                "for hub weights use `pretrained: true` or `pretrained: TAG`)")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -130,34 +132,45 @@ def load_checkpoint(module: nn.Module, path: str | Path, strict: bool = True, na
 class TimmBackbone(Backbone):
     """A timm model built with ``features_only=True``; channels and strides come from its ``feature_info``.
 
-    ``out_indices`` picks feature levels (timm's default: all). ``checkpoint`` names a local weights
-    file (``.safetensors``, or a torch file loaded with ``weights_only=True``) of the classification
-    model or of this backbone; ``pretrained: true`` without it is an error because nothing is ever
-    downloaded. Other keyword arguments go to ``timm.create_model``.
+    ``out_indices`` picks feature levels (timm's default: all). ``pretrained: true`` starts from timm's
+    default pretrained tag of the model, ``pretrained: TAG`` from that tag (``timm/convnext_small.fb_in22k_ft_in1k``
+    style), fetched once into the Hugging Face cache (read-only under ``HIPBENCH_OFFLINE=1``).
+    ``checkpoint`` names a local weights file (``.safetensors``, or a torch file loaded with
+    ``weights_only=True``) of the classification model or of this backbone. ``self.weights`` records
+    which weights it started from. Other keyword arguments go to ``timm.create_model``.
 
     Example:
         >>> net = TimmBackbone("resnet18", out_indices=(2, 3, 4))
-        >>> net.out_channels, net.strides
-        ((128, 256, 512), (8, 16, 32))
+        >>> net.out_channels, net.strides, net.weights.label
+        ((128, 256, 512), (8, 16, 32), 'scratch')
         >>> [tuple(f.shape) for f in net(torch.zeros(1, 3, 64, 64))]
         [(1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
     def __init__(self, model_name: str, out_indices: Sequence[int] | None = None, checkpoint: str | None = None,
-                 pretrained: bool = False, strict: bool = True, **timm_kwargs: Any) -> None:
+                 pretrained: bool | str = False, strict: bool = True, **timm_kwargs: Any) -> None:
         timm = import_timm()
         if not timm.is_model(model_name):
             close = difflib.get_close_matches(model_name, timm.list_models(), n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise ValueError(f"timm has no model {model_name!r} (timm {timm.__version__}).{hint}")
-        if pretrained and not checkpoint:
-            raise ValueError(f"backbone {model_name!r}: pretrained=True needs `checkpoint: /path/to/weights` "
-                             "(.safetensors or .pth); hipbench never downloads weights")
-        kwargs: dict[str, Any] = {**timm_kwargs, "features_only": True, "pretrained": False}
+        if pretrained and checkpoint:
+            raise ValueError(f"backbone {model_name!r}: give either `pretrained:` (hub weights) or `checkpoint:` "
+                             "(a local file), not both")
+        kwargs: dict[str, Any] = {**timm_kwargs, "features_only": True}
         if out_indices is not None:
             kwargs["out_indices"] = tuple(int(i) for i in out_indices)
+        weights, name = WeightsRecord(), model_name
+        if pretrained:
+            from hipbench_plugins.backbones.pretrained import fetch_weights, resolve_tag
+
+            tag = resolve_tag(model_name, pretrained)
+            path = fetch_weights(tag)
+            weights, name = WeightsRecord(tag.source, str(path), file_sha256(path)), tag.model
+            # timm's own pretrained loader, reading the cached file (no second hub lookup)
+            kwargs["pretrained_cfg_overlay"] = {"file": str(path), "source": ""}
         try:
-            model = timm.create_model(model_name, **kwargs)
+            model = timm.create_model(name, pretrained=bool(pretrained), **kwargs)
         except Exception as exc:  # timm raises a mix of TypeError/AssertionError/RuntimeError
             raise ValueError(f"timm could not build {model_name!r} with features_only and {timm_kwargs or 'no'} "
                              f"extra arguments, out_indices={out_indices}: {type(exc).__name__}: {exc}") from exc
@@ -170,6 +183,26 @@ class TimmBackbone(Backbone):
         self.model = model
         if checkpoint:
             load_checkpoint(self.model, checkpoint, strict=strict, name=f"timm model {model_name!r}")
+            weights = WeightsRecord("file", str(Path(checkpoint).expanduser().resolve()), file_sha256(checkpoint))
+        self.weights = weights
+
+    @staticmethod
+    def weights_identity(model_name: str, pretrained: bool | str = False, checkpoint: str | None = None,
+                         **_: Any) -> str:
+        """What these arguments start from, without downloading: ``scratch``, the hub tag, or the file's sha256.
+
+        Example:
+            >>> TimmBackbone.weights_identity("resnet18", pretrained=True)
+            'timm/resnet18.a1_in1k'
+        """
+        if checkpoint:
+            path = Path(checkpoint).expanduser()
+            return f"file:{file_sha256(path)}" if path.is_file() else f"file:{path}"
+        if pretrained:
+            from hipbench_plugins.backbones.pretrained import resolve_tag
+
+            return resolve_tag(model_name, pretrained).source
+        return SCRATCH
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.model(images))

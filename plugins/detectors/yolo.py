@@ -1,7 +1,8 @@
 """``yolo``: an Ultralytics YOLO hip detector trained per dataset and fold, offline, and cached.
 
-The network is built from its YAML definition (no pretrained download); ``weights`` may name a local
-``.pt`` file to start from. Training never flips images left-right, because the two classes are image
+The network is built from its YAML definition, or starts from ``weights``: a local ``.pt`` file, or an
+Ultralytics asset name (``yolo11n.pt``) fetched once through Ultralytics' own asset download into its
+weights directory (read-only under ``HIPBENCH_OFFLINE=1``). Training never flips images left-right, because the two classes are image
 sides (LeftHip, RightHip). A fold's trained detector is cached under the run directory, keyed by the
 training samples and settings, so every combination of the grid reuses it.
 """
@@ -18,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.data.sample import Sample
+from hipbench.models.weights import WeightsRecord, file_sha256
 from hipbench.pipeline.detector import Boxes, HipDetector
 
 CLASSES = ("LeftHip", "RightHip")
@@ -66,12 +68,38 @@ def write_yolo_dataset(samples: Sequence[Sample], root: Path, split: str, margin
     return root
 
 
+def resolve_weights(name: str | Path) -> Path:
+    """A local ``.pt``: the file itself, else Ultralytics' weights directory, else Ultralytics' own asset
+    download into that directory (refused under ``HIPBENCH_OFFLINE=1``, naming the file and the place).
+    """
+    from hipbench.offline import forbid_download, import_ultralytics, offline_requested
+
+    if Path(name).is_file():
+        return Path(name).resolve()
+    import_ultralytics()
+    from ultralytics.utils import SETTINGS
+
+    target = Path(SETTINGS["weights_dir"]) / Path(name).name
+    if target.is_file():
+        return target
+    if offline_requested():
+        raise forbid_download(f"Ultralytics weights {str(name)!r}", Path(name).name, target)
+    from ultralytics.utils.downloads import attempt_download_asset
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    found = Path(attempt_download_asset(target))
+    if not found.is_file():
+        raise FileNotFoundError(f"yolo detector: {name!r} is neither a local file nor an Ultralytics asset")
+    return found
+
+
 class YoloDetector(HipDetector):
     """Ultralytics YOLO LeftHip/RightHip detector.
 
     Args:
         model: an Ultralytics model YAML (built from scratch), e.g. ``yolo11n.yaml``.
-        weights: optional local ``.pt`` file to initialise from (never downloaded).
+        weights: optional ``.pt`` to initialise from: a local file, or an Ultralytics asset name such as
+            ``yolo11n.pt`` (downloaded once into Ultralytics' weights directory; cache only when offline).
         epochs, imgsz, batch, lr0, optimizer, warmup_epochs, patience: Ultralytics training settings; the
             nominal batch equals ``batch`` so every batch is an optimizer step (Ultralytics' default of
             accumulating to 64 leaves a few-dozen-image fold with one step per epoch).
@@ -89,9 +117,9 @@ class YoloDetector(HipDetector):
                  imgsz: int = 256, batch: int = 8, lr0: float = 0.002, optimizer: str = "AdamW",
                  warmup_epochs: float = 1.0, patience: int = 100, conf: float = 0.01, margin: float = 0.25,
                  val_share: float = 0.2, seed: int = 0) -> None:
-        if weights is not None and not Path(weights).is_file():
-            raise FileNotFoundError(f"yolo detector: weights file {weights!r} does not exist (weights are never "
-                                    "downloaded; name a local .pt file or leave weights unset)")
+        if weights is not None and not Path(weights).is_file() and Path(weights).name != str(weights):
+            raise FileNotFoundError(f"yolo detector: weights file {weights!r} does not exist (name a local .pt "
+                                    "file, an Ultralytics asset such as yolo11n.pt, or leave weights unset)")
         self.settings = dict(model=model, weights=str(weights) if weights else None, epochs=int(epochs),
                              imgsz=int(imgsz), batch=int(batch), lr0=float(lr0), optimizer=str(optimizer),
                              warmup_epochs=float(warmup_epochs), patience=int(patience),
@@ -101,8 +129,16 @@ class YoloDetector(HipDetector):
         self.model: Any = None
         self.device = "cpu"
 
-    def _fingerprint(self, samples: Sequence[Sample]) -> str:
-        digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
+    def _starting_weights(self) -> tuple[Path | None, WeightsRecord]:
+        name = self.settings["weights"]
+        if not name:
+            return None, WeightsRecord()
+        path = resolve_weights(name)
+        source = "file" if Path(name).is_file() else f"ultralytics/{name}"
+        return path, WeightsRecord(source, str(path), file_sha256(path))
+
+    def _fingerprint(self, samples: Sequence[Sample], weights_sha256: str | None = None) -> str:
+        digest = hashlib.sha256(json.dumps({**self.settings, "weights_sha256": weights_sha256}, sort_keys=True).encode())
         for sample in samples:
             digest.update(sample.image_id.encode())
             digest.update(np.nan_to_num(np.asarray(sample.keypoints, dtype=np.float64)).tobytes())
@@ -117,13 +153,15 @@ class YoloDetector(HipDetector):
 
         self.device = "0" if device.startswith("cuda") else "cpu"
         work_dir = Path(work_dir).resolve()
-        key = self._fingerprint(train)
+        start_path, start = self._starting_weights()
+        key = self._fingerprint(train, start.sha256)
         cache = work_dir / key
         best = cache / "train" / "weights" / "best.pt"
         stats_file = cache / "stats.json"
         if best.exists() and stats_file.exists():
             self.model = YOLO(str(best))
-            return {**json.loads(stats_file.read_text()), "checkpoint": str(best), "cached": True}
+            return {**json.loads(stats_file.read_text()), "checkpoint": str(best), "cached": True,
+                    "weights": start.as_dict()}
         order = np.random.default_rng(self.settings["seed"]).permutation(len(train))
         n_val = max(1, int(round(self.settings["val_share"] * len(train))))
         val, fit = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
@@ -133,7 +171,7 @@ class YoloDetector(HipDetector):
         data_yaml = data_root / "data.yaml"
         data_yaml.write_text(json.dumps({"path": str(data_root), "train": "images/train", "val": "images/val",
                                          "names": dict(enumerate(CLASSES))}))
-        model = YOLO(self.settings["weights"] or self.settings["model"])
+        model = YOLO(str(start_path) if start_path else self.settings["model"])
         started = time.perf_counter()
         model.train(data=str(data_yaml), epochs=self.settings["epochs"], imgsz=self.settings["imgsz"],
                     batch=self.settings["batch"], nbs=self.settings["batch"], lr0=self.settings["lr0"],
@@ -150,7 +188,7 @@ class YoloDetector(HipDetector):
         stats = {"train_seconds": seconds, "val_map50": val_map["map50"], "val_map50_95": val_map["map50_95"],
                  "n_train": len(fit), "n_val": len(val)}
         stats_file.write_text(json.dumps(stats))
-        return {**stats, "checkpoint": str(best), "cached": False}
+        return {**stats, "checkpoint": str(best), "cached": False, "weights": start.as_dict()}
 
     def _box_map(self, data_yaml: Path, out_dir: Path) -> dict[str, float]:
         metrics = self.model.val(data=str(data_yaml), imgsz=self.settings["imgsz"], device=self.device,

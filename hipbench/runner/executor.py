@@ -1,0 +1,60 @@
+"""The executor contract: how cell tasks reach compute. Built-ins and third parties register in
+``hipbench.executors``; core code only knows this base class and the registry.
+
+An executor receives every pending :class:`~hipbench.runner.tasks.CellTask` of a run (the prepare stage
+is done) and returns when each has a result on disk. It runs :func:`~hipbench.runner.tasks.execute_task`
+wherever it likes: this process, child processes, a Slurm array, a Ray cluster. ``execute_task`` claims
+the cell, so a task delivered twice is trained once; a task whose worker was lost is resubmitted up to
+``max_retries`` times (the claim counts attempts). Executors never change a cell's result and are not
+part of any cell's hash.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from typing import Any, ClassVar, Sequence
+
+from hipbench.runner.tasks import CellTask
+
+
+class MissingExtra(RuntimeError):
+    """An optional integration whose package is not installed; the message is the pip command."""
+
+
+def require_extra(module: str, extra: str) -> Any:
+    """Import ``module`` or stop with the pip command that installs hipbench's ``extra``.
+
+    Example:
+        >>> try:
+        ...     require_extra("no_such_module_xyz", "ray")
+        ... except MissingExtra as e:
+        ...     print(e)
+        this needs the optional package 'no_such_module_xyz': pip install "hipbench[ray]"
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f'this needs the optional package {module!r}: pip install "hipbench[{extra}]"') from None
+
+
+class Executor(abc.ABC):
+    """Runs cell tasks to completion. Subclasses take their settings as keyword arguments."""
+
+    name: ClassVar[str] = "executor"
+
+    def __init__(self, max_retries: int = 2) -> None:
+        if int(max_retries) < 0:
+            raise ValueError(f"executor {self.name}: max_retries must be >= 0, got {max_retries}")
+        self.max_retries = int(max_retries)
+
+    def check(self) -> None:
+        """Fail fast (before any training) when the executor cannot run here, e.g. a missing extra."""
+
+    def describe(self) -> str:
+        """One line for the run's log: where the cells go."""
+        return self.name
+
+    @abc.abstractmethod
+    def run(self, tasks: Sequence[CellTask]) -> None:
+        """Have every task executed; return when each has a result (ok or failed) on disk."""

@@ -1,0 +1,114 @@
+"""The prepared data of one dataset and fold, on disk: what a cell reads and nothing else.
+
+Layout under ``RUN/prepared/<dataset>/``::
+
+    samples.pkl            the samples' labels and metadata (no pixels, no loaders)
+    fold<i>/fold.json      train/val/test indices, detector figures, preparation time, the prepare hash
+    fold<i>/<part>.npz     the crops (train, val, test, and oracle when a learned detector cut the test crops)
+    fold<i>/DONE           written last: the fold is complete
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipbench.pipeline.crops import CropSet
+from hipbench.runner.store import atomic_write, read_json, write_json
+
+CROP_PARTS = ("train", "val", "test", "oracle")
+DONE = "DONE"
+
+
+@dataclass
+class FoldData:
+    """Everything a cell needs that depends only on the dataset and fold (shared by all combinations)."""
+
+    dataset_key: str
+    fold: int
+    samples: Sequence[Any]
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    train_crops: CropSet
+    val_crops: CropSet
+    test_crops: CropSet
+    detector_stats: dict[str, Any] = field(default_factory=dict)
+    prepare_seconds: float = 0.0
+    oracle_crops: CropSet | None = None
+
+
+def prepared_dir(run_dir: Path, dataset_key: str) -> Path:
+    return Path(run_dir) / "prepared" / dataset_key
+
+
+def fold_dir(run_dir: Path, dataset_key: str, fold: int) -> Path:
+    return prepared_dir(run_dir, dataset_key) / f"fold{fold}"
+
+
+def save_samples(run_dir: Path, dataset_key: str, samples: Sequence[Any]) -> None:
+    """The samples without their pixel loaders (cells never decode an image)."""
+    light = [dataclasses.replace(s, loader=None) for s in samples]
+    atomic_write(prepared_dir(run_dir, dataset_key) / "samples.pkl",
+                 lambda p: p.write_bytes(pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+def load_samples(run_dir: Path, dataset_key: str) -> list[Any]:
+    path = prepared_dir(run_dir, dataset_key) / "samples.pkl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the dataset was not prepared (run the prepare stage first)")
+    return pickle.loads(path.read_bytes())
+
+
+def _save_crops(path: Path, crops: CropSet) -> None:
+    arrays = {f.name: getattr(crops, f.name) for f in dataclasses.fields(CropSet)}
+    atomic_write(path, lambda p: np.savez(open(p, "wb"), **arrays))
+
+
+def _load_crops(path: Path) -> CropSet:
+    with np.load(path, allow_pickle=False) as data:
+        values = {f.name: data[f.name] for f in dataclasses.fields(CropSet)}
+    values["size"], values["mirror"] = int(values["size"]), bool(values["mirror"])
+    return CropSet(**values)
+
+
+def is_prepared(run_dir: Path, dataset_key: str, fold: int, prepare_hash: str) -> bool:
+    """True when the fold was prepared completely with the same settings."""
+    folder = fold_dir(run_dir, dataset_key, fold)
+    return (folder / DONE).exists() and read_json(folder / "fold.json").get("prepare_hash") == prepare_hash
+
+
+def save_fold(run_dir: Path, data: FoldData, prepare_hash: str) -> None:
+    """Write a prepared fold; ``DONE`` last, so a half-written fold is never taken for a prepared one."""
+    folder = fold_dir(run_dir, data.dataset_key, data.fold)
+    (folder / DONE).unlink(missing_ok=True)
+    for part in CROP_PARTS:
+        crops = getattr(data, f"{part}_crops")
+        if crops is not None:
+            _save_crops(folder / f"{part}.npz", crops)
+        else:
+            (folder / f"{part}.npz").unlink(missing_ok=True)
+    write_json(folder / "fold.json", {
+        "dataset_key": data.dataset_key, "fold": data.fold, "prepare_hash": prepare_hash,
+        "train_idx": data.train_idx, "val_idx": data.val_idx, "test_idx": data.test_idx,
+        "detector_stats": data.detector_stats, "prepare_seconds": data.prepare_seconds})
+    atomic_write(folder / DONE, lambda p: p.write_text(prepare_hash))
+
+
+def load_fold(run_dir: Path, dataset_key: str, fold: int, samples: Sequence[Any] | None = None) -> FoldData:
+    """Read a prepared fold (and its samples, unless given)."""
+    folder = fold_dir(run_dir, dataset_key, fold)
+    if not (folder / DONE).exists():
+        raise FileNotFoundError(f"{folder}: fold {fold} of {dataset_key} was not prepared")
+    info = read_json(folder / "fold.json")
+    crops = {part: _load_crops(folder / f"{part}.npz") if (folder / f"{part}.npz").exists() else None
+             for part in CROP_PARTS}
+    return FoldData(dataset_key, fold, samples if samples is not None else load_samples(run_dir, dataset_key),
+                    *(np.asarray(info[k], dtype=int) for k in ("train_idx", "val_idx", "test_idx")),
+                    crops["train"], crops["val"], crops["test"], info.get("detector_stats") or {},
+                    float(info.get("prepare_seconds") or 0.0), crops["oracle"])

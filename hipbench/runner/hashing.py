@@ -1,0 +1,47 @@
+"""The identity of a cell: everything that determines its result, hashed (the executor is not part of it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hipbench.models.weights import SCRATCH
+from hipbench.runner.config import Benchmark, Combination, Component, config_hash
+
+BASELINE = Component("mean_shape")
+
+
+def baseline_combination(dataset: Component) -> Combination:
+    """The mean-shape reference row of ``dataset``."""
+    return Combination(dataset, BASELINE, BASELINE, None)
+
+
+def weights_identity(backbone: Component) -> str:
+    """What the backbone's weights start from (``scratch``, a hub tag, a file's sha256), without downloading.
+
+    Backbones whose factory offers no ``weights_identity`` are identified by their arguments alone.
+    Raises ``ValueError`` for weights that cannot exist (an unknown pretrained tag).
+    """
+    if backbone == BASELINE:
+        return SCRATCH
+    from hipbench.registry import BACKBONES
+
+    identify = getattr(BACKBONES.get(backbone.type), "weights_identity", None)
+    return str(identify(**backbone.kwargs)) if identify is not None else "declared-by-arguments"
+
+
+def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: str | None = None) -> str:
+    """Hash of everything that determines a cell's result: combination, resolved settings, fold, weights.
+
+    Example:
+        >>> from hipbench.runner.config import parse_benchmark
+        >>> b = parse_benchmark({"datasets": ["synthetic_pelvis"], "backbones": ["resnet18"], "heads": ["heatmap"]})
+        >>> c = b.combinations()[0]
+        >>> cell_hash(b, c, 0) == cell_hash(b, c, 0, "scratch") != cell_hash(b, c, 1)
+        True
+    """
+    data: dict[str, Any] = {"combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold,
+                            "folds": bench.cv.folds}
+    identity = weights if weights is not None else weights_identity(combination.backbone)
+    if identity != SCRATCH:  # scratch cells keep the hashes they had before weights were tracked
+        data["weights"] = identity
+    return config_hash(data)

@@ -1,0 +1,222 @@
+"""The prepare stage: per dataset, its samples and split; per fold, the detector and the crops, on disk.
+
+Idempotent and keyed by hash: a fold prepared with the same settings is reused; cooperating workers
+claim each dataset's preparation so it happens once, the others wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from hipbench.pipeline.crops import SIDES, CropSet, make_crops
+from hipbench.runner import claims
+from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash
+from hipbench.runner.fold_data import (FoldData, fold_dir, is_prepared, load_samples, prepared_dir, save_fold,
+                                       save_samples)
+from hipbench.runner.store import RunStore, read_json, write_json
+
+FAILED = "FAILED.json"
+
+log = logging.getLogger("hipbench.run")
+
+
+class PrepareError(RuntimeError):
+    """A dataset (or one of its folds) that could not be prepared; ``stage`` says which step failed."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+def prepare_hash(bench: Benchmark, dataset: Component) -> str:
+    """Everything the prepared data depends on: dataset, split, detector, crop geometry."""
+    return config_hash({"dataset": dataset.as_dict(), "cv": bench.cv.__dict__, "detector": bench.detector.as_dict(),
+                        "on_miss": bench.on_miss, "input_size": bench.train.input_size,
+                        "crop_expand": bench.train.crop_expand, "mirror": bench.train.mirror})
+
+
+def load_dataset(component: Component) -> list[Any]:
+    """Build a dataset plugin and return its samples; samples it skipped are reported, not hidden."""
+    from hipbench.registry import DATASETS
+
+    dataset = DATASETS.build(component.cfg)
+    skipped = getattr(dataset, "skipped", [])
+    if skipped:
+        log.warning("%s: %d sample(s) skipped: %s", component.label, len(skipped),
+                    "; ".join(f"{f}: {why}" for f, why in list(skipped)[:5]))
+    samples = list(dataset)
+    if not samples:
+        raise ValueError(f"dataset {component.label} yielded no samples")
+    return samples
+
+
+def build_detector(component: Component) -> Any:
+    from hipbench.registry import DETECTORS
+
+    return DETECTORS.build(component.cfg)
+
+
+def fold_indices(split: Any, fold: int) -> tuple[Sequence[int], Sequence[int], Sequence[int]]:
+    """(train, val, test) sample indices of ``fold`` from a split made by :func:`make_split`."""
+    entry = split["folds"][fold]
+    return entry["train"], entry["val"], entry["test"]
+
+
+def make_split(cv: CVConfig, samples: Sequence[Any], path: Path) -> dict[str, Any]:
+    """The dataset's k-fold split: read from ``path`` when present, else made and written there."""
+    from hipbench.data.splits import make_folds, read_split, write_split
+
+    if path.exists():
+        return read_split(path, samples)
+    split = make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed, patient_regex=cv.patient_regex)
+    write_split(split, path, samples)
+    return read_split(path, samples)
+
+
+def make_label_crops(bench: Benchmark, samples: Sequence[Any]) -> CropSet:
+    """Crops of every sample's labelled hips (the ``gt`` detector's boxes), cut once per dataset."""
+    boxes = build_detector(Component("gt")).predict(samples)
+    return make_crops(samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
+
+
+def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
+    crops.sample_index = positions[crops.sample_index]
+    return crops
+
+
+def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], train_idx: np.ndarray,
+                    val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
+                    device: torch.device) -> tuple[CropSet, dict[str, Any]]:
+    """Fit the fold's detector, find the test hips, apply the miss policy and cut the test crops."""
+    from hipbench.pipeline.misses import apply_miss_policy, detection_summary
+
+    detector = build_detector(bench.detector)
+    work_dir = store.root / "detectors" / dataset_key / f"fold{fold}"
+    fit_samples = [samples[i] for i in np.concatenate([train_idx, val_idx])]
+    stats = dict(detector.fit(fit_samples, work_dir, device=str(device)) or {})
+    if stats.get("checkpoint"):  # relative to the run directory, so a moved run still finds its detector
+        stats["checkpoint"] = os.path.relpath(Path(stats["checkpoint"]).resolve(), store.root.resolve())
+    test_samples = [samples[i] for i in test_idx]
+    found = detector.predict(test_samples)
+    truth = build_detector(Component("gt", {"margin": getattr(detector, "margin", 0.25)})).predict(test_samples)
+    summary = detection_summary(found, truth)
+    boxes, filled = apply_miss_policy(found, [s.width for s in test_samples], bench.on_miss)
+    test_stats = {f"test_{k}": v for k, v in detector.evaluate(test_samples, work_dir).items()}
+    stats.update({**{f"test_{k}": v for k, v in summary.items()}, **test_stats, "on_miss": bench.on_miss,
+                  "filled_hips": sum(len(f) for f in filled),
+                  "missed": {s.image_id: sides for s, b in zip(test_samples, found)
+                             if (sides := [side for side in SIDES if b.get(side) is None])}})
+    log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
+             summary["mean_iou"])
+    crops = make_crops(test_samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
+    return _reindex(crops, test_idx), stats
+
+
+def prepare_fold(bench: Benchmark, dataset_key: str, samples: Sequence[Any], split: Any, fold: int,
+                 store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
+    """Detector fit and predict, and the crops of one fold.
+
+    Models always train on crops of the labelled hips (``label_crops``). The test crops come from the
+    fold's detector, which for ``gt`` are the same crops again; for any other detector the labelled test
+    crops are kept too, so every model is also scored on oracle boxes.
+    """
+    started = time.perf_counter()
+    train_idx, val_idx, test_idx = (np.asarray(a, dtype=int) for a in fold_indices(split, fold))
+    stats: dict[str, Any] = {}
+    oracle_crops = None
+    if bench.detector.type == "gt":
+        test_crops = label_crops.subset(test_idx)
+    else:
+        test_crops, stats = _detector_crops(bench, dataset_key, samples, train_idx, val_idx, test_idx, fold,
+                                            store, device)
+        oracle_crops = label_crops.subset(test_idx)
+    return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
+                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops)
+
+
+def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
+                    folds: Sequence[int], echo: Any = print, wait_s: float = 1.0) -> dict[int, str]:
+    """Prepare ``folds`` of ``dataset`` under the run directory (once, whoever asks first).
+
+    Returns ``{fold: error}`` for folds that could not be prepared; raises :class:`PrepareError` when
+    the dataset itself (loading, split, crops) fails.
+    """
+    key, digest = dataset.key, prepare_hash(bench, dataset)
+    while True:
+        failed = dataset_failure(store.root, dataset, digest)
+        if failed is not None:
+            raise PrepareError(failed["stage"], RuntimeError(failed["error"]))
+        errors = {f: e for f in folds if (e := fold_failure(store.root, key, f, digest)) is not None}
+        todo = [f for f in folds if f not in errors and not is_prepared(store.root, key, f, digest)]
+        if not todo:
+            return errors
+        claim = claims.try_claim(store.root / "claims" / f"prepare-{key}", label=f"prepare {dataset.label}")
+        if claim is not None:
+            break
+        time.sleep(wait_s)  # another worker prepares this dataset
+    with claim:
+        return {**errors, **_prepare_claimed(bench, dataset, store, device, todo, digest, echo)}
+
+
+def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
+                     todo: Sequence[int], digest: str, echo: Any) -> dict[int, str]:
+    key = dataset.key
+    stage = "dataset"
+    try:
+        started = time.perf_counter()
+        samples = load_dataset(dataset)
+        split = make_split(bench.cv, samples, store.split_path(key))
+        stage = "crops"
+        label_crops = make_label_crops(bench, samples)
+        save_samples(store.root, key, samples)
+    except Exception as exc:
+        write_json(prepared_dir(store.root, key) / FAILED, {"stage": stage, "error": f"{type(exc).__name__}: {exc}",
+                                                             "prepare_hash": digest})
+        raise PrepareError(stage, exc) from exc
+    echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} hip crops cut in "
+         f"{time.perf_counter() - started:.1f} s")
+    errors: dict[int, str] = {}
+    for fold in todo:
+        try:
+            data = prepare_fold(bench, key, samples, split, fold, store, device, label_crops)
+            save_fold(store.root, data, digest)
+        except Exception as exc:  # that fold's cells fail; the other folds go on
+            errors[fold] = f"{type(exc).__name__}: {exc}"
+            write_json(fold_dir(store.root, key, fold) / FAILED, {"error": errors[fold], "prepare_hash": digest})
+            echo(f"FAILED fold {fold} of {dataset.label}: {errors[fold]}")
+    return errors
+
+
+def dataset_failure(run_dir: Path, dataset: Component, digest: str) -> dict[str, Any] | None:
+    """The recorded failure of this dataset's preparation with these settings, if any."""
+    path = prepared_dir(run_dir, dataset.key) / FAILED
+    info = read_json(path) if path.exists() else None
+    return info if info and info.get("prepare_hash") == digest else None
+
+
+def fold_failure(run_dir: Path, dataset_key: str, fold: int, digest: str) -> str | None:
+    """Why this fold could not be prepared with these settings, if it could not."""
+    path = fold_dir(run_dir, dataset_key, fold) / FAILED
+    info = read_json(path) if path.exists() else None
+    return str(info["error"]) if info and info.get("prepare_hash") == digest else None
+
+
+def forget_failures(run_dir: Path) -> None:
+    """Clear recorded preparation failures, so a new run tries again."""
+    for path in (Path(run_dir) / "prepared").glob(f"**/{FAILED}"):
+        path.unlink(missing_ok=True)
+
+
+def prepared_samples(run_dir: Path, dataset: Component) -> list[Any]:
+    """The prepared samples of ``dataset`` (for cells and for statistics)."""
+    if not (prepared_dir(run_dir, dataset.key) / "samples.pkl").exists():
+        raise FileNotFoundError(f"{dataset.label} was not prepared under {run_dir}")
+    return load_samples(run_dir, dataset.key)

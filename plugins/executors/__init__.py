@@ -1,0 +1,1 @@
+"""Built-in executors: serial, local (worker processes), submitit (Slurm), ray."""

@@ -1,0 +1,95 @@
+"""``submitit``: cells as a Slurm job array through submitit (``pip install "hipbench[slurm]"``).
+
+``cluster: slurm`` submits with sbatch; ``local`` and ``debug`` are submitit's own executors (subprocesses
+on this machine, or in-process), for trying a configuration without a cluster. A job that times out, is
+pre-empted or dies is resubmitted up to ``max_retries`` times; a cell that fails by itself is recorded once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from hipbench.runner.executor import Executor, MissingExtra, require_extra
+from hipbench.runner.tasks import CellTask, execute_task
+from hipbench_plugins.executors.lost import record_lost, release_lost
+
+CLUSTERS = ("slurm", "local", "debug")
+
+
+class SubmititExecutor(Executor):
+    """Slurm (or submitit's local/debug) job array, one job per cell.
+
+    Args:
+        cluster: ``slurm``, ``local`` or ``debug``.
+        partition, gpus_per_task, cpus_per_task, mem_gb, timeout_min: the job's resources.
+        array_parallelism: how many array jobs run at once.
+        sbatch: extra sbatch parameters (``{account: ..., qos: ..., constraint: ...}``).
+        folder: submitit's log folder (default ``RUN/submitit``).
+
+    Example:
+        >>> SubmititExecutor(cluster="debug").describe()
+        'submitit (debug cluster)'
+    """
+
+    name = "submitit"
+
+    def __init__(self, cluster: str = "slurm", partition: str | None = None, gpus_per_task: int = 1,
+                 cpus_per_task: int = 4, mem_gb: float = 16, timeout_min: int = 240, array_parallelism: int = 64,
+                 sbatch: dict[str, Any] | None = None, folder: str | None = None, max_retries: int = 2) -> None:
+        super().__init__(max_retries)
+        if cluster not in CLUSTERS:
+            raise ValueError(f"executor submitit: cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
+        self.cluster = cluster
+        self.params = {"timeout_min": int(timeout_min), "cpus_per_task": int(cpus_per_task), "mem_gb": float(mem_gb),
+                       "gpus_per_node": int(gpus_per_task), "tasks_per_node": 1,
+                       "slurm_array_parallelism": int(array_parallelism)}
+        if partition:
+            self.params["slurm_partition"] = partition
+        if sbatch:
+            self.params["slurm_additional_parameters"] = dict(sbatch)
+        self.folder = folder
+
+    def describe(self) -> str:
+        where = f"partition {self.params.get('slurm_partition', 'default')}" if self.cluster == "slurm" else \
+            f"{self.cluster} cluster"
+        return f"submitit ({where})"
+
+    def check(self) -> None:
+        require_extra("submitit", "slurm")
+        if self.cluster == "slurm" and shutil.which("sbatch") is None:
+            raise MissingExtra("executor submitit: cluster 'slurm' needs sbatch on PATH (run from a Slurm login "
+                               "node), or use cluster: local to try it on this machine")
+
+    def _executor(self, run_dir: Path) -> Any:
+        submitit = require_extra("submitit", "slurm")
+        folder = Path(self.folder) if self.folder else run_dir / "submitit"
+        executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=self.cluster)
+        params = dict(self.params)
+        if self.cluster != "slurm":  # submitit's local executors know only the generic parameters
+            params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
+            params["gpus_per_node"] = 0 if self.cluster == "debug" else params["gpus_per_node"]
+        executor.update_parameters(name="hipbench", **params)
+        return executor
+
+    def run(self, tasks: Sequence[CellTask]) -> None:
+        if not tasks:
+            return
+        executor = self._executor(Path(tasks[0].run_dir))
+        pending, started = list(tasks), time.time()
+        for _ in range(1 + self.max_retries):
+            jobs = executor.map_array(execute_task, pending)
+            busy = []
+            for job, task in zip(jobs, pending):
+                try:
+                    if job.result().get("status") == "busy":
+                        busy.append(task)
+                except Exception:  # timed out, pre-empted, node failure: the task is lost, retried below
+                    continue
+            pending = release_lost([t for t in pending if t not in busy], started) + busy
+            if not pending:
+                return
+        record_lost(pending, f"Slurm job lost {1 + self.max_retries} times (timeout, pre-emption or node failure);"
+                             f" see {executor.folder}")
