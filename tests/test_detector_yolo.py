@@ -29,5 +29,5 @@ def test_yolo_trains_one_epoch_offline_caches_and_predicts(tmp_path: Path, monke
 def test_yolo_refuses_missing_weights_file(tmp_path: Path) -> None:
     import pytest
 
-    with pytest.raises(FileNotFoundError, match="never downloaded"):
+    with pytest.raises(FileNotFoundError, match="does not exist.*Ultralytics asset"):
         DETECTORS.build({"type": "yolo", "weights": str(tmp_path / "nope.pt")})

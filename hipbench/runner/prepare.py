@@ -43,19 +43,16 @@ def prepare_hash(bench: Benchmark, dataset: Component) -> str:
                         "crop_expand": bench.train.crop_expand, "mirror": bench.train.mirror})
 
 
-def load_dataset(component: Component) -> list[Any]:
-    """Build a dataset plugin and return its samples; samples it skipped are reported, not hidden."""
+def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Build a dataset plugin; return its samples and the (file, reason) of every sample it skipped."""
     from hipbench.registry import DATASETS
 
     dataset = DATASETS.build(component.cfg)
-    skipped = getattr(dataset, "skipped", [])
-    if skipped:
-        log.warning("%s: %d sample(s) skipped: %s", component.label, len(skipped),
-                    "; ".join(f"{f}: {why}" for f, why in list(skipped)[:5]))
+    skipped = [(str(f), str(why)) for f, why in getattr(dataset, "skipped", [])]
     samples = list(dataset)
     if not samples:
         raise ValueError(f"dataset {component.label} yielded no samples")
-    return samples
+    return samples, skipped
 
 
 def build_detector(component: Component) -> Any:
@@ -172,7 +169,12 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, devi
     stage = "dataset"
     try:
         started = time.perf_counter()
-        samples = load_dataset(dataset)
+        samples, skipped = load_dataset(dataset)
+        if skipped:  # counted and reported, never silent; the list stays in the run directory
+            write_json(prepared_dir(store.root, key) / "skipped.json", [{"file": f, "reason": r} for f, r in skipped])
+            echo(f"{dataset.label}: {len(skipped)} sample(s) skipped (on_error: skip), e.g. "
+                 + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
+                 "/skipped.json")
         split = make_split(bench.cv, samples, store.split_path(key))
         stage = "crops"
         label_crops = make_label_crops(bench, samples)
