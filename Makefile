@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hipbench-installed
 
-.PHONY: test demo install clean-venv
+.PHONY: test test-slow demo install clean-venv
 
 install: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the tests marked slow (long cross-products, the Slurm-local and Ray executors); CI runs them after `make test`
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 # the main job on the embedded synthetic phantom; prints where the leaderboard is
 demo: $(STAMP)

@@ -10,7 +10,8 @@ from typing import Any
 
 from hipbench.leaderboard.build import _sdr_value
 
-COLUMNS = ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss", "params (M)", "NME % (mean ± std)",
+COLUMNS = ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss", "params (M)",
+           "NME % (mean ± std)",
            "MRE px", "SDR %", "AI MAE °", "AI LoA °", "AI ICC", "IHDI acc", "IHDI κw", "screen sens", "screen spec",
            "coverage", "det mAP50", "det miss %", "train min", "infer ms/img"]
 
@@ -39,7 +40,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         pooled = row.get("pooled") or {}
         _, sdr = _sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
-                 "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"], "loss": row["loss"]}
+                 "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"],
+                 "loss": row["loss"]}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
             cells["NME % (mean ± std)"] = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
@@ -73,8 +75,8 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Machine-readable rows: identity, fold-mean figures and every scalar pooled metric."""
     out = []
     for row in rows:
-        base = {k: row.get(k) for k in ("rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss", "status",
-                                        "folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes",
+        base = {k: row.get(k) for k in ("rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss",
+                                        "status", "folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes",
                                         "infer_ms", "det_map50", "det_miss_rate", "det_missed", "error")}
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}

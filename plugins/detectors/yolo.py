@@ -1,9 +1,9 @@
-"""``yolo``: an Ultralytics YOLO hip detector trained per dataset and fold, offline, and cached.
+"""``yolo``: an Ultralytics YOLO hip detector trained per dataset and fold, and cached.
 
 The network is built from its YAML definition, or starts from ``weights``: a local ``.pt`` file, or an
 Ultralytics asset name (``yolo11n.pt``) fetched once through Ultralytics' own asset download into its
-weights directory (read-only under ``HIPBENCH_OFFLINE=1``). Training never flips images left-right, because the two classes are image
-sides (LeftHip, RightHip). A fold's trained detector is cached under the run directory, keyed by the
+weights directory (read-only under ``HIPBENCH_OFFLINE=1``). Training never flips images left-right,
+because the two classes are image sides (LeftHip, RightHip). A fold's trained detector is cached under the run directory, keyed by the
 training samples and settings, so every combination of the grid reuses it.
 """
 
@@ -138,7 +138,8 @@ class YoloDetector(HipDetector):
         return path, WeightsRecord(source, str(path), file_sha256(path))
 
     def _fingerprint(self, samples: Sequence[Sample], weights_sha256: str | None = None) -> str:
-        digest = hashlib.sha256(json.dumps({**self.settings, "weights_sha256": weights_sha256}, sort_keys=True).encode())
+        settings = {**self.settings, "weights_sha256": weights_sha256}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for sample in samples:
             digest.update(sample.image_id.encode())
             digest.update(np.nan_to_num(np.asarray(sample.keypoints, dtype=np.float64)).tobytes())
