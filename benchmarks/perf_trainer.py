@@ -1,6 +1,7 @@
 """Trainer throughput against a bare PyTorch loop training the same model on the same in-memory batches.
 
-Prints images/s for both and their ratio (target: at least 0.85 on CPU). The trainer does everything
+Prints images/s for both and their ratio (target: at least 0.95). The two are measured alternately,
+``--repeats`` times, and the median ratio is the figure: on a shared VM one pair alone varies by +-5 %. The trainer does everything
 it does in a real cell (augmentation on the device, warm-up/cosine schedule, gradient clipping,
 validation after each epoch); the bare loop only does forward, loss, backward and an AdamW step.
 
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     device = resolve_device(args.device)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, lr=1e-3)
@@ -75,17 +77,20 @@ def main() -> None:
 
     model, loss_fn = make()
     bare_loop(model, loss_fn, synthetic_crops(32, args.input_size, 6, 2), TrainConfig(epochs=1), device)  # warm-up
-    model, loss_fn = make()
-    bare = bare_loop(model, loss_fn, train, cfg, device)
-    model, loss_fn = make()
-    trainer = Trainer(cfg, device, amp=False, progress=False)
-    result = trainer.fit(model, loss_fn, train, val, lambda p: float(np.abs(p - val.keypoints).mean()))
-    ours = cfg.epochs * len(train) / result.train_seconds
+    ratios = []
+    for repeat in range(args.repeats):
+        model, loss_fn = make()
+        bare = bare_loop(model, loss_fn, train, cfg, device)
+        model, loss_fn = make()
+        trainer = Trainer(cfg, device, amp=False, progress=False)
+        result = trainer.fit(model, loss_fn, train, val, lambda p: float(np.abs(p - val.keypoints).mean()))
+        ours = cfg.epochs * len(train) / result.train_seconds
+        ratios.append(ours / bare)
+        print(f"repeat {repeat + 1}: bare PyTorch loop {bare:7.1f} images/s, hipbench Trainer {ours:7.1f} images/s "
+              f"(augmentation, schedule, clipping, per-epoch validation): ratio {ours / bare:.3f}")
     print(f"device {device.type}, {args.backbone} + {args.head}, input {args.input_size}, batch {args.batch_size}, "
           f"{len(train)} crops x {cfg.epochs} epochs, torch threads {torch.get_num_threads()}")
-    print(f"bare PyTorch loop : {bare:8.1f} images/s")
-    print(f"hipbench Trainer  : {ours:8.1f} images/s (augmentation, schedule, clipping, per-epoch validation)")
-    print(f"ratio             : {ours / bare:.3f} (target >= 0.85)")
+    print(f"median ratio      : {float(np.median(ratios)):.3f} (target >= 0.95)")
 
 
 if __name__ == "__main__":

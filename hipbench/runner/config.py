@@ -21,7 +21,7 @@ import yaml
 
 from hipbench.pipeline.misses import MISS_POLICIES
 from hipbench.training.augment import AugmentConfig
-from hipbench.training.trainer import TrainConfig
+from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "backbones", "necks", "heads", "losses", "train", "cv",
                   "detector", "device", "amp", "baseline", "metrics", "executor")
@@ -160,7 +160,8 @@ class Benchmark:
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
-        return {"name": self.name, "train": _plain(self.train), "cv": _plain(self.cv),
+        train = {k: v for k, v in _plain(self.train).items() if k not in SPEED_ONLY or v}
+        return {"name": self.name, "train": train, "cv": _plain(self.cv),
                 "detector": self.detector.as_dict(), "on_miss": self.on_miss, "amp": self.amp}
 
 
@@ -322,7 +323,7 @@ def load_benchmark(path: str | Path) -> Benchmark:
         ...     load_benchmark(f.name)
         ... except ConfigError as e:
         ...     print(str(e).split(": ", 1)[1])
-        unknown setting 'train.epoch' (did you mean 'epochs'?); known: epochs, batch_size, lr, weight_decay, optimizer, schedule, warmup_epochs, grad_clip, ema, input_size, crop_expand, mirror, augmentation, seed
+        unknown setting 'train.epoch' (did you mean 'epochs'?); known: epochs, batch_size, lr, weight_decay, optimizer, schedule, warmup_epochs, grad_clip, ema, input_size, crop_expand, mirror, augmentation, seed, compile, channels_last
         >>> os.unlink(f.name)
     """
     path = Path(path)

