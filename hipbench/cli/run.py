@@ -74,15 +74,26 @@ def status_command(run_dir: Path, show_all: bool) -> None:
 
 
 @click.command("leaderboard")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write a leaderboard merged from several runs (required with more than one).")
 @click.option("--format", "formats", type=click.Choice(["md", "csv", "html"]), multiple=True,
               help="Formats to write (repeatable; default: all three).")
-def leaderboard_command(run_dir: Path, formats: tuple[str, ...]) -> None:
-    """Rebuild the leaderboard of RUN_DIR from its stored cell results and print the Markdown table."""
+@click.option("--columns", type=click.Choice(["default", "all"]), default="default", show_default=True,
+              help="Markdown columns to print: the compact view or every column.")
+def leaderboard_command(run_dirs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...], columns: str) -> None:
+    """Rebuild the leaderboard of RUN_DIR from its stored cell results and print the Markdown table.
+
+    With several RUN_DIRS (two benchmark files, or one file run on two machines) the rows are merged into
+    one table under --out; rows are paired only on the same dataset, split and detector boxes.
+    """
     from hipbench.leaderboard.build import build_leaderboard
 
-    paths = build_leaderboard(run_dir, formats=formats or ("md", "csv", "html"))
+    if len(run_dirs) > 1 and out is None:
+        raise click.UsageError("merging several runs needs --out DIR")
+    target = run_dirs[0] if len(run_dirs) == 1 else list(run_dirs)
+    paths = build_leaderboard(target, formats=formats or ("md", "csv", "html"), out=out)
     if "md" in paths:
-        click.echo(paths["md"].read_text())
+        click.echo(paths["md" if columns == "default" else "md_all"].read_text())
     for kind, path in paths.items():
         click.echo(f"{kind}: {path}")

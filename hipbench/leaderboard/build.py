@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,8 +41,18 @@ def load_pooled(store: RunStore, key: str, folds: list[int], name: str = "predic
     if not parts or not all(p.exists() for p in parts):
         return None
     loaded = [np.load(p, allow_pickle=False) for p in parts]
-    return {name: np.concatenate([d[name] for d in loaded]) for name in ("image_id", "pred", "gt", "pixel_spacing")
-            } | {"schema": str(loaded[0]["schema"])}
+    pooled = {name: np.concatenate([d[name] for d in loaded]) for name in ("image_id", "pred", "gt", "pixel_spacing")}
+    # runs before per-patient statistics stored no patient ids: each image is then its own patient
+    pooled["patient_id"] = np.concatenate([d["patient_id"] if "patient_id" in d else d["image_id"] for d in loaded])
+    pooled["fold"] = np.concatenate([np.full(len(d["image_id"]), f) for f, d in zip(folds, loaded)])
+    return pooled | {"schema": str(loaded[0]["schema"])}
+
+
+def split_hash(pooled: dict[str, Any]) -> str:
+    """Identity of the test folds the pooled predictions came from (which image in which fold)."""
+    from hipbench.runner.config import config_hash
+
+    return config_hash(sorted(zip(pooled["fold"].tolist(), pooled["image_id"].tolist())))
 
 
 def _sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
@@ -78,6 +88,9 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"
     nme_mean, nme_std = _mean_std([(r.get(metric_field) or {}).get("nme") for r in ok])
+    row["fold_nme"] = {r["fold"]: (r.get(metric_field) or {}).get("nme") for r in ok}
+    row["n_train_mean"] = float(np.mean([r.get("n_train", 0) + r.get("n_val", 0) for r in ok]))
+    row["n_test_mean"] = float(np.mean([r.get("n_test", 0) for r in ok]))
     row.update(nme=nme_mean, nme_std=nme_std, params_m=ok[0].get("params", 0) / 1e6,
                train_minutes=float(np.mean([r.get("train_seconds", 0) for r in ok])) / 60,
                infer_ms=float(np.mean([r.get("infer_ms_per_image", math.nan) for r in ok])))
@@ -91,6 +104,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         schema = get_schema(pooled["schema"])
         row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"])
         row["pooled_arrays"] = pooled
+        row["split_hash"] = split_hash(pooled)
     return row
 
 
@@ -104,8 +118,8 @@ def finite_or_inf(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
-def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(leaderboard rows, per-fold rows) from the stored results of ``run_dir``."""
+def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(leaderboard rows, per-fold rows) of one run directory, before statistics and ranking."""
     store = RunStore(run_dir)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fold_rows = []
@@ -125,14 +139,59 @@ def collect_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         rows.append(_row(store, key, results, oracle=False))
         if any("oracle_metrics" in r for r in results):
             rows.append(_row(store, key, results, oracle=True))
-    ranked = sorted(rows, key=lambda r: (r["status"] != "ok", finite_or_inf(r.get("nme"))))
+    return rows, fold_rows
+
+
+def collect_rows(run_dirs: Path | Sequence[Path], records_dir: Path | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(ranked leaderboard rows with statistics, per-fold rows) of one or several run directories.
+
+    With several runs every row carries its ``run`` and keys are prefixed by it; rows are paired with
+    a best row only within the same dataset, split and detector boxes, whichever run they come from.
+    """
+    from hipbench.leaderboard.significance import add_statistics, explain_unpaired
+
+    dirs = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(d) for d in run_dirs]
+    rows, fold_rows = [], []
+    for run_dir in dirs:
+        run_rows, run_folds = _run_rows(run_dir)
+        if len(dirs) > 1:
+            for row in run_rows:
+                row["run"], row["key"] = run_dir.name, f"{run_dir.name}/{row['key']}"
+            run_folds = [{"run": run_dir.name, **f} for f in run_folds]
+        rows += run_rows
+        fold_rows += run_folds
+    add_statistics(rows, records_dir if records_dir is not None else dirs[0] / "records")
+    explain_unpaired(rows)
+    ranked = sorted(rows, key=rank_key)
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank if row["status"] == "ok" else "-"
-    return ranked, sorted(fold_rows, key=lambda r: (r["combination"], r["fold"]))
+    return ranked, sorted(fold_rows, key=lambda r: (r.get("run", ""), r["combination"], r["fold"]))
 
 
-def build_leaderboard(run_dir: Path, formats: tuple[str, ...] = ("md", "csv", "html")) -> dict[str, Path]:
-    """Write ``leaderboard.{md,csv,html}``, ``folds.csv`` and the plots of ``run_dir``; return the paths.
+def _run_info(dirs: Sequence[Path]) -> dict[str, Any]:
+    infos = [read_json(d / "run.json") if (d / "run.json").exists() else {"name": d.name} for d in dirs]
+    if len(infos) == 1:
+        return infos[0]
+    return {"name": " + ".join(str(i.get("name", "?")) for i in infos),
+            "benchmark_file": " and ".join(str(i.get("benchmark_file") or i.get("name")) for i in infos),
+            "machine": "; ".join(sorted({str(i.get("machine", "?")) for i in infos})),
+            "device": ", ".join(sorted({str(i.get("device", "?")) for i in infos})),
+            "hipbench": ", ".join(sorted({str(i.get("hipbench", "?")) for i in infos})),
+            "runs": [str(d) for d in dirs]}
+
+
+def rank_key(row: dict[str, Any]) -> tuple[bool, float, float]:
+    """Ok rows first, by pooled out-of-fold NME (the figure with a CI), then by the fold mean."""
+    pooled = (row.get("pooled") or {}).get("nme")
+    return row["status"] != "ok", finite_or_inf(pooled if pooled is not None else row.get("nme")), \
+        finite_or_inf(row.get("nme"))
+
+
+def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] = ("md", "csv", "html"),
+                      out: Path | None = None) -> dict[str, Path]:
+    """Write ``leaderboard.{md,csv,html}``, ``folds.csv`` and the plots of ``run_dir`` (or of several run
+    directories merged into ``out``); return the paths.
 
     Example:
         >>> import tempfile; d = Path(tempfile.mkdtemp())
@@ -143,9 +202,12 @@ def build_leaderboard(run_dir: Path, formats: tuple[str, ...] = ("md", "csv", "h
 
     from hipbench.leaderboard import render
 
-    run_dir = Path(run_dir)
-    rows, fold_rows = collect_rows(run_dir)
-    run_info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    dirs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(d) for d in run_dir]
+    if len(dirs) > 1 and out is None:
+        raise ValueError("merging several runs needs an output directory (--out DIR)")
+    run_dir = Path(out) if out is not None else dirs[0]
+    rows, fold_rows = collect_rows(dirs, run_dir / "records")
+    run_info = _run_info(dirs)
     plots = {}
     if "html" in formats:
         from hipbench.leaderboard.plots import plot_combination
@@ -161,6 +223,8 @@ def build_leaderboard(run_dir: Path, formats: tuple[str, ...] = ("md", "csv", "h
     if "md" in formats:
         paths["md"] = atomic_write(run_dir / "leaderboard.md",
                                    lambda p: p.write_text(render.markdown(table, run_info, rows)))
+        paths["md_all"] = atomic_write(run_dir / "leaderboard_all.md",
+                                       lambda p: p.write_text(render.markdown(table, run_info, rows, "all")))
     if "html" in formats:
         paths["html"] = atomic_write(run_dir / "leaderboard.html",
                                      lambda p: p.write_text(render.html(table, run_info, rows, plots, run_dir)))

@@ -9,11 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from hipbench.leaderboard.build import _sdr_value
+from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 
-COLUMNS = ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss", "params (M)",
-           "NME % (mean ± std)",
-           "MRE px", "SDR %", "AI MAE °", "AI LoA °", "AI ICC", "IHDI acc", "IHDI κw", "screen sens", "screen spec",
-           "coverage", "det mAP50", "det miss %", "train min", "infer ms/img"]
+# the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
+DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
+                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "train min"]
+# column groups of the full view (HTML toggles)
+GROUPS = {"identity": ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss"],
+          "keypoints": ["params (M)", "NME % (mean ± std)", "NME % [95% CI]", "NME vs best", "MRE px", "SDR %"],
+          "AI agreement": ["AI MAE °", "AI MAE ° [95% CI]", "AI vs best", "AI LoA °", "AI ICC"],
+          "IHDI": ["IHDI acc", "IHDI acc [95% CI]", "IHDI κw"],
+          "screening": ["screen sens", "screen spec"],
+          "detector": ["coverage", "det mAP50", "det miss %"],
+          "cost": ["train min", "infer ms/img"]}
+ALL_COLUMNS = [c for group in GROUPS.values() for c in group]
+LEGEND = ("'vs best' compares each row with the best row of its group (same dataset, split and detector boxes, "
+          "hence the same patients): 'best' is that row; '≈' its patient-bootstrap 95 % CI of the difference "
+          "contains 0 (statistically indistinguishable from the best); '>' worse beyond noise. CIs: 2,000 "
+          "bootstrap resamples of patients (seed 0), percentile method. Rows of different groups are never "
+          "paired. The CSV adds the Wilcoxon signed-rank p (Holm-corrected within the group) and the "
+          "Nadeau-Bengio corrected resampled t-test p on fold-level NME.")
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -34,18 +49,19 @@ def _coverage(pooled: dict[str, Any]) -> str:
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Display strings per row in :data:`COLUMNS` order; failed rows say so (and why) in the NME column."""
+    """Display strings per row, keyed by column name; failed rows say so (and why) in the NME columns."""
     out = []
     for row in rows:
         pooled = row.get("pooled") or {}
         _, sdr = _sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
                  "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"],
-                 "loss": row["loss"]}
+                 "loss": row["loss"], "combination": combination_label(row, rows)}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
-            cells["NME % (mean ± std)"] = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
-            out.append({c: cells.get(c, "") for c in COLUMNS})
+            failed = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
+            cells["NME % (mean ± std)"] = cells["NME % [95% CI]"] = failed
+            out.append({c: cells.get(c, "") for c in ALL_COLUMNS + DEFAULT_COLUMNS})
             continue
         loa = (_pooled(row, "ai_loa_low"), _pooled(row, "ai_loa_high"))
         coverage = _pooled(row, "coverage_hips")
@@ -66,18 +82,42 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "det miss %": _fmt(100 * row["det_miss_rate"], 1) if "det_miss_rate" in row else "–",
             "train min": _fmt(row.get("train_minutes"), 2),
             "infer ms/img": _fmt(row.get("infer_ms"), 1),
+            "NME % [95% CI]": values_with_ci(_pooled(row, "nme"), row.get("nme_ci"), 2),
+            "NME vs best": mark(row, "nme"),
+            "AI MAE ° [95% CI]": values_with_ci(_pooled(row, "ai_mae"), row.get("ai_mae_ci"), 2),
+            "AI vs best": mark(row, "ai_mae"),
+            "IHDI acc [95% CI]": values_with_ci(_pooled(row, "ihdi_accuracy"), row.get("ihdi_accuracy_ci"), 3),
         })
         out.append(cells)
     return out
+
+
+def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """backbone / head / loss, plus what varies across the table (weights, neck, dataset, detector)."""
+    if row["backbone"] == "mean_shape":
+        parts = ["mean_shape baseline"]
+    else:
+        parts = [row["backbone"], row["head"]] + ([row["loss"]] if row["loss"] not in ("default", "-") else [])
+        if row.get("neck") not in (None, "-"):
+            parts.insert(1, row["neck"])
+    label = " / ".join(parts)
+    extras = []
+    if row.get("weights") not in (None, "-", "scratch"):
+        extras.append(str(row["weights"]).split(" (")[0])
+    for key in ("run", "dataset", "detector"):
+        if len({r.get(key) for r in rows}) > 1:
+            extras.append(row[key])
+    return label + (f" ({'; '.join(extras)})" if extras else "")
 
 
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Machine-readable rows: identity, fold-mean figures and every scalar pooled metric."""
     out = []
     for row in rows:
-        base = {k: row.get(k) for k in ("rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss",
+        base = {k: row.get(k) for k in ("rank", "run", "dataset", "detector", "backbone", "weights", "neck", "head", "loss",
                                         "status", "folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes",
                                         "infer_ms", "det_map50", "det_miss_rate", "det_missed", "error")}
+        base |= ci_columns(row)
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}
         out.append(base | pooled)
@@ -88,12 +128,16 @@ def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[
     normaliser = next((r["pooled"].get("normaliser") for r in rows if r.get("pooled")), None)
     sdr_name = next((_sdr_value(r["pooled"])[0] for r in rows if r.get("pooled")), "SDR")
     bench = run_info.get("benchmark_file") or run_info.get("name", "")
+    datasets = sorted({r["dataset"] for r in rows})
     return [
+        f"Dataset: {datasets[0]}" if len(datasets) == 1 else f"Datasets: {', '.join(datasets)}",
         f"Benchmark `{run_info.get('name', '?')}` — command: `hipbench run {bench}`",
         f"Machine: {run_info.get('machine', '?')}; device: {run_info.get('device', '?')}; "
         f"hipbench {run_info.get('hipbench', '?')}",
         f"NME normaliser: {normaliser or 'see metrics'}. NME is mean ± std over folds; MRE, SDR ({sdr_name}), "
-        "AI and IHDI columns are pooled out-of-fold. Rank by NME; failed cells are listed as failed.",
+        "AI and IHDI columns are pooled out-of-fold (the [95% CI] columns too). Rank by pooled NME; failed "
+        "cells are listed as failed.",
+        LEGEND,
         "Weights column: what each backbone started from (a pretrained hub tag, a checkpoint file with its "
         "sha256, or scratch); the weights are part of every cell's hash.",
         "Detector column: which boxes the test crops came from. Every model trains on crops of the labelled "
@@ -104,22 +148,56 @@ def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[
     ]
 
 
-def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    """The leaderboard as a Markdown document with the run's command and machine in its header."""
+def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[str, Any]],
+             columns: str = "default") -> str:
+    """The leaderboard as a Markdown document with the run's command and machine in its header;
+    ``columns`` ``default`` (the compact view) or ``all``."""
+    shown = DEFAULT_COLUMNS if columns == "default" else ALL_COLUMNS
     lines = [f"# Leaderboard: {run_info.get('name', 'run')}", ""]
     lines += [f"- {line}" for line in _header_lines(run_info, rows)]
-    lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    if columns == "default":
+        lines += ["- Compact view; every column: `hipbench leaderboard RUN --columns all`, leaderboard_all.md, "
+                  "the CSV and the HTML page."]
+    lines += ["", "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     for cells in table:
-        lines.append("| " + " | ".join(cells[c].replace("|", "\\|") for c in COLUMNS) + " |")
+        lines.append("| " + " | ".join(cells.get(c, "").replace("|", "\\|") for c in shown) + " |")
     return "\n".join(lines) + "\n"
+
+
+_SCRIPT = """
+function sortBy(th){const table=th.closest('table');const i=[...th.parentNode.children].indexOf(th);
+const dir=th.dataset.dir==='asc'?'desc':'asc';th.parentNode.querySelectorAll('th').forEach(h=>delete h.dataset.dir);
+th.dataset.dir=dir;const rows=[...table.tBodies[0].rows];
+const key=r=>{const t=r.cells[i].textContent.trim();const n=parseFloat(t);return isNaN(n)?t:n;};
+rows.sort((a,b)=>{const x=key(a),y=key(b);const c=(typeof x==='number'&&typeof y==='number')?x-y:
+(typeof x==='number'?-1:(typeof y==='number'?1:String(x).localeCompare(String(y))));return dir==='asc'?c:-c;});
+rows.forEach(r=>table.tBodies[0].appendChild(r));}
+function toggle(box){document.querySelectorAll('[data-group="'+box.value+'"]').forEach(
+c=>c.classList.toggle('hidden',!box.checked));}
+"""
 
 
 def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[str, Any]],
          plots: dict[str, dict[str, Path]], run_dir: Path) -> str:
-    """A self-contained HTML page: the table, then each combination's plots (relative links)."""
+    """One self-contained page (no network; works from file://): the table with sortable columns and
+    column-group toggles (the default view's groups on), CIs on hover, then each row's plots."""
     esc = html_lib.escape
-    head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{esc(cells[c])}</td>" for c in COLUMNS) + "</tr>" for cells in table)
+    shown = ["combination", *[c for c in ALL_COLUMNS if c not in ("backbone", "neck", "head", "loss", "weights")]]
+    group = {c: g for g, cols in GROUPS.items() for c in cols} | {"combination": "identity"}
+    on = {"identity", "keypoints", "AI agreement", "IHDI"}
+    cls = {c: "" if group[c] in on else " class='hidden'" for c in shown}
+    head = "".join(f"<th data-group='{esc(group[c])}'{cls[c]} onclick='sortBy(this)'>{esc(c)}</th>" for c in shown)
+    hover = {"NME % [95% CI]": "nme", "AI MAE ° [95% CI]": "ai_mae", "IHDI acc [95% CI]": "ihdi_accuracy"}
+    body = []
+    for cells, row in zip(table, rows):
+        tds = []
+        for c in shown:
+            ci = row.get(f"{hover[c]}_ci") if c in hover else None
+            title = f" title='95 % CI by patient: {ci[0]:.3f} to {ci[1]:.3f}'" if ci and ci[0] is not None else ""
+            tds.append(f"<td data-group='{esc(group[c])}'{cls[c]}{title}>{esc(cells.get(c, ''))}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    boxes = "".join(f"<label><input type='checkbox' value='{esc(g)}' onchange='toggle(this)'"
+                    f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in GROUPS)
     sections = []
     for row in rows:
         images = plots.get(row["key"])
@@ -128,14 +206,19 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
         figs = "".join(
             f'<figure><img src="{esc(os.path.relpath(p, run_dir))}" alt="{esc(name)}"><figcaption>{esc(name)}'
             "</figcaption></figure>" for name, p in images.items())
-        title = (f"{row['rank']}. {row['backbone']} / {row['head']} / {row['loss']} ({row['dataset']}; "
-                 f"detector {row['detector']})")
-        sections.append(f"<section><h2>{esc(title)}</h2><div class='figs'>{figs}</div></section>")
+        title = f"{row['rank']}. {combination_label(row, rows)}"
+        caption = (f"{row['backbone']} / {row['head']} / {row['loss']}; dataset {row['dataset']}; "
+                   f"detector {row['detector']}; weights {row.get('weights', '-')}")
+        sections.append(f"<section><h2>{esc(title)}</h2><p class='caption'>{esc(caption)}</p>"
+                        f"<div class='figs'>{figs}</div></section>")
     header = "".join(f"<p>{esc(line)}</p>" for line in _header_lines(run_info, rows))
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}"
-             ".figs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}img{height:240px}")
+             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee;cursor:pointer}"
+             "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}.hidden{display:none}"
+             "td:nth-child(1){text-align:left}.caption{color:#555;font-size:13px}"
+             ".figs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}img{height:300px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Leaderboard {esc(run_info.get('name', ''))}"
-            f"</title><style>{style}</style></head><body><h1>Leaderboard: {esc(run_info.get('name', 'run'))}</h1>"
-            f"{header}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{''.join(sections)}"
-            "</body></html>\n")
+            f"</title><style>{style}</style><script>{_SCRIPT}</script></head><body>"
+            f"<h1>Leaderboard: {esc(run_info.get('name', 'run'))}</h1>{header}<p>Columns: {boxes}</p>"
+            f"<table id='leaderboard'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"{''.join(sections)}</body></html>\n")
