@@ -121,3 +121,22 @@ def test_killed_run_resumes_without_redoing_cells_and_matches_uninterrupted(tmp_
         assert (cell / name).exists(), name
     html = (run_dir / "leaderboard.html").read_text()
     assert "confusion.png" in html and "bland_altman.png" in html
+
+
+def test_repeated_cv_runs_folds_times_repeats_cells_on_different_splits(tmp_path: Path) -> None:
+    bench = write_tiny(tmp_path / "grid.yaml", ["resnet18"], ["auto"])
+    bench.write_text(bench.read_text().replace("cv: {folds: 2, val_share: 0.25, seed: 0}",
+                                               "cv: {folds: 2, val_share: 0.25, seed: 0, repeats: 2}"))
+    done = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "x 2 folds x 2 repeats" in done.stdout and "= 8 cells" in done.stdout
+    import json
+
+    split = json.loads(next((tmp_path / "run" / "splits").glob("*.json")).read_text())
+    tests = [sorted(f["test"]) for f in split["folds"]]
+    assert len(tests) == 4 and tests[:2] != tests[2:]  # repeat 2 reshuffles the patients
+    assert sorted(tests[0] + tests[1]) == sorted(tests[2] + tests[3])  # each repeat tests every image once
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert set(board.folds_ok) == {4}
+    other = board[~board.best_row.astype(bool)].iloc[0]
+    assert 0 <= other.nme_p_nadeau_bengio <= 1  # paired with the best row over 4 fold-level differences

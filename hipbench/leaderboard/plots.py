@@ -35,13 +35,15 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     arrays = row["pooled_arrays"]
     schema = get_schema(arrays["schema"])
     pred, gt = arrays["pred"], arrays["gt"]
-    title = f"{row['backbone']} / {row['head']} ({row.get('detector', 'gt')})"
+    # short titles that fit; the full description is the figure's caption in the HTML page
+    boxes = "oracle boxes" if "oracle" in str(row.get("detector")) else str(row.get("detector", "gt")).split("(")[0]
+    title = f"{row['backbone']} / {row['head']}, {boxes}"
     paths: dict[str, Path] = {}
 
     grades_gt, grades_pred = ihdi_grade(gt, schema).ravel(), ihdi_grade(pred, schema).ravel()
     matrix = np.zeros((5, 5), int)  # rows: truth 0 (ungradable) .. 4; columns: prediction
     np.add.at(matrix, (grades_gt, grades_pred), 1)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.imshow(matrix, cmap="Blues")
     labels = ["ungr.", "I", "II", "III", "IV"]
     ax.set_xticks(range(5), labels)
@@ -50,22 +52,22 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="black" if n < matrix.max() / 2 else "white")
     ax.set_xlabel("predicted IHDI grade")
     ax.set_ylabel("ground-truth IHDI grade")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=10)
     paths["IHDI confusion matrix"] = _save(fig, out_dir / "confusion.png")
 
     ai_gt, ai_pred = acetabular_index(gt, schema).ravel(), acetabular_index(pred, schema).ravel()
     ok = np.isfinite(ai_gt) & np.isfinite(ai_pred)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.scatter(ai_gt[ok], ai_pred[ok], s=8, alpha=0.6)
     lo, hi = (float(np.min(ai_gt[ok])) - 2, float(np.max(ai_gt[ok])) + 2) if ok.any() else (0, 50)
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
     ax.set_xlabel("ground-truth AI (°)")
     ax.set_ylabel("predicted AI (°)")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=10)
     paths["AI scatter"] = _save(fig, out_dir / "ai_scatter.png")
 
     mean, diff = (ai_gt[ok] + ai_pred[ok]) / 2, ai_pred[ok] - ai_gt[ok]
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.scatter(mean, diff, s=8, alpha=0.6)
     if len(diff) > 1:
         bias, sd = float(diff.mean()), float(diff.std(ddof=1))
@@ -73,7 +75,7 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
             ax.axhline(y, color="tab:red", ls=style, lw=0.9)
     ax.set_xlabel("mean of AI (°)")
     ax.set_ylabel("predicted − ground truth (°)")
-    ax.set_title(f"Bland-Altman, {title}", fontsize=8)
+    ax.set_title(f"Bland-Altman: {title}", fontsize=10)
     paths["Bland-Altman"] = _save(fig, out_dir / "bland_altman.png")
 
     errors = np.linalg.norm(pred - gt, axis=-1)
@@ -81,21 +83,21 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     flat = np.where(finite_gt, np.nan_to_num(errors, nan=np.inf), np.nan)[finite_gt]
     thresholds = np.linspace(0, max(1.0, float(np.nanpercentile(flat[np.isfinite(flat)], 95)) * 1.2
                                     if np.isfinite(flat).any() else 10.0), 60)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.plot(thresholds, [(flat <= t).mean() * 100 for t in thresholds])
     ax.set_xlabel("radius (px, full image)")
     ax.set_ylabel("landmarks within radius (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"SDR curve, {title}", fontsize=8)
+    ax.set_title(f"SDR: {title}", fontsize=10)
     paths["SDR curve"] = _save(fig, out_dir / "sdr_curve.png")
 
     with warnings.catch_warnings():  # a landmark never predicted (every hip missed) plots as a gap
         warnings.simplefilter("ignore", RuntimeWarning)
         per_landmark = np.nanmean(np.where(finite_gt, errors, np.nan), axis=0)
-    fig, ax = plt.subplots(figsize=(max(3.6, 0.35 * len(per_landmark)), 3.2))
+    fig, ax = plt.subplots(figsize=(max(4.4, 0.4 * len(per_landmark)), 3.8))
     ax.bar(range(len(per_landmark)), per_landmark)
     ax.set_xticks(range(len(per_landmark)), schema.names, rotation=70, fontsize=6)
     ax.set_ylabel("mean error (px)")
-    ax.set_title(f"per-landmark error, {title}", fontsize=8)
+    ax.set_title(f"Per landmark: {title}", fontsize=10)
     paths["per-landmark error"] = _save(fig, out_dir / "per_landmark.png")
     return paths

@@ -182,7 +182,8 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     """One self-contained page (no network; works from file://): the table with sortable columns and
     column-group toggles (the default view's groups on), CIs on hover, then each row's plots."""
     esc = html_lib.escape
-    shown = ["combination", *[c for c in ALL_COLUMNS if c not in ("backbone", "neck", "head", "loss", "weights")]]
+    shown = ["rank", "combination",
+             *[c for c in ALL_COLUMNS if c not in ("rank", "backbone", "neck", "head", "loss", "weights")]]
     group = {c: g for g, cols in GROUPS.items() for c in cols} | {"combination": "identity"}
     on = {"identity", "keypoints", "AI agreement", "IHDI"}
     cls = {c: "" if group[c] in on else " class='hidden'" for c in shown}

@@ -98,12 +98,19 @@ def _safe(text: str) -> str:
 @dataclass(frozen=True)
 class CVConfig:
     """Cross-validation: ``folds`` patient-grouped folds, ``val_share`` of each training part held out
-    for checkpoint selection, ``seed``, and ``patient_regex`` (first group of a match on the file stem)."""
+    for checkpoint selection, ``seed``, ``patient_regex`` (first group of a match on the file stem), and
+    ``repeats``: the whole k-fold repeated with split seeds ``seed``, ``seed + 1``, ... (repeated CV)."""
 
     folds: int = 5
     val_share: float = 0.15
     seed: int = 0
     patient_regex: str | None = None
+    repeats: int = 1
+
+    @property
+    def total_folds(self) -> int:
+        """Cells per combination: ``folds`` x ``repeats`` (repeat r uses split seed ``seed + r``)."""
+        return self.folds * self.repeats
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,8 @@ class Benchmark:
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
         train = {k: v for k, v in _plain(self.train).items() if k not in SPEED_ONLY or v}
-        return {"name": self.name, "train": train, "cv": _plain(self.cv),
+        cv = {k: v for k, v in _plain(self.cv).items() if k != "repeats" or v != 1}  # hashes before repeats existed
+        return {"name": self.name, "train": train, "cv": cv,
                 "detector": self.detector.as_dict(), "on_miss": self.on_miss, "amp": self.amp}
 
 
@@ -280,6 +288,8 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     cv = parser.dataclass_block(data, "cv", CVConfig)
     if cv.folds < 2:
         raise parser.fail(_line(data.get("cv"), "folds"), f"cv.folds must be at least 2, got {cv.folds}")
+    if cv.repeats < 1:
+        raise parser.fail(_line(data.get("cv"), "repeats"), f"cv.repeats must be at least 1, got {cv.repeats}")
     if not 0 < cv.val_share < 1:
         raise parser.fail(_line(data.get("cv"), "val_share"), f"cv.val_share must be in (0, 1), got {cv.val_share}")
     if train.epochs < 1 or train.batch_size < 1 or train.input_size < 16:

@@ -41,6 +41,7 @@ def dry_run(bench: Benchmark, out: Path, device: str | None, executor: Component
     images = max(int(v) for v in sizes.values())
     seconds = estimate_seconds(bench, plan.runnable, torch_device, images=images)
     echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
+         f"{f' x {bench.cv.repeats} repeats' if bench.cv.repeats > 1 else ''}"
          f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
          f"{len(plan.pending)} to run")
     for name, count in sizes.items():

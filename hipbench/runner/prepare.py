@@ -6,6 +6,7 @@ claim each dataset's preparation so it happens once, the others wait for it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -38,9 +39,10 @@ class PrepareError(RuntimeError):
 
 def prepare_hash(bench: Benchmark, dataset: Component) -> str:
     """Everything the prepared data depends on: dataset, split, detector, crop geometry."""
-    return config_hash({"dataset": dataset.as_dict(), "cv": bench.cv.__dict__, "detector": bench.detector.as_dict(),
-                        "on_miss": bench.on_miss, "input_size": bench.train.input_size,
-                        "crop_expand": bench.train.crop_expand, "mirror": bench.train.mirror})
+    return config_hash({"dataset": dataset.as_dict(), "cv": bench.resolved()["cv"],
+                        "detector": bench.detector.as_dict(), "on_miss": bench.on_miss,
+                        "input_size": bench.train.input_size, "crop_expand": bench.train.crop_expand,
+                        "mirror": bench.train.mirror})
 
 
 def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]]:
@@ -72,8 +74,17 @@ def make_split(cv: CVConfig, samples: Sequence[Any], path: Path) -> dict[str, An
     from hipbench.data.splits import make_folds, read_split, write_split
 
     if path.exists():
-        return read_split(path, samples)
-    split = make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed, patient_regex=cv.patient_regex)
+        split = read_split(path, samples)
+        if split.num_folds != cv.total_folds:
+            raise ValueError(f"{path} has {split.num_folds} folds but the benchmark asks for {cv.total_folds} "
+                             f"({cv.folds} folds x {cv.repeats} repeats); use another --out, or --fresh")
+        return split
+    splits = [make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed + r,
+                         patient_regex=cv.patient_regex) for r in range(cv.repeats)]
+    split = splits[0]
+    if cv.repeats > 1:  # one flat list of folds: repeat r's fold f is fold r * folds + f
+        split.folds = [dataclasses.replace(fold, index=r * cv.folds + fold.index)
+                       for r, s in enumerate(splits) for fold in s.folds]
     write_split(split, path, samples)
     return read_split(path, samples)
 

@@ -125,9 +125,9 @@ def plan_run(bench: Benchmark, store: RunStore) -> Plan:
     cells = []
     for combination in combos:
         weights = weights_identity(combination.backbone)
-        cells += [(combination, f, cell_hash(bench, combination, f, weights)) for f in range(bench.cv.folds)]
+        cells += [(combination, f, cell_hash(bench, combination, f, weights)) for f in range(bench.cv.total_folds)]
     pending = [(c, f, h) for c, f, h in cells if not store.is_finished(c.key, f, h)]
-    return Plan(runnable, problems, cells, pending, bench.cv.folds)
+    return Plan(runnable, problems, cells, pending, bench.cv.total_folds)
 
 
 def check_datasets_exist(bench: Benchmark) -> list[str]:
@@ -168,13 +168,14 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
     torch_device = resolve_device(device or bench.device)
     where = "this worker" if worker else runner.describe()
     echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
+         f"{f' x {bench.cv.repeats} repeats' if bench.cv.repeats > 1 else ''}"
          f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
          f"{len(plan.pending)} to run on {torch_device.type} via {where}")
     _write_run_record(bench, out, plan, torch_device)
     if not worker:
         forget_failures(out)
     for problem in plan.problems:
-        for fold in range(bench.cv.folds):
+        for fold in range(bench.cv.total_folds):
             write_failure(store, problem.combination.key, problem.combination.as_dict(), fold,
                           cell_hash(bench, problem.combination, fold, "invalid"), problem.reason, "validation")
     tasks, invalid = _prepare(bench, plan, store, torch_device, device, echo,
@@ -295,7 +296,7 @@ def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: 
     total = 0.0
     for combination in combinations:
         try:
-            total += time_training_step(bench, combination, device) * steps * bench.cv.folds * 1.15
+            total += time_training_step(bench, combination, device) * steps * bench.cv.total_folds * 1.15
         except Exception:  # a combination that cannot even take a step fails properly in its cell
             continue
     return total
