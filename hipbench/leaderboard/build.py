@@ -210,11 +210,14 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
     run_info = _run_info(dirs)
     plots = {}
     if "html" in formats:
-        from hipbench.leaderboard.plots import plot_combination
+        from hipbench.leaderboard.plots import plot_combination, plot_pareto
 
         for row in rows:
             if "pooled_arrays" in row:
                 plots[row["key"]] = plot_combination(row, run_dir / "plots" / row["key"])
+        pareto = plot_pareto(rows, run_dir / "plots" / "pareto.png")
+        if pareto is not None:
+            plots["__pareto__"] = {"accuracy against cost": pareto}
     table = render.table_rows(rows)
     paths: dict[str, Path] = {}
     if "csv" in formats:

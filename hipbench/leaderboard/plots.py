@@ -101,3 +101,52 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     ax.set_title(f"Per landmark: {title}", fontsize=10)
     paths["per-landmark error"] = _save(fig, out_dir / "per_landmark.png")
     return paths
+
+
+def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Rows no other row beats on both (lower cost and lower error, one strictly).
+
+    Example:
+        >>> pareto_front(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0])).tolist()
+        [True, True, False]
+    """
+    cost, error = np.asarray(cost, float), np.asarray(error, float)
+    ok = np.isfinite(cost) & np.isfinite(error)
+    front = np.zeros(len(cost), bool)
+    for i in np.flatnonzero(ok):
+        beaten = ok & (cost <= cost[i]) & (error <= error[i]) & ((cost < cost[i]) | (error < error[i]))
+        front[i] = not beaten.any()
+    return front
+
+
+def plot_pareto(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """NME and AI MAE against inference time and parameters; the Pareto-optimal rows are marked and named."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [r for r in rows if r.get("status") == "ok" and r.get("backbone") != "mean_shape" and r.get("pooled")]
+    if len(models) < 2:
+        return None
+    labels = [f"{r['rank']}. {r['head']}" + (" (oracle)" if "oracle" in str(r.get("detector")) else "")
+              for r in models]
+    costs = {"inference (ms / image)": [r.get("infer_ms") for r in models],
+             "parameters (millions)": [r.get("params_m") for r in models]}
+    errors = {"NME (%)": [r["pooled"].get("nme") for r in models],
+              "AI MAE (°)": [r["pooled"].get("ai_mae") for r in models]}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    for row_axes, (error_name, error) in zip(axes, errors.items()):
+        for ax, (cost_name, cost) in zip(row_axes, costs.items()):
+            c, e = np.asarray(cost, float), np.asarray(error, float)
+            front = pareto_front(c, e)
+            ax.scatter(c[~front], e[~front], color="0.6", s=30, label="beaten on both by another row")
+            ax.scatter(c[front], e[front], color="tab:red", s=45, label="Pareto-optimal")
+            for i in np.flatnonzero(front):
+                ax.annotate(labels[i], (c[i], e[i]), textcoords="offset points", xytext=(5, 4), fontsize=9)
+            ax.set_xlabel(cost_name)
+            ax.set_ylabel(error_name)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=9, loc="best")
+    fig.suptitle("Accuracy against cost (pooled out-of-fold; lower is better on every axis)", fontsize=11)
+    return _save(fig, path)

@@ -200,6 +200,10 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     boxes = "".join(f"<label><input type='checkbox' value='{esc(g)}' onchange='toggle(this)'"
                     f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in GROUPS)
     sections = []
+    if "__pareto__" in plots:
+        pareto = os.path.relpath(plots["__pareto__"]["accuracy against cost"], run_dir)
+        sections.append(f"<section><h2>Accuracy against cost</h2><p class='caption'>Red: rows no other row beats "
+                        f"on both axes.</p><img class='wide' src='{esc(pareto)}' alt='Pareto plot'></section>")
     for row in rows:
         images = plots.get(row["key"])
         if not images:
@@ -217,7 +221,7 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee;cursor:pointer}"
              "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}.hidden{display:none}"
              "td:nth-child(1){text-align:left}.caption{color:#555;font-size:13px}"
-             ".figs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}img{height:300px}")
+             ".figs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}img{height:300px}img.wide{height:auto;max-width:900px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Leaderboard {esc(run_info.get('name', ''))}"
             f"</title><style>{style}</style><script>{_SCRIPT}</script></head><body>"
             f"<h1>Leaderboard: {esc(run_info.get('name', 'run'))}</h1>{header}<p>Columns: {boxes}</p>"
