@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hipbench-installed
 
-.PHONY: test test-slow demo install clean-venv
+.PHONY: test test-slow test-browser demo install clean-venv
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ test: $(STAMP)
 # the tests marked slow (long cross-products, the Slurm-local and Ray executors); CI runs them after `make test`
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# the HTML leaderboard driven in the system Chromium (Debian: apt-get install -y chromium chromium-driver)
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser
 
 # the main job on the embedded synthetic phantom; prints where the leaderboard is
 demo: $(STAMP)

@@ -21,7 +21,7 @@ N_IMAGES, FOLDS = 120, 2
 
 
 def fake_run(root: Path, name: str, predictions: dict[str, np.ndarray], gt: np.ndarray,
-             fold_of: np.ndarray) -> Path:
+             fold_of: np.ndarray, dataset_name: str = "phantom") -> Path:
     """A run directory as `hipbench run` writes it: results and out-of-fold predictions per cell."""
     run = root / name
     ids = np.array([f"img{i:03d}" for i in range(len(gt))])
@@ -29,8 +29,8 @@ def fake_run(root: Path, name: str, predictions: dict[str, np.ndarray], gt: np.n
     write_json(run / "run.json", {"name": name, "benchmark_file": f"{name}.yaml", "machine": "test",
                                   "device": "cpu", "hipbench": "test"})
     for head, pred in predictions.items():
-        key = f"phantom__resnet18__{head}"
-        combo = {"dataset": {"type": "phantom"}, "backbone": {"type": "resnet18"}, "neck": None,
+        key = f"{dataset_name}__resnet18__{head}"
+        combo = {"dataset": {"type": dataset_name}, "backbone": {"type": "resnet18"}, "neck": None,
                  "head": {"type": head}, "loss": None}
         for fold in range(FOLDS):
             rows = fold_of == fold
@@ -89,6 +89,23 @@ def test_merged_runs_pair_only_on_the_same_split(tmp_path: Path, truth: tuple) -
     assert "not paired" in board.loc["twin", "unpaired"] and "split" in board.loc["twin", "unpaired"]
     assert "not paired" in (merged / "leaderboard.md").read_text()
     assert run_cli("leaderboard", str(a), str(b)).returncode == 2  # merging needs --out
+
+
+def test_three_datasets_give_average_ranks_friedman_and_a_cd_diagram(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    runs = []
+    for d in ("alpha", "beta", "gamma"):
+        best, gt = dataset(40, rng)
+        heads = {f"h{i}": best + [float(i), 0.0] for i in range(4)}  # h0 best on every dataset, then h1, ...
+        runs.append(fake_run(tmp_path, d, heads, gt, np.arange(40) % FOLDS, dataset_name=d))
+    merged = tmp_path / "merged"
+    build_leaderboard(runs, out=merged)
+    markdown = (merged / "leaderboard.md").read_text()
+    assert "## Across datasets" in markdown and "Friedman test p = 0.0293" in markdown
+    assert "critical difference (alpha 0.05) = 2.71 ranks" in markdown
+    ranked = [line.split(" | ")[0].strip("| ") for line in markdown.splitlines() if line.startswith("| resnet18 / h")]
+    assert ranked == ["resnet18 / h0", "resnet18 / h1", "resnet18 / h2", "resnet18 / h3"]
+    assert (merged / "plots" / "critical_difference.png").stat().st_size > 10_000
 
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -218,6 +218,12 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
         pareto = plot_pareto(rows, run_dir / "plots" / "pareto.png")
         if pareto is not None:
             plots["__pareto__"] = {"accuracy against cost": pareto}
+    from hipbench.leaderboard.ranks import plot_critical_difference, rank_across_datasets
+
+    ranks = rank_across_datasets(rows)
+    if ranks is not None:
+        cd_plot = plot_critical_difference(ranks, run_dir / "plots" / "critical_difference.png")
+        run_info = {**run_info, "ranks": ranks, "cd_plot": cd_plot}
     table = render.table_rows(rows)
     paths: dict[str, Path] = {}
     if "csv" in formats:

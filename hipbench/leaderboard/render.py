@@ -161,6 +161,10 @@ def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[d
     lines += ["", "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     for cells in table:
         lines.append("| " + " | ".join(cells.get(c, "").replace("|", "\\|") for c in shown) + " |")
+    if run_info.get("ranks") is not None:
+        lines += run_info["ranks"].markdown()
+        if run_info.get("cd_plot"):
+            lines += ["", "![critical difference](plots/critical_difference.png)"]
     return "\n".join(lines) + "\n"
 
 
@@ -200,6 +204,11 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     boxes = "".join(f"<label><input type='checkbox' value='{esc(g)}' onchange='toggle(this)'"
                     f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in GROUPS)
     sections = []
+    if run_info.get("ranks") is not None:
+        text = "".join(f"<p>{esc(line)}</p>" for line in run_info["ranks"].markdown()[3:4])
+        cd = (f"<img class='wide' src='{esc(os.path.relpath(run_info['cd_plot'], run_dir))}' alt='CD diagram'>"
+              if run_info.get("cd_plot") else "")
+        sections.append(f"<section><h2>Across datasets</h2>{text}{cd}</section>")
     if "__pareto__" in plots:
         pareto = os.path.relpath(plots["__pareto__"]["accuracy against cost"], run_dir)
         sections.append(f"<section><h2>Accuracy against cost</h2><p class='caption'>Red: rows no other row beats "
