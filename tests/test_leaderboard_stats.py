@@ -156,3 +156,18 @@ def test_html_sorts_and_toggles_in_a_real_browser(tmp_path: Path, truth: tuple) 
             driver.save_screenshot(shot)
     finally:
         driver.quit()
+
+
+def test_export_keeps_predictions_not_weights_and_rebuilds_identically(tmp_path: Path, truth: tuple) -> None:
+    gt, predictions = truth
+    run = fake_run(tmp_path, "a", predictions, gt, np.arange(N_IMAGES) % FOLDS)
+    (run / "cells" / "phantom__resnet18__best" / "fold0" / "model.pt").write_bytes(b"weights")
+    build_leaderboard(run)
+    done = run_cli("leaderboard", str(run), "--export", str(tmp_path / "committed"))
+    assert done.returncode == 0, done.stderr
+    committed = tmp_path / "committed"
+    assert not list(committed.rglob("model.pt")) and list(committed.rglob("predictions.npz"))
+    shutil.rmtree(run)  # the original run is gone: the export alone rebuilds the same table
+    before = pd.read_csv(committed / "leaderboard.csv")
+    assert run_cli("leaderboard", str(committed)).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(committed / "leaderboard.csv"), before)

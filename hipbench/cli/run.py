@@ -81,7 +81,11 @@ def status_command(run_dir: Path, show_all: bool) -> None:
               help="Formats to write (repeatable; default: all three).")
 @click.option("--columns", type=click.Choice(["default", "all"]), default="default", show_default=True,
               help="Markdown columns to print: the compact view or every column.")
-def leaderboard_command(run_dirs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...], columns: str) -> None:
+@click.option("--export", "export_to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Copy results and predictions (no weights) to DIR and build the leaderboard there, "
+                   "so it can be committed and rebuilt from the repository alone.")
+def leaderboard_command(run_dirs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...], columns: str,
+                        export_to: Path | None) -> None:
     """Rebuild the leaderboard of RUN_DIR from its stored cell results and print the Markdown table.
 
     With several RUN_DIRS (two benchmark files, or one file run on two machines) the rows are merged into
@@ -91,6 +95,12 @@ def leaderboard_command(run_dirs: tuple[Path, ...], out: Path | None, formats: t
 
     if len(run_dirs) > 1 and out is None:
         raise click.UsageError("merging several runs needs --out DIR")
+    if export_to is not None:
+        if len(run_dirs) > 1:
+            raise click.UsageError("--export takes one run directory")
+        from hipbench.leaderboard.export import export_run
+
+        run_dirs = (export_run(run_dirs[0], export_to),)
     target = run_dirs[0] if len(run_dirs) == 1 else list(run_dirs)
     paths = build_leaderboard(target, formats=formats or ("md", "csv", "html"), out=out)
     if "md" in paths:

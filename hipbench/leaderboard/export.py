@@ -1,0 +1,35 @@
+"""Export a run's results without its weights: what a committed leaderboard needs to be rebuilt from the
+repository alone (``hipbench leaderboard DIR``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+# per cell: the result, its configuration and the out-of-fold predictions (never model.pt)
+CELL_FILES = ("result.json", "config.json", "predictions.npz", "predictions_oracle.npz")
+RUN_FILES = ("run.json", "benchmark.yaml")
+
+
+def export_run(run_dir: Path, dest: Path) -> Path:
+    """Copy ``run_dir``'s run record, splits and per-cell results and predictions into ``dest`` (build the
+    leaderboard there next); return ``dest``."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    if dest.resolve() == run_dir.resolve():
+        raise ValueError(f"export target {dest} is the run directory itself")
+    if not (run_dir / "run.json").exists():
+        raise FileNotFoundError(f"{run_dir}: no run.json (not a hipbench run directory)")
+    shutil.rmtree(dest / "cells", ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        if (run_dir / name).exists():
+            shutil.copyfile(run_dir / name, dest / name)
+    if (run_dir / "splits").is_dir():
+        shutil.copytree(run_dir / "splits", dest / "splits", dirs_exist_ok=True)
+    for result in sorted(run_dir.glob("cells/*/fold*/result.json")):
+        target = dest / result.parent.relative_to(run_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in CELL_FILES:
+            if (result.parent / name).exists():
+                shutil.copyfile(result.parent / name, target / name)
+    return dest
