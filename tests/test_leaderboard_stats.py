@@ -3,7 +3,6 @@ paired only on the same split; the HTML table sorts and toggles in a real browse
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from hipbench.leaderboard.build import build_leaderboard
 from hipbench.runner.store import write_json
 from tests.conftest import run_cli
-from tests.test_statistics import TEMPLATE, dataset
+from tests.test_statistics import dataset
 
 N_IMAGES, FOLDS = 120, 2
 
