@@ -2,9 +2,9 @@
 
 Prints images/s for both and their ratio (target: at least 0.95). The two are measured alternately,
 ``--repeats`` times, and the median ratio is the figure: on a shared VM one pair alone varies by +-5 %.
-The trainer does everything
-it does in a real cell (augmentation on the device, warm-up/cosine schedule, gradient clipping,
-validation after each epoch); the bare loop only does forward, loss, backward and an AdamW step.
+The trainer does everything it does in a real cell (augmentation on the device, warm-up/cosine schedule,
+gradient clipping, validation after each epoch); the bare loop only does forward, loss, backward and a
+PyTorch-default AdamW step.
 
     .venv/bin/python benchmarks/perf_trainer.py [--backbone resnet18] [--head simcc_1d] [--epochs 3]
 """
