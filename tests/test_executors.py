@@ -187,3 +187,37 @@ def test_exit_code_2_for_a_benchmark_that_cannot_run(tmp_path: Path, plugin_site
                       extra_path=plugin_site)
     assert missing.returncode == 2 and 'pip install "hipbench[ray]"' in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+CRASHY = """
+import os
+from pathlib import Path
+
+from hipbench.registry import BACKBONES
+
+
+def crashy_net(**kwargs):
+    marker = Path(os.environ["CRASHY_MARKER"])
+    if not marker.exists():  # the first attempt's process dies, as on a node failure or an OOM kill
+        marker.write_text("crashed once")
+        os._exit(137)
+    return BACKBONES.build({"type": "timm", "model_name": "test_resnet"})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["{type: submitit, cluster: local, gpus_per_task: 0, cpus_per_task: 1}",
+                                      "{type: ray, num_cpus: 2}"])
+def test_engines_retry_a_cell_whose_worker_died(tmp_path: Path, plugin_site: Path, executor: str) -> None:
+    from tests.conftest import make_distribution
+
+    make_distribution(plugin_site, "hipbench-crashy", "0.1.0", {"hipbench.backbones": {"crashy_net":
+                      "hipbench_crashy:crashy_net"}}, {"hipbench_crashy": CRASHY})
+    bench = tiny(tmp_path / "b.yaml", epochs=1, extra=f"executor: {executor}\nbaseline: false")
+    bench.write_text(bench.read_text().replace("backbones: [resnet18]", "backbones: [crashy_net]"))
+    done = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress", extra_path=plugin_site,
+                   env={**ONE_THREAD, "CRASHY_MARKER": str(tmp_path / "crashed")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = (tmp_path / "run").glob("cells/*/fold*/result.json")
+    attempts = sorted(json.loads(p.read_text())["attempt"] for p in results)
+    assert attempts == [1, 2]  # the lost cell ran again; the other one once
