@@ -14,7 +14,7 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 # the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
                    "IHDI acc [95% CI]", "IHDI κw", "coverage", "train min"]
-# column groups of the full view (HTML toggles)
+# column groups of the full view; the HTML shows the default view and toggles the other groups
 GROUPS = {"identity": ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss"],
           "keypoints": ["params (M)", "NME % (mean ± std)", "NME % [95% CI]", "NME vs best", "MRE px", "SDR %"],
           "AI agreement": ["AI MAE °", "AI MAE ° [95% CI]", "AI vs best", "AI LoA °", "AI ICC"],
@@ -106,7 +106,8 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         extras.append(str(row["weights"]).split(" (")[0])
     for key in ("run", "dataset", "detector"):
         if len({r.get(key) for r in rows}) > 1:
-            extras.append(row[key])
+            value = str(row[key])
+            extras.append("oracle boxes" if key == "detector" and "oracle" in value else value.split("(")[0])
     return label + (f" ({'; '.join(extras)})" if extras else "")
 
 
@@ -187,11 +188,12 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     """One self-contained page (no network; works from file://): the table with sortable columns and
     column-group toggles (the default view's groups on), CIs on hover, then each row's plots."""
     esc = html_lib.escape
-    shown = ["rank", "combination",
-             *[c for c in ALL_COLUMNS if c not in ("rank", "backbone", "neck", "head", "loss", "weights")]]
-    group = {c: g for g, cols in GROUPS.items() for c in cols} | {"combination": "identity"}
-    on = {"identity", "keypoints", "AI agreement", "IHDI"}
-    cls = {c: "" if group[c] in on else " class='hidden'" for c in shown}
+    # the default view's columns always; every other column in its group, hidden until its box is ticked
+    extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
+    shown = DEFAULT_COLUMNS + extra
+    group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in GROUPS.items() for c in cols
+                                                       if c not in DEFAULT_COLUMNS}
+    cls = {c: "" if group[c] == "default" else " class='hidden'" for c in shown}
     head = "".join(f"<th data-group='{esc(group[c])}'{cls[c]} onclick='sortBy(this)'>{esc(c)}</th>" for c in shown)
     hover = {"NME % [95% CI]": "nme", "AI MAE ° [95% CI]": "ai_mae", "IHDI acc [95% CI]": "ihdi_accuracy"}
     body = []
@@ -202,6 +204,7 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
             title = f" title='95 % CI by patient: {ci[0]:.3f} to {ci[1]:.3f}'" if ci and ci[0] is not None else ""
             tds.append(f"<td data-group='{esc(group[c])}'{cls[c]}{title}>{esc(cells.get(c, ''))}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
+    on: set[str] = set()
     boxes = "".join(f"<label><input type='checkbox' value='{esc(g)}' onchange='toggle(this)'"
                     f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in GROUPS)
     sections = []
@@ -230,7 +233,7 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     style = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee;cursor:pointer}"
              "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}.hidden{display:none}"
-             "td:nth-child(1){text-align:left}.caption{color:#555;font-size:13px}"
+             "td:nth-child(2){text-align:left}.caption{color:#555;font-size:13px}"
              ".figs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}img{height:300px}img.wide{height:auto;max-width:900px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Leaderboard {esc(run_info.get('name', ''))}"
             f"</title><style>{style}</style><script>{_SCRIPT}</script></head><body>"
