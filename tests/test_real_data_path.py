@@ -69,6 +69,7 @@ def test_pretrained_weights_change_the_hash_and_reach_the_leaderboard(tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     assert list(board.weights) == [f"ImageNet-1k pretrained ({REPO})"]
-    assert f"ImageNet-1k pretrained ({REPO})" in (tmp_path / "run" / "leaderboard.md").read_text()
+    assert f"ImageNet-1k pretrained ({REPO})" in (tmp_path / "run" / "leaderboard_all.md").read_text()
+    assert "(ImageNet-1k pretrained)" in (tmp_path / "run" / "leaderboard.md").read_text()  # compact view
     result = next((tmp_path / "run" / "cells").glob("*/fold0/result.json")).read_text()
     assert REPO in result and '"sha256"' in result
