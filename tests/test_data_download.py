@@ -349,5 +349,6 @@ def test_summary_reports_bad_labels_with_the_source_outlier_flag(tmp_path: Path)
     assert lines[2].startswith(f"  labels/{stem}.txt: point ") and "lies outside the 124x121 image" in lines[2]
     assert lines[2].endswith("[outliers.json: Wrong Body Part]")
     assert lines[3] == "  images/orphan.jpg: image has no label"
-    assert lines[4] == ("official split (dataset_splits.json): train 0, val 0, test 2; "
+    assert lines[4].startswith("1 unusable label(s) listed in exclude.txt")
+    assert lines[5] == ("official split (dataset_splits.json): train 0, val 0, test 2; "
                         "1 listed image(s) without image+label here")

@@ -73,3 +73,33 @@ def test_pretrained_weights_change_the_hash_and_reach_the_leaderboard(tmp_path: 
     assert "(ImageNet-1k pretrained)" in (tmp_path / "run" / "leaderboard.md").read_text()  # compact view
     result = next((tmp_path / "run" / "cells").glob("*/fold0/result.json")).read_text()
     assert REPO in result and '"sha256"' in result
+
+
+def test_an_unusable_source_label_is_excluded_so_data_check_passes(source_files: dict,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.conftest import SHARED_DATA
+    from tests.test_data_download import _Handler, _jpeg, _routes
+
+    bad = "dataset2_5bb4943f_img"  # the source's wrong-body-part image: x coordinates above 1
+    files = dict(source_files)
+    files[f"data/{bad}.txt"] = (SHARED_DATA / "mtddh_labels" / "labels" / f"{bad}.txt").read_bytes()
+    files[f"data/{bad}.jpg"] = _jpeg(96, 80, 99)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.mirror = Mirror(url, _routes(files))  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "mtddh"
+        got = CliRunner().invoke(main, ["data", "download", "mtddh", "--out", str(out), "--base-url", url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got.exit_code == 0, got.output
+    assert "1 unusable label(s) listed in exclude.txt" in got.output
+    assert (out / "labels" / f"{bad}.txt").exists() and bad in (out / "exclude.txt").read_text()
+    check = CliRunner().invoke(main, ["data", "check", str(out)])
+    assert check.exit_code == 0, check.output  # passes: the excluded label is a warning, not an error
+    assert "excluded by exclude.txt" in check.output and bad in check.output

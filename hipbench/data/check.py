@@ -115,6 +115,8 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         return report
     report.schema, report.num_landmarks = dataset.schema.name, dataset.schema.num_keypoints
     report.problems += [Problem(f, why) for f, why in dataset.skipped]
+    report.problems += [Problem(f, f"excluded by exclude.txt: {why}", "warning")
+                        for f, why in getattr(dataset, "excluded", [])]
     report.num_samples = len(dataset)
     report.num_patients = len({s.patient_id for s in dataset})
     by_hash: dict[str, list[str]] = {}

@@ -33,7 +33,8 @@ class DatasetError(ValueError):
 class KeypointDataset(Sequence[Sample]):
     """An ordered sequence of :class:`Sample` sharing one landmark schema.
 
-    ``skipped`` lists ``(file, reason)`` for every sample left out under ``on_error: skip``.
+    ``skipped`` lists ``(file, reason)`` for every sample left out under ``on_error: skip``; ``excluded``
+    those the dataset's ``exclude.txt`` leaves out (see :mod:`hipbench.data.exclusions`).
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -43,12 +44,13 @@ class KeypointDataset(Sequence[Sample]):
     """
 
     def __init__(self, name: str, schema: LandmarkSchema, samples: Iterable[Sample], root: str | Path | None = None,
-                 skipped: Iterable[tuple[str, str]] = ()) -> None:
+                 skipped: Iterable[tuple[str, str]] = (), excluded: Iterable[tuple[str, str]] = ()) -> None:
         self.name = name
         self.schema = schema
         self.root = Path(root) if root is not None else None
         self._samples = list(samples)
         self.skipped: list[tuple[str, str]] = [(str(f), str(r)) for f, r in skipped]
+        self.excluded: list[tuple[str, str]] = [(str(f), str(r)) for f, r in excluded]
         for sample in self._samples:
             if sample.schema.name != schema.name or sample.num_keypoints != schema.num_keypoints:
                 raise DatasetError(f"dataset {name!r}: sample {sample.image_id!r} has schema "
@@ -165,6 +167,7 @@ class Collector:
         self.on_error = check_on_error(on_error)
         self.samples: list[Sample] = []
         self.skipped: list[tuple[str, str]] = []
+        self.excluded: list[tuple[str, str]] = []
 
     def problem(self, file: str | Path, reason: str) -> None:
         """Report a problem with ``file`` that produced no sample."""
@@ -186,7 +189,7 @@ class Collector:
 
     def dataset(self, name: str, schema: LandmarkSchema, root: str | Path | None) -> KeypointDataset:
         """The collected samples as a :class:`KeypointDataset`."""
-        return KeypointDataset(name, schema, self.samples, root, self.skipped)
+        return KeypointDataset(name, schema, self.samples, root, self.skipped, self.excluded)
 
 
 def pair_by_stem(images: dict[str, Path], labels: dict[str, Path], collector: Collector,

@@ -389,11 +389,15 @@ class DatasetSummary:
     problems: list[tuple[str, str]] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
     split_missing: dict[str, int] = field(default_factory=dict)
+    unparsable: dict[str, str] = field(default_factory=dict)  # stem -> why, written to exclude.txt
 
     def lines(self) -> list[str]:
         out = [f"images: {self.images}, labels: {self.labels}, pairs: {self.paired}",
                f"labels parsed: {self.paired - self.parse_failures} ok; problems: {len(self.problems)}"]
         out += [f"  {f}: {why}" for f, why in self.problems]
+        if self.unparsable:
+            out.append(f"{len(self.unparsable)} unusable label(s) listed in exclude.txt: hipbench leaves them out "
+                       "of training and testing and reports them (data check shows them as warnings)")
         if self.splits:
             counts = ", ".join(f"{k} {v}" for k, v in self.splits.items())
             missing = sum(self.split_missing.values())
@@ -436,6 +440,7 @@ def summarise(root: str | Path) -> DatasetSummary:
             flag = f" [outliers.json: {flags[stem]}]" if stem in flags else ""
             summary.parse_failures += 1
             summary.problems.append((rel, strip_file(str(exc), label) + flag))
+            summary.unparsable[stem] = strip_file(str(exc), label) + flag
     summary.problems += [(images[s].relative_to(root).as_posix(), "image has no label")
                          for s in images if s not in labels]
     splits_path = root / "dataset_splits.json"
@@ -583,6 +588,11 @@ def download(source_name: str, out: str | Path, base_url: str | None = None, ret
         raise IntegrityError(failures)
 
     summary = summarise(root)
+    if summary.unparsable:
+        from hipbench.data.exclusions import write_exclusions
+
+        write_exclusions(root, summary.unparsable, header="Labels of the source that cannot be used as they are "
+                         "(written by `hipbench data download`);\nthe files are kept unchanged beside them.")
     notices = write_notices(root, source, manifest, endpoints)
     return DownloadResult(root, manifest, len(todo), skipped, summary, notices)
 

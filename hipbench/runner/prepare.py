@@ -51,6 +51,8 @@ def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]
 
     dataset = DATASETS.build(component.cfg)
     skipped = [(str(f), str(why)) for f, why in getattr(dataset, "skipped", [])]
+    skipped += [(str(f), f"excluded by the dataset's exclude.txt: {why}")
+                for f, why in getattr(dataset, "excluded", [])]
     samples = list(dataset)
     if not samples:
         raise ValueError(f"dataset {component.label} yielded no samples")
@@ -183,7 +185,7 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, devi
         samples, skipped = load_dataset(dataset)
         if skipped:  # counted and reported, never silent; the list stays in the run directory
             write_json(prepared_dir(store.root, key) / "skipped.json", [{"file": f, "reason": r} for f, r in skipped])
-            echo(f"{dataset.label}: {len(skipped)} sample(s) skipped (on_error: skip), e.g. "
+            echo(f"{dataset.label}: {len(skipped)} sample(s) left out (skipped or excluded), e.g. "
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
         split = make_split(bench.cv, samples, store.split_path(key))

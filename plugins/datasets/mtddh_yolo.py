@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hipbench.data.annotations import read_annotation
 from hipbench.data.dataset import Collector, KeypointDataset, list_images, pair_by_stem, patient_id_from_stem
+from hipbench.data.exclusions import read_exclusions
 from hipbench.schema import get_schema
 
 
@@ -37,6 +38,11 @@ def mtddh_yolo(root: str | Path, images: str = "images", labels: str = "labels",
         raise ValueError(f"{label_dir}: no YOLO-pose *.txt label files")
     image_files = list_images(image_dir)
     collector = Collector(on_error)
+    for stem, reason in read_exclusions(root).items():  # listed in root/exclude.txt: reported, never used
+        if stem in label_files or stem in image_files:
+            collector.excluded.append((str(label_files.get(stem) or image_files[stem]), reason))
+            label_files.pop(stem, None)
+            image_files.pop(stem, None)
 
     def build(stem: str, label: Path, image: Path | None):
         sample = read_annotation(label, "mtddh_yolo", image_size=image_size, image_path=image)
