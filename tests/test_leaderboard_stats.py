@@ -70,7 +70,7 @@ def test_cis_and_marks_against_the_best_row(tmp_path: Path, truth: tuple) -> Non
     assert "Dataset: phantom" in markdown and "[" in markdown
     records = pd.read_csv(next((run / "records").glob("*shifted*.csv")))
     assert len(records) == 2 * N_IMAGES and records.patient_id.nunique() == N_IMAGES // 2
-    assert set(records.screening) <= {"TP", "FP", "TN", "FN", "ungradable"}
+    assert set(records.screening) <= {"TP", "FP", "TN", "FN", "ungradable"} and set(records.fold) == {0, 1}
 
 
 def test_merged_runs_pair_only_on_the_same_split(tmp_path: Path, truth: tuple) -> None:

@@ -111,7 +111,8 @@ def _finite(value: Any) -> float:
 def _write_records(path: Path, arrays: dict[str, Any], patients: Any) -> None:
     import pandas as pd
 
-    records = hip_records(arrays["pred"], arrays["gt"], arrays["schema"], arrays["image_id"], patients)
+    records = hip_records(arrays["pred"], arrays["gt"], arrays["schema"], arrays["image_id"], patients,
+                          folds=arrays.get("fold"))
     atomic_write(path, lambda p: pd.DataFrame(records.rows()).to_csv(p, index=False))
 
 

@@ -38,6 +38,7 @@ class HipRecords:
     ai_pred: np.ndarray
     grade_gt: np.ndarray
     grade_pred: np.ndarray
+    fold: np.ndarray | None = None
 
     @property
     def ai_err(self) -> np.ndarray:
@@ -54,6 +55,8 @@ class HipRecords:
             gradable = g in GRADES and p in GRADES
             row: dict[str, Any] = {"patient_id": self.patients[self.patient[h]], "image_id": str(self.image_id[h]),
                                    "side": str(self.side[h])}
+            if self.fold is not None:
+                row["fold"] = int(self.fold[h])
             row |= {f"err_px_{name}": float(e) for name, e in zip(self.landmarks, self.point_err[h])}
             row |= {"nme": float(np.nanmean(self.point_err[h]) / self.norm[h] * 100)
                     if np.isfinite(self.point_err[h]).any() else float("nan"),
@@ -71,8 +74,10 @@ def _screen(g: int, p: int) -> str:
 
 
 def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, image_ids: Sequence[str],
-                patient_ids: Sequence[str] | None = None, normaliser: str = "inter_triradiate") -> HipRecords:
-    """Per-hip records of predictions ``pred`` against ``gt`` (N, K, 2); patients default to images.
+                patient_ids: Sequence[str] | None = None, normaliser: str = "inter_triradiate",
+                folds: Sequence[int] | None = None) -> HipRecords:
+    """Per-hip records of predictions ``pred`` against ``gt`` (N, K, 2); patients default to images; ``folds``
+    (N,) says which test fold each image came from.
 
     Example:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
@@ -106,4 +111,5 @@ def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, 
                       np.asarray(columns["side"]), tuple(schema.unilateral_names()), np.asarray(columns["err"], float),
                       np.asarray(columns["norm"], float), np.asarray(columns["ai_gt"], float),
                       np.asarray(columns["ai_pred"], float), np.asarray(columns["g_gt"], int),
-                      np.asarray(columns["g_pred"], int))
+                      np.asarray(columns["g_pred"], int),
+                      None if folds is None else np.repeat(np.asarray(folds, int), len(SIDES)))
