@@ -44,6 +44,10 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, exec
     if executor_name:
         spec = Component(executor_name, spec.kwargs if executor_name == spec.type else {})
     if workers is not None:
+        if spec.type != "local":
+            click.echo(f"error: --workers sets the local executor's worker processes; the executor here is "
+                       f"{spec.type!r} (add --executor local)", err=True)
+            sys.exit(2)
         spec = Component(spec.type, {**spec.kwargs, "workers": workers}, spec.line)
     try:
         if dry_run:
