@@ -24,7 +24,7 @@ from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "backbones", "necks", "heads", "losses", "train", "cv",
-                  "detector", "device", "amp", "baseline", "metrics", "executor")
+                  "detector", "device", "amp", "baseline", "executor")
 
 
 class ConfigError(ValueError):
@@ -280,6 +280,9 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     if not isinstance(data, dict):
         raise parser.fail(None, "a benchmark file must be a YAML mapping with datasets, backbones, heads, ...")
     for key in data:
+        if key == "metrics":  # accepted once and never read: now refused rather than silently ignored
+            raise parser.fail(_line(data, key), "'metrics:' is not a setting: the leaderboard computes every "
+                              "metric (NME, MRE, SDR, AI, IHDI, coverage); remove it")
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
