@@ -16,6 +16,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check hipbench plugins tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
 # the tests marked slow (long cross-products, the Slurm-local and Ray executors); CI runs them after `make test`

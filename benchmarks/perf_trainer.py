@@ -22,7 +22,7 @@ from hipbench.pipeline.crops import CropSet
 from hipbench.runner.cell import build_loss
 from hipbench.runner.config import Combination, Component
 from hipbench.training.augment import to_model_input
-from hipbench.training.trainer import Trainer, TrainConfig, resolve_device
+from hipbench.training.trainer import TrainConfig, Trainer, resolve_device
 
 
 def synthetic_crops(n: int, size: int, k: int, seed: int) -> CropSet:

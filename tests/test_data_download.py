@@ -26,8 +26,16 @@ from click.testing import CliRunner
 from PIL import Image
 
 from hipbench.cli import main
-from hipbench.data.download import (STATE_DIR, DownloadError, Manifest, _StayLocal, download, git_blob_sha1,
-                                    is_loopback, summarise)
+from hipbench.data.download import (
+    STATE_DIR,
+    DownloadError,
+    Manifest,
+    _StayLocal,
+    download,
+    git_blob_sha1,
+    is_loopback,
+    summarise,
+)
 from hipbench.offline import DownloadForbidden
 from tests.conftest import SHARED_DATA
 

@@ -47,7 +47,7 @@ def test_png_8_and_16_bit(tmp_path: Path):
 
 
 def _dicom(path: Path, pixels: np.ndarray, photometric: str, spacing=("0.2", "0.2")) -> Path:
-    from pydicom.dataset import FileMetaDataset, Dataset
+    from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     meta = FileMetaDataset()

@@ -14,7 +14,6 @@ from PIL import Image
 from hipbench.data.annotations import read_annotation
 from hipbench.data.dataset import DatasetError, KeypointDataset, detect_format, load_dataset
 from hipbench.registry import DATASETS
-from hipbench.schema import get_schema
 from hipbench_plugins.datasets.coco_keypoints import coco_keypoints
 from hipbench_plugins.datasets.ihdi_csv import ihdi_csv
 from hipbench_plugins.datasets.landmark_csv import landmark_csv

@@ -102,8 +102,9 @@ def test_missed_hips_are_counted_and_follow_the_policy(tmp_path: Path, policy: s
     # predict with the same run: best cell, the run's detector restored from its relative checkpoint
     images = tmp_path / "images"
     images.mkdir()
-    from hipbench_plugins.datasets.synthetic_pelvis import synthetic_pelvis
     import cv2
+
+    from hipbench_plugins.datasets.synthetic_pelvis import synthetic_pelvis
 
     phantoms = list(synthetic_pelvis(num=2, seed=9, size=128))
     for sample in phantoms:

@@ -158,8 +158,8 @@ def test_stale_and_dead_claims_are_taken_over_and_counted(tmp_path: Path) -> Non
 
 def test_a_cell_lost_too_often_is_recorded_failed_not_retried_forever(tmp_path: Path) -> None:
     from hipbench.runner.config import load_benchmark
-    from hipbench.runner.tasks import CellTask, claim_path, execute_task
     from hipbench.runner.store import RunStore
+    from hipbench.runner.tasks import CellTask, claim_path, execute_task
 
     bench = load_benchmark(tiny(tmp_path / "b.yaml"))
     task = CellTask(str(tmp_path / "run"), bench, bench.combinations()[0], 0, "h", max_retries=2)

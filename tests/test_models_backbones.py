@@ -86,8 +86,9 @@ def test_backbone_checkpoint_round_trip(tmp_path: Path) -> None:
 
 
 def test_classification_checkpoint_fits_the_features_model(tmp_path: Path) -> None:
-    from hipbench.offline import import_timm
     from safetensors.torch import save_file
+
+    from hipbench.offline import import_timm
 
     timm = import_timm()
     full = timm.create_model("test_convnext").eval()  # features_only flattens "stages.N" to "stages_N"

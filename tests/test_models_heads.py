@@ -86,7 +86,8 @@ def test_full_cross_product(backbone: str) -> None:
 
 # head/loss compatibility, before anything is built -----------------------------------------------
 def test_incompatible_loss_fails_naming_the_compatible_ones() -> None:
-    with pytest.raises(ValueError, match="head 'simcc_2d' cannot train with loss 'l1': its simcc output fits kl_discret"):
+    with pytest.raises(ValueError,
+                       match="head 'simcc_2d' cannot train with loss 'l1': its simcc output fits kl_discret"):
         check_head_loss({"type": "simcc_2d"}, {"type": "l1"})
     with pytest.raises(ValueError, match="fits dice, bce"):
         check_head_loss({"type": "dilated_mask"}, {"type": "heatmap_mse"})

@@ -38,7 +38,7 @@ METRIC_COLUMNS = ["backbone", "head", "loss", "status", "nme", "nme_std", "poole
 
 def write_tiny(path: Path, backbones: list[str], losses: list[str]) -> Path:
     path.write_text(TINY.format(backbones="\n".join(f"  - type: {b}" for b in backbones),
-                                losses="\n".join(f"  - type: {l}" for l in losses)))
+                                losses="\n".join(f"  - type: {loss}" for loss in losses)))
     return path
 
 

@@ -18,7 +18,8 @@ def test_ihdi12_order_sides_and_roles():
     assert s.role_sources("acetabular_margin", "right") == [8]
     # H-point is derived: the midpoint of the metaphysis ends, on each side
     assert s.role_sources("h_point", "left") == [3, 5] and s.role_sources("h_point", "right") == [11, 9]
-    pts = np.zeros((12, 2)); pts[3] = [10, 20]; pts[5] = [30, 40]
+    pts = np.zeros((12, 2))
+    pts[3], pts[5] = [10, 20], [30, 40]
     assert s.role_points(pts, "h_point", "left").tolist() == [20.0, 30.0]
     assert not s.has_role("femoral_head", "left")
     assert np.isnan(s.role_points(pts, "femoral_head", "left")).all()

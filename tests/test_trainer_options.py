@@ -11,7 +11,7 @@ from hipbench.pipeline.crops import CropSet
 from hipbench.registry import LOSSES
 from hipbench.runner.config import parse_benchmark
 from hipbench.training.augment import AugmentConfig
-from hipbench.training.trainer import Trainer, TrainConfig
+from hipbench.training.trainer import TrainConfig, Trainer
 
 
 def crops(n: int, size: int = 32, seed: int = 0) -> CropSet:

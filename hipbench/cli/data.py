@@ -62,7 +62,7 @@ def check_command(root: str, fmt: str, no_decode: bool) -> None:
 def stats_command(root: str, out: str, fmt: str) -> None:
     """AI and IHDI distributions per side of the dataset in ROOT (CSV + PNG plots in OUT)."""
     from hipbench.data.dataset import DatasetError, load_dataset
-    from hipbench.data.stats import summarise, write_stats, hip_rows
+    from hipbench.data.stats import hip_rows, summarise, write_stats
 
     try:
         dataset = load_dataset(root, fmt)

@@ -33,8 +33,14 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
     """
     from hipbench.data.images import ImageReadError
-    from hipbench.pipeline.predict import (HipPredictor, find_images, pick_cell, unique_stems,
-                                           write_image_outputs, write_summary)
+    from hipbench.pipeline.predict import (
+        HipPredictor,
+        find_images,
+        pick_cell,
+        unique_stems,
+        write_image_outputs,
+        write_summary,
+    )
     from hipbench.registry import PluginError
 
     try:

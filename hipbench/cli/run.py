@@ -31,7 +31,7 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, exec
     Exit codes: 0 every cell finished; 1 some cell failed (the others ran, the leaderboard is written);
     2 the benchmark cannot run as written (nothing was trained).
     """
-    from hipbench.runner.config import ConfigError, Component, load_benchmark
+    from hipbench.runner.config import Component, ConfigError, load_benchmark
     from hipbench.runner.run import RunInvalid, run_benchmark
 
     try:

@@ -4,7 +4,6 @@ Bland-Altman, SDR curve and per-landmark error bars."""
 from __future__ import annotations
 
 import warnings
-
 from pathlib import Path
 from typing import Any
 

@@ -32,7 +32,8 @@ class FPNConcatNeck(nn.Module):
                  levels: Sequence[int] | None = None, min_stride: int = 4) -> None:
         super().__init__()
         if len(in_channels) != len(in_strides):
-            raise ValueError(f"fpn neck: in_channels {tuple(in_channels)} and in_strides {tuple(in_strides)} differ in length")
+            raise ValueError(f"fpn neck: in_channels {tuple(in_channels)} and in_strides {tuple(in_strides)} "
+                             "differ in length")
         n = len(in_strides)
         if levels is None:
             levels = [i for i, s in enumerate(in_strides) if s >= min_stride] or [n - 1]
@@ -41,7 +42,8 @@ class FPNConcatNeck(nn.Module):
             raise ValueError(f"fpn neck: levels must be distinct indices into {n} backbone features, got {levels}")
         self.levels = levels
         self.laterals = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(in_channels[i], channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+            nn.Sequential(nn.Conv2d(in_channels[i], channels, 1, bias=False), nn.BatchNorm2d(channels),
+                          nn.ReLU(inplace=True))
             for i in levels)
         self.finest = min(levels, key=lambda i: in_strides[i])
         self.out_channels = (channels * len(levels),)

@@ -162,8 +162,8 @@ class Benchmark:
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
-        return [Combination(d, b, h, l, n) for d in self.datasets for b in self.backbones for n in self.necks
-                for h in self.heads for l in self.losses]
+        return [Combination(d, b, h, loss, n) for d in self.datasets for b in self.backbones for n in self.necks
+                for h in self.heads for loss in self.losses]
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
@@ -286,7 +286,8 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise parser.fail(_line(data, key), f"unknown top-level key '{key}'{hint}; known: {', '.join(TOP_LEVEL_KEYS)}")
+            raise parser.fail(_line(data, key),
+                              f"unknown top-level key '{key}'{hint}; known: {', '.join(TOP_LEVEL_KEYS)}")
     train = parser.dataclass_block(data, "train", TrainConfig)
     cv = parser.dataclass_block(data, "cv", CVConfig)
     if cv.folds < 2:
@@ -330,13 +331,14 @@ def load_benchmark(path: str | Path) -> Benchmark:
     Example:
         >>> import tempfile, os
         >>> f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        >>> _ = f.write("datasets: [{type: synthetic_pelvis}]\\nbackbones: [resnet18]\\nheads: [heatmap]\\ntrain: {epoch: 2}\\n")
+        >>> _ = f.write("datasets: [{type: synthetic_pelvis}]\\nbackbones: [resnet18]\\nheads: [heatmap]\\n"
+        ...             "train: {epoch: 2}\\n")
         >>> f.close()
         >>> try:
         ...     load_benchmark(f.name)
         ... except ConfigError as e:
-        ...     print(str(e).split(": ", 1)[1])
-        unknown setting 'train.epoch' (did you mean 'epochs'?); known: epochs, batch_size, lr, weight_decay, optimizer, schedule, warmup_epochs, grad_clip, ema, input_size, crop_expand, mirror, augmentation, seed, compile, channels_last
+        ...     print(str(e).split(": ", 1)[1].split(";")[0])
+        unknown setting 'train.epoch' (did you mean 'epochs'?)
         >>> os.unlink(f.name)
     """
     path = Path(path)

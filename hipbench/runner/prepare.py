@@ -19,8 +19,15 @@ import torch
 from hipbench.pipeline.crops import SIDES, CropSet, make_crops
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash
-from hipbench.runner.fold_data import (FoldData, fold_dir, is_prepared, load_samples, prepared_dir, save_fold,
-                                       save_samples)
+from hipbench.runner.fold_data import (
+    FoldData,
+    fold_dir,
+    is_prepared,
+    load_samples,
+    prepared_dir,
+    save_fold,
+    save_samples,
+)
 from hipbench.runner.store import RunStore, read_json, write_json
 
 FAILED = "FAILED.json"

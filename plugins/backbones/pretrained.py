@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 from hipbench.offline import forbid_download, import_timm, offline_requested
 
 # timm's order: the safetensors file when the hub repo has one, else the pickled torch file

@@ -98,8 +98,8 @@ def load_checkpoint(module: nn.Module, path: str | Path, strict: bool = True, na
     A common wrapper prefix (``module.``, ``model.``, ``backbone.``, ...) is stripped, and a timm
     classification checkpoint fits the ``features_only`` model. Checkpoint keys the module does not
     have (a classifier, say) are ignored. Missing keys or shape mismatches raise a ``ValueError``
-    that names a few of them (and ``name``, the model's, when given); with ``strict=False`` the matching keys are loaded and only shape
-    mismatches or a checkpoint that matches nothing are errors.
+    that names a few of them (and ``name``, the model's, when given); with ``strict=False`` the matching keys
+    are loaded and only shape mismatches or a checkpoint that matches nothing are errors.
 
     Example:
         >>> import tempfile, os

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from hipbench.data.annotations import check_sides, read_coco_keypoints
-from hipbench.data.dataset import (Collector, DatasetError, KeypointDataset, check_points, list_images, locate_image,
-                                   patient_id_from_stem)
+from hipbench.data.dataset import (
+    Collector,
+    DatasetError,
+    KeypointDataset,
+    check_points,
+    list_images,
+    locate_image,
+    patient_id_from_stem,
+)
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, get_schema
 

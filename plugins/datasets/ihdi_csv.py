@@ -6,8 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hipbench.data.annotations import read_annotation
-from hipbench.data.dataset import (Collector, KeypointDataset, list_images, pair_by_stem, patient_id_from_stem,
-                                   require_dir)
+from hipbench.data.dataset import (
+    Collector,
+    KeypointDataset,
+    list_images,
+    pair_by_stem,
+    patient_id_from_stem,
+    require_dir,
+)
 from hipbench.schema import get_schema
 
 

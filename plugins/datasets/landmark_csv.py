@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from hipbench.data.annotations import check_sides, read_landmark_csv
-from hipbench.data.dataset import (Collector, DatasetError, KeypointDataset, check_points, locate_image,
-                                   patient_id_from_stem)
+from hipbench.data.dataset import (
+    Collector,
+    DatasetError,
+    KeypointDataset,
+    check_points,
+    locate_image,
+    patient_id_from_stem,
+)
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 

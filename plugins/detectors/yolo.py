@@ -3,8 +3,8 @@
 The network is built from its YAML definition, or starts from ``weights``: a local ``.pt`` file, or an
 Ultralytics asset name (``yolo11n.pt``) fetched once through Ultralytics' own asset download into its
 weights directory (read-only under ``HIPBENCH_OFFLINE=1``). Training never flips images left-right,
-because the two classes are image sides (LeftHip, RightHip). A fold's trained detector is cached under the run directory, keyed by the
-training samples and settings, so every combination of the grid reuses it.
+because the two classes are image sides (LeftHip, RightHip). A fold's trained detector is cached under the
+run directory, keyed by the training samples and settings, so every combination of the grid reuses it.
 """
 
 from __future__ import annotations

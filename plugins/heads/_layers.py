@@ -43,7 +43,8 @@ def upsampling_steps(in_stride: int, out_stride: int, head: str) -> int:
     steps = round(math.log2(ratio)) if ratio >= 1 else -1
     if steps < 0 or 2**steps != ratio:
         raise ValueError(f"{head}: cannot upsample features at stride {in_stride} to stride {out_stride}; pick a "
-                         f"coarser feature level (in_index) or an output stride that divides {in_stride} by a power of 2")
+                         "coarser feature level (in_index) or an output stride that divides "
+                         f"{in_stride} by a power of 2")
     return steps
 
 

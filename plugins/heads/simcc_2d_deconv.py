@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
-
 from torch import nn
 
 from hipbench_plugins.heads._layers import UpsamplingDecoder
@@ -17,6 +15,7 @@ class SimCC2DDeconvHead(SimCC2DHead):
     as in SimCC on SimpleBaseline; the maps are 8x finer, so the classifier sees more positions.
 
     Example:
+        >>> import torch
         >>> head = SimCC2DDeconvHead(in_channels=(16,), in_strides=(32,), num_keypoints=3, input_size=64,
         ...                          deconv_channels=8)
         >>> head.map_size, tuple(head([torch.zeros(2, 16, 2, 2)])["x"].shape)
