@@ -141,8 +141,7 @@ def test_exactly_one_of_racing_processes_wins_a_claim(tmp_path: Path) -> None:
 
 def test_stale_and_dead_claims_are_taken_over_and_counted(tmp_path: Path) -> None:
     path = tmp_path / "cell"
-    path.write_text(json.dumps({"host": "elsewhere", "pid": 123, "started": 0, "attempt": 1}))
-    path.with_name("cell.attempts").write_text("1")
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 123, "started": 0, "attempt": 1, "token": "t1"}))
     assert claims.try_claim(path, timeout_s=60) is None  # fresh heartbeat: somebody works on it
     os.utime(path, (time.time() - 120, time.time() - 120))
     taken = claims.try_claim(path, timeout_s=60)
@@ -150,10 +149,25 @@ def test_stale_and_dead_claims_are_taken_over_and_counted(tmp_path: Path) -> Non
     taken.release()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    path.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": 0, "attempt": 1}))
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": 0, "attempt": 2,
+                                "token": "t2", "pid_ns": claims._pid_namespace()}))
     again = claims.try_claim(path, timeout_s=3600)  # same host, dead process: no need to wait for the timeout
     assert again is not None and again.attempt == 3
     again.release()
+    assert not path.exists() and claims.lost_attempts(path) == 2  # a normal release counts no loss
+    mine = claims.try_claim(path, timeout_s=3600)
+    assert mine is not None and mine.attempt == 3
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "someone else's"}))  # taken over
+    mine.release()
+    assert path.exists()  # a holder never removes a claim that is no longer its own
+
+
+def test_an_unreadable_claim_goes_stale_by_its_age(tmp_path: Path) -> None:
+    path = tmp_path / "cell"
+    path.write_text("")  # its writer died between creating and filling it
+    assert claims.try_claim(path, timeout_s=60) is None
+    os.utime(path, (time.time() - 120, time.time() - 120))
+    assert claims.try_claim(path, timeout_s=60) is not None
 
 
 def test_a_cell_lost_too_often_is_recorded_failed_not_retried_forever(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def test_three_datasets_give_average_ranks_friedman_and_a_cd_diagram(tmp_path: P
     assert "## Across datasets" in markdown and "Friedman test p = 0.0293" in markdown
     assert "critical difference (alpha 0.05) = 2.71 ranks" in markdown
     ranked = [line.split(" | ")[0].strip("| ") for line in markdown.splitlines() if line.startswith("| resnet18 / h")]
-    assert ranked == ["resnet18 / h0", "resnet18 / h1", "resnet18 / h2", "resnet18 / h3"]
+    assert ranked == [f"resnet18 / h{i} (gt)" for i in range(4)]
     assert (merged / "plots" / "critical_difference.png").stat().st_size > 10_000
 
 

@@ -44,6 +44,8 @@ def load_pooled(store: RunStore, key: str, folds: list[int], name: str = "predic
     pooled = {name: np.concatenate([d[name] for d in loaded]) for name in ("image_id", "pred", "gt", "pixel_spacing")}
     # runs before per-patient statistics stored no patient ids: each image is then its own patient
     pooled["patient_id"] = np.concatenate([d["patient_id"] if "patient_id" in d else d["image_id"] for d in loaded])
+    pooled["group_id"] = np.concatenate([d["group_id"] if "group_id" in d else d["patient_id"] if "patient_id" in d
+                                         else d["image_id"] for d in loaded])
     pooled["fold"] = np.concatenate([np.full(len(d["image_id"]), f) for f, d in zip(folds, loaded)])
     return pooled | {"schema": str(loaded[0]["schema"])}
 
@@ -88,7 +90,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"
     nme_mean, nme_std = _mean_std([(r.get(metric_field) or {}).get("nme") for r in ok])
-    row["fold_nme"] = {r["fold"]: (r.get(metric_field) or {}).get("nme") for r in ok}
+    row["fold_nme"] = {r["fold"]: _float((r.get(metric_field) or {}).get("nme")) for r in ok}
     row["n_train_mean"] = float(np.mean([r.get("n_train", 0) + r.get("n_val", 0) for r in ok]))
     row["n_test_mean"] = float(np.mean([r.get("n_test", 0) for r in ok]))
     row.update(nme=nme_mean, nme_std=nme_std, params_m=ok[0].get("params", 0) / 1e6,
@@ -108,6 +110,27 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
     return row
 
 
+def _planned_cells(run_dir: Path) -> dict[tuple[str, int], str] | None:
+    """(key, fold) -> config hash of the cells ``run.json`` plans (None for runs that did not record them);
+    failed validation cells are kept whatever their hash."""
+    path = Path(run_dir) / "run.json"
+    if not path.exists():
+        return None
+    cells = read_json(path).get("cells")
+    if cells is None:
+        return None
+    wanted = {(c["key"], int(c["fold"])): c["config_hash"] for c in cells}
+    for result in RunStore(run_dir).results():
+        if result.get("stage") == "validation":
+            wanted[(result["key"], result["fold"])] = result.get("config_hash")
+    return wanted
+
+
+def _float(value: Any) -> float:
+    """A stored figure as a float; None (how NaN is stored in JSON) becomes NaN."""
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
 def finite_or_inf(value: Any) -> float:
     """``value`` as a float for ranking (lower is better); None or NaN ranks after every real value.
 
@@ -123,7 +146,10 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     store = RunStore(run_dir)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fold_rows = []
+    wanted = _planned_cells(run_dir)
     for result in store.results():
+        if wanted is not None and wanted.get((result["key"], result["fold"])) != result.get("config_hash"):
+            continue  # a cell of another configuration (an older run into the same directory): not this run's
         by_key[result["key"]].append(result)
         flat = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float)) or v is None}
         flat |= {f"detector_{k}": v for k, v in (result.get("detector_stats") or {}).items()

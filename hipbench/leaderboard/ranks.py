@@ -41,8 +41,10 @@ class RankSummary:
 
 
 def combination_id(row: dict[str, Any]) -> str:
-    return " / ".join(str(row.get(k)) for k in ("backbone", "neck", "head", "loss", "weights")
-                      if row.get(k) not in (None, "-", "default", "scratch"))
+    """What is compared across datasets: the model and the detector kind that cut its test crops."""
+    parts = [str(row.get(k)) for k in ("backbone", "neck", "head", "loss", "weights")
+             if row.get(k) not in (None, "-", "default", "scratch")]
+    return " / ".join(parts) + f" ({str(row.get('detector', 'gt')).split('(')[0]})"
 
 
 def rank_across_datasets(rows: list[dict[str, Any]]) -> RankSummary | None:
@@ -54,7 +56,10 @@ def rank_across_datasets(rows: list[dict[str, Any]]) -> RankSummary | None:
     datasets = sorted({r["dataset"] for r in scored})
     table: dict[str, dict[str, float]] = {}
     for row in scored:
-        table.setdefault(combination_id(row), {})[row["dataset"]] = float(row["pooled"].get("nme", math.nan))
+        ident = combination_id(row)
+        if row["dataset"] in table.get(ident, {}):  # the same combination twice on one dataset (two runs)
+            ident = f"{ident} [{row.get('run', '?')}]"  # kept apart, never silently overwritten
+        table.setdefault(ident, {})[row["dataset"]] = float(row["pooled"].get("nme", math.nan))
     shared = sorted(c for c, by in table.items() if all(math.isfinite(by.get(d, math.nan)) for d in datasets))
     if len(datasets) < 2 or len(shared) < 3:
         return None

@@ -24,8 +24,10 @@ GROUPS = {"identity": ["rank", "dataset", "detector", "backbone", "weights", "ne
           "cost": ["train min", "infer ms/img"]}
 ALL_COLUMNS = [c for group in GROUPS.values() for c in group]
 LEGEND = ("'vs best' compares each row with the best row of its group (same dataset, split and detector boxes, "
-          "hence the same patients): 'best' is that row; '≈' its patient-bootstrap 95 % CI of the difference "
-          "contains 0 (statistically indistinguishable from the best); '>' worse beyond noise. CIs: 2,000 "
+          "hence the same patients), the row with the lowest pooled NME, for NME and for AI MAE alike: 'best' is "
+          "that row; '≈' the patient-bootstrap 95 % CI of the difference contains 0 (statistically "
+          "indistinguishable from the best); '>' worse beyond noise; '<' better than the NME-best row beyond "
+          "noise (possible for AI MAE); 'n/a' no comparison could be computed. CIs: 2,000 "
           "bootstrap resamples of patients (seed 0), percentile method. Rows of different groups are never "
           "paired. The CSV adds the Wilcoxon signed-rank p (Holm-corrected within the group) and the "
           "Nadeau-Bengio corrected resampled t-test p on fold-level NME.")

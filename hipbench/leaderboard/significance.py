@@ -37,7 +37,8 @@ def add_statistics(rows: list[dict[str, Any]], records_dir: Path | None = None, 
         if arrays is None:
             continue
         patients = arrays.get("patient_id", arrays["image_id"])
-        data = patient_sums(arrays["pred"], arrays["gt"], arrays["schema"], patients)
+        # resampling units: the split's groups (patients, merged with duplicate images across patients)
+        data = patient_sums(arrays["pred"], arrays["gt"], arrays["schema"], arrays.get("group_id", patients))
         sums[row["key"]] = data
         for name, (value, low, high) in figures_with_ci(data, n_boot, SEED).items():
             row[f"{name}_ci"] = (low, high)
@@ -95,7 +96,7 @@ def explain_unpaired(rows: list[dict[str, Any]]) -> None:
 
 def _nadeau_bengio(row: dict[str, Any], best: dict[str, Any]) -> float:
     a, b = row.get("fold_nme") or {}, best.get("fold_nme") or {}
-    folds = sorted(set(a) & set(b))
+    folds = sorted(f for f in set(a) & set(b) if math.isfinite(a[f]) and math.isfinite(b[f]))
     if len(folds) < 2:
         return math.nan
     n_train, n_test = row.get("n_train_mean") or 0, row.get("n_test_mean") or 0
@@ -147,6 +148,8 @@ def mark(row: dict[str, Any], figure: str) -> str:
     comparison = (row.get("vs_best") or {}).get(figure)
     if comparison is None:
         return ""
+    if comparison.indistinguishable is None:
+        return "n/a"
     if comparison.indistinguishable:
         return "≈"
     return ">" if comparison.difference > 0 else "<"

@@ -26,8 +26,14 @@ class Comparison:
     patients: int
 
     @property
-    def indistinguishable(self) -> bool:
-        """The difference's CI contains 0 (or could not be computed)."""
+    def computed(self) -> bool:
+        return bool(np.isfinite(self.low) and np.isfinite(self.high))
+
+    @property
+    def indistinguishable(self) -> bool | None:
+        """The difference's CI contains 0; None when it could not be computed."""
+        if not self.computed:
+            return None
         return not (self.low > 0 or self.high < 0)
 
 
@@ -39,17 +45,20 @@ def per_patient(data: PatientSums, figure: str) -> np.ndarray:
 
 
 def wilcoxon_p(differences: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of per-patient differences (1.0 when all are zero).
+    """Two-sided Wilcoxon signed-rank p-value of per-patient differences: 1.0 when all are zero, NaN when
+    there is none to test.
 
     Example:
-        >>> wilcoxon_p(np.zeros(10))
-        1.0
+        >>> wilcoxon_p(np.zeros(10)), wilcoxon_p(np.array([np.nan]))
+        (1.0, nan)
     """
     from scipy.stats import wilcoxon
 
     d = np.asarray(differences, float)
     d = d[np.isfinite(d)]
-    if d.size == 0 or not np.any(d != 0):
+    if d.size == 0:
+        return float("nan")
+    if not np.any(d != 0):
         return 1.0
     return float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
@@ -63,7 +72,9 @@ def compare(row: PatientSums, best: PatientSums, figure: str, n_boot: int = N_BO
     if row.patients != best.patients:
         raise ValueError("rows scored on different patients cannot be paired")
     num, den = RATIOS[figure]
-    counts = np.vstack([np.ones(len(row.patients)), resample_counts(len(row.patients), n_boot, seed)])
+    # only patients that both rows could score: a row leaving hard cases undefined gains nothing from it
+    both = ((row.sums[den] > 0) & (best.sums[den] > 0)).astype(float)
+    counts = np.vstack([np.ones(len(row.patients)), resample_counts(len(row.patients), n_boot, seed)]) * both
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = (counts @ row.sums[num]) / (counts @ row.sums[den]) - (counts @ best.sums[num]) / (
             counts @ best.sums[den])

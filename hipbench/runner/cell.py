@@ -150,10 +150,13 @@ def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray,
     gt = np.stack([s.keypoints for s in samples])
     spacing = np.array([s.pixel_spacing if s.pixel_spacing else np.nan for s in samples], dtype=float)
     ids = np.array([s.image_id for s in samples])
-    patients = np.array([str(s.patient_id) for s in samples])
+    # the split's patients (patient_regex applied) and groups (patients merged with duplicate images): what
+    # the folds kept together is what the statistics resample together
+    patients = np.array([str(s.meta.get("split_patient", s.patient_id)) for s in samples])
+    groups = np.array([str(s.meta.get("split_group", s.meta.get("split_patient", s.patient_id))) for s in samples])
     atomic_write(cell_dir / f"{name}.npz",
-                 lambda p: np.savez(open(p, "wb"), image_id=ids, patient_id=patients, pred=pred, gt=gt,
-                                    pixel_spacing=spacing, schema=np.array(schema.name)))
+                 lambda p: np.savez(open(p, "wb"), image_id=ids, patient_id=patients, group_id=groups, pred=pred,
+                                    gt=gt, pixel_spacing=spacing, schema=np.array(schema.name)))
     rows = [{"image_id": s.image_id, "landmark": name, "pred_x": pred[i, k, 0], "pred_y": pred[i, k, 1],
              "gt_x": gt[i, k, 0], "gt_y": gt[i, k, 1]}
             for i, s in enumerate(samples) for k, name in enumerate(schema.names)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import Any
 
@@ -17,7 +18,7 @@ def failure_record(key: str, combination: dict[str, Any], fold: int, config_hash
         'failed'
     """
     return {"status": "failed", "stage": stage, "error": reason, "traceback": trace, "fold": fold,
-            "combination": combination, "key": key, "config_hash": config_hash}
+            "combination": combination, "key": key, "config_hash": config_hash, "finished_at": time.time()}
 
 
 def exception_reason(exc: BaseException) -> tuple[str, str]:

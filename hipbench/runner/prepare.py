@@ -160,18 +160,20 @@ def prepare_fold(bench: Benchmark, dataset_key: str, samples: Sequence[Any], spl
 
 
 def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
-                    folds: Sequence[int], echo: Any = print, wait_s: float = 1.0) -> dict[int, str]:
+                    folds: Sequence[int], echo: Any = print, wait_s: float = 1.0, since: float = 0.0
+                    ) -> dict[int, str]:
     """Prepare ``folds`` of ``dataset`` under the run directory (once, whoever asks first).
 
     Returns ``{fold: error}`` for folds that could not be prepared; raises :class:`PrepareError` when
-    the dataset itself (loading, split, crops) fails.
+    the dataset itself (loading, split, crops) fails. Failures recorded before ``since`` (an earlier run)
+    are tried again.
     """
     key, digest = dataset.key, prepare_hash(bench, dataset)
     while True:
-        failed = dataset_failure(store.root, dataset, digest)
+        failed = dataset_failure(store.root, dataset, digest, since)
         if failed is not None:
             raise PrepareError(failed["stage"], RuntimeError(failed["error"]))
-        errors = {f: e for f in folds if (e := fold_failure(store.root, key, f, digest)) is not None}
+        errors = {f: e for f in folds if (e := fold_failure(store.root, key, f, digest, since)) is not None}
         todo = [f for f in folds if f not in errors and not is_prepared(store.root, key, f, digest)]
         if not todo:
             return errors
@@ -196,12 +198,14 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, devi
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
         split = make_split(bench.cv, samples, store.split_path(key))
+        for i, sample in enumerate(samples):  # the split's patients and groups are the statistics' units
+            sample.meta["split_patient"], sample.meta["split_group"] = split.patients[i], f"g{split.groups[i]}"
         stage = "crops"
         label_crops = make_label_crops(bench, samples)
         save_samples(store.root, key, samples)
     except Exception as exc:
         write_json(prepared_dir(store.root, key) / FAILED, {"stage": stage, "error": f"{type(exc).__name__}: {exc}",
-                                                             "prepare_hash": digest})
+                                                             "prepare_hash": digest, "at": time.time()})
         raise PrepareError(stage, exc) from exc
     echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} hip crops cut in "
          f"{time.perf_counter() - started:.1f} s")
@@ -212,29 +216,28 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, devi
             save_fold(store.root, data, digest)
         except Exception as exc:  # that fold's cells fail; the other folds go on
             errors[fold] = f"{type(exc).__name__}: {exc}"
-            write_json(fold_dir(store.root, key, fold) / FAILED, {"error": errors[fold], "prepare_hash": digest})
+            write_json(fold_dir(store.root, key, fold) / FAILED,
+                       {"error": errors[fold], "prepare_hash": digest, "at": time.time()})
             echo(f"FAILED fold {fold} of {dataset.label}: {errors[fold]}")
     return errors
 
 
-def dataset_failure(run_dir: Path, dataset: Component, digest: str) -> dict[str, Any] | None:
-    """The recorded failure of this dataset's preparation with these settings, if any."""
-    path = prepared_dir(run_dir, dataset.key) / FAILED
+def _failure(path: Path, digest: str, since: float) -> dict[str, Any] | None:
     info = read_json(path) if path.exists() else None
-    return info if info and info.get("prepare_hash") == digest else None
+    if not info or info.get("prepare_hash") != digest or float(info.get("at") or 0) < since:
+        return None
+    return info
 
 
-def fold_failure(run_dir: Path, dataset_key: str, fold: int, digest: str) -> str | None:
-    """Why this fold could not be prepared with these settings, if it could not."""
-    path = fold_dir(run_dir, dataset_key, fold) / FAILED
-    info = read_json(path) if path.exists() else None
-    return str(info["error"]) if info and info.get("prepare_hash") == digest else None
+def dataset_failure(run_dir: Path, dataset: Component, digest: str, since: float = 0.0) -> dict[str, Any] | None:
+    """The failure of this dataset's preparation with these settings, recorded since ``since``, if any."""
+    return _failure(prepared_dir(run_dir, dataset.key) / FAILED, digest, since)
 
 
-def forget_failures(run_dir: Path) -> None:
-    """Clear recorded preparation failures, so a new run tries again."""
-    for path in (Path(run_dir) / "prepared").glob(f"**/{FAILED}"):
-        path.unlink(missing_ok=True)
+def fold_failure(run_dir: Path, dataset_key: str, fold: int, digest: str, since: float = 0.0) -> str | None:
+    """Why this fold could not be prepared with these settings (recorded since ``since``), if it could not."""
+    info = _failure(fold_dir(run_dir, dataset_key, fold) / FAILED, digest, since)
+    return None if info is None else str(info["error"])
 
 
 def prepared_samples(run_dir: Path, dataset: Component) -> list[Any]:

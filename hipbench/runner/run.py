@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import platform
 import shutil
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ from hipbench import __version__
 from hipbench.runner.config import Benchmark, Combination, Component, config_hash
 from hipbench.runner.failures import exception_reason, write_failure
 from hipbench.runner.hashing import baseline_combination, cell_hash, weights_identity
-from hipbench.runner.store import RunStore, write_json
+from hipbench.runner.store import RunStore, read_json, write_json
 from hipbench.runner.tasks import CellTask
 
 log = logging.getLogger("hipbench.run")
@@ -67,12 +68,10 @@ class RunSummary:
     ok: int = 0
     failed: int = 0
     pending: int = 0
-    invalid: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        if self.invalid:
-            return EXIT_INVALID
+        """0 when every cell finished, 1 otherwise (invalid benchmarks never get this far: exit 2)."""
         return EXIT_OK if self.failed == 0 and self.pending == 0 else EXIT_FAILED
 
 
@@ -146,7 +145,6 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
                   strict: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
                   executor: Component | None = None, worker: bool = False) -> RunSummary:
     """Run every pending cell of ``bench`` under ``out`` and write the leaderboard."""
-    from hipbench.runner.prepare import forget_failures
     from hipbench.training.trainer import resolve_device
 
     out = Path(out)
@@ -171,15 +169,12 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
          f"{f' x {bench.cv.repeats} repeats' if bench.cv.repeats > 1 else ''}"
          f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
          f"{len(plan.pending)} to run on {torch_device.type} via {where}")
-    _write_run_record(bench, out, plan, torch_device)
-    if not worker:
-        forget_failures(out)
+    since = _write_run_record(bench, out, plan, torch_device, join=worker)
     for problem in plan.problems:
         for fold in range(bench.cv.total_folds):
             write_failure(store, problem.combination.key, problem.combination.as_dict(), fold,
                           cell_hash(bench, problem.combination, fold, "invalid"), problem.reason, "validation")
-    tasks, invalid = _prepare(bench, plan, store, torch_device, device, echo,
-                              max_retries=getattr(runner, "max_retries", 2))
+    tasks = _prepare(bench, plan, store, torch_device, device, echo, getattr(runner, "max_retries", 2), since)
     from hipbench.runner.progress import Monitor
     from hipbench.runner.tasks import work
 
@@ -188,7 +183,7 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
             work(tasks, progress=False)
         else:
             runner.run(tasks)
-    return _gather(out, plan, store, invalid, worker, echo)
+    return _gather(out, plan, store, worker, echo)
 
 
 def build_executor(spec: Component) -> Any:
@@ -207,24 +202,36 @@ def build_executor(spec: Component) -> Any:
     return runner
 
 
-def _write_run_record(bench: Benchmark, out: Path, plan: Plan, device: Any) -> None:
-    write_json(out / "run.json", {
+def _write_run_record(bench: Benchmark, out: Path, plan: Plan, device: Any, join: bool) -> float:
+    """Write ``run.json``; return when this run started. A cooperative worker joining a run of the same
+    benchmark keeps its start, so failures recorded by the other workers count as this run's answers."""
+    started = time.time()
+    digest = config_hash(bench.resolved())
+    if join and (out / "run.json").exists():
+        try:
+            previous = read_json(out / "run.json")
+            if previous.get("hash") == digest and previous.get("started"):
+                started = float(previous["started"])
+        except ValueError:
+            pass
+    write_json(out / "run.json", {"started": started,
         "name": bench.name, "benchmark_file": str(bench.path) if bench.path else None,
-        "resolved": bench.resolved(), "hash": config_hash(bench.resolved()), "hipbench": __version__,
+        "resolved": bench.resolved(), "hash": digest, "hipbench": __version__,
         "machine": machine_description(device), "device": device.type,
         "combinations": [c.as_dict() for c in plan.runnable],
         "cells": [{"key": c.key, "fold": f, "config_hash": h} for c, f, h in plan.cells]})
     if bench.path is not None and bench.path.exists():
         shutil.copyfile(bench.path, out / "benchmark.yaml")
+    return started
 
 
 def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_override: str | None,
-             echo: Callable[[str], None], max_retries: int) -> tuple[list[CellTask], list[str]]:
-    """The prepare stage for every dataset with pending cells; returns the cell tasks and invalid datasets."""
+             echo: Callable[[str], None], max_retries: int, since: float) -> list[CellTask]:
+    """The prepare stage for every dataset with pending cells; returns the cell tasks. A dataset that
+    cannot be prepared has all its cells recorded failed (the other datasets run)."""
     from hipbench.runner.prepare import PrepareError, prepare_dataset
 
     tasks: list[CellTask] = []
-    invalid: list[str] = []
     for dataset in bench.datasets:
         cells = [(c, f, h) for c, f, h in plan.pending if c.dataset == dataset]
         if not cells:
@@ -232,23 +239,22 @@ def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_
                 echo(f"{dataset.label}: every cell already finished")
             continue
         try:
-            prepare_dataset(bench, dataset, store, device, sorted({f for _, f, _ in cells}), echo)
+            prepare_dataset(bench, dataset, store, device, sorted({f for _, f, _ in cells}), echo, since=since)
         except PrepareError as exc:  # the whole dataset fails; every one of its cells says why
             echo(f"FAILED {exc.stage} stage of {dataset.label}: {exc}")
-            invalid.append(f"{dataset.label}: {exc}")
             reason, trace = exception_reason(exc.cause)
             for c, f, h in cells:
                 write_failure(store, c.key, c.as_dict(), f, h, reason, exc.stage, trace)
             continue
-        tasks += [CellTask(str(store.root), bench, c, f, h, device_override, max_retries) for c, f, h in cells]
-    return tasks, invalid
+        tasks += [CellTask(str(store.root), bench, c, f, h, device_override, max_retries, since=since)
+                  for c, f, h in cells]
+    return tasks
 
 
-def _gather(out: Path, plan: Plan, store: RunStore, invalid: list[str], worker: bool,
-            echo: Callable[[str], None]) -> RunSummary:
+def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable[[str], None]) -> RunSummary:
     from hipbench.leaderboard.build import build_leaderboard
 
-    summary = RunSummary(out, invalid=invalid)
+    summary = RunSummary(out)
     for combination, fold, digest in plan.cells:
         result = store.result(combination.key, fold)
         if result and result.get("config_hash") == digest:

@@ -56,8 +56,10 @@ def _cell_state(store: RunStore, key: str, fold: int, digest: str, now: float) -
     result = store.result(key, fold)
     if result and result.get("config_hash") == digest:
         if result.get("status") == "ok":
-            return CellState(key, fold, "done", f"NME {result['metrics'].get('nme', float('nan')):.2f}% on "
-                             f"{result.get('worker', '?')}", result.get("wall_seconds") or result.get("train_seconds"))
+            nme = (result.get("metrics") or {}).get("nme")
+            nme_text = f"{nme:.2f}%" if isinstance(nme, (int, float)) else "n/a"
+            return CellState(key, fold, "done", f"NME {nme_text} on {result.get('worker', '?')}",
+                             result.get("wall_seconds") or result.get("train_seconds"))
         return CellState(key, fold, "failed", f"{result.get('stage', '?')}: {result.get('error', '')}")
     info = claims.read_claim(claim_path(store, key, fold))
     if info is not None:

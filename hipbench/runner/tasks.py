@@ -32,6 +32,7 @@ class CellTask:
     device: str | None = None
     max_retries: int = 2
     claim_timeout_s: float = claims.DEFAULT_TIMEOUT_S
+    since: float = 0.0  # the run's start: a failure recorded after it is this run's answer, not retried
 
     @property
     def key(self) -> str:
@@ -59,8 +60,8 @@ def _outcome(task: CellTask, status: str, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-@functools.lru_cache(maxsize=1)
-def _fold(run_dir: str, dataset_key: str, fold: int) -> Any:
+@functools.lru_cache(maxsize=4)
+def _fold(run_dir: str, dataset_key: str, fold: int, prepare_hash: str) -> Any:
     from hipbench.runner.fold_data import load_fold
 
     return load_fold(Path(run_dir), dataset_key, fold)
@@ -81,15 +82,14 @@ def execute_task(task: CellTask, progress: bool = False) -> dict[str, Any]:
     cell whose worker died is retried by whoever claims it next, up to ``max_retries`` times.
     """
     store = RunStore(Path(task.run_dir))
-    if store.is_finished(task.key, task.fold, task.config_hash):
+    if has_result(task, since=task.since):
         return _outcome(task, "finished")
     path = claim_path(store, task.key, task.fold)
     claim = claims.try_claim(path, timeout_s=task.claim_timeout_s, label=task.label)
     if claim is None:
         return _outcome(task, "busy")
     with claim:
-        if store.is_finished(task.key, task.fold, task.config_hash):  # finished while we were claiming
-            claims.clear_attempts(path)
+        if has_result(task, since=task.since):  # finished while we were claiming
             return _outcome(task, "finished")
         if claim.attempt > 1 + task.max_retries:
             reason = f"worker lost {claim.attempt - 1} times while running this cell (max_retries={task.max_retries})"
@@ -120,10 +120,11 @@ def _run(task: CellTask, store: RunStore, progress: bool, attempt: int) -> dict[
     dataset_key = combination.dataset.key
     stage = "prepare"
     try:
-        why = fold_failure(store.root, dataset_key, task.fold, prepare_hash(task.bench, combination.dataset))
+        digest = prepare_hash(task.bench, combination.dataset)
+        why = fold_failure(store.root, dataset_key, task.fold, digest, task.since)
         if why is not None:
             raise RuntimeError(f"fold {task.fold} of {combination.dataset.label} could not be prepared: {why}")
-        fold = _fold(str(store.root), dataset_key, task.fold)
+        fold = _fold(str(store.root), dataset_key, task.fold, digest)
         stage = "train"
         _apply_thread_limit()
         device = resolve_device(task.device or task.bench.device)
@@ -140,7 +141,6 @@ def work(tasks: Sequence[CellTask], report: Callable[[dict[str, Any]], None] | N
          poll_s: float = 2.0, progress: bool = False) -> None:
     """Cooperative worker loop: run every task nobody else holds, then wait for the ones others hold
     (taking them over if their worker dies) until each has a result."""
-    started = time.time()
     remaining = list(tasks)
     while remaining:
         held = []
@@ -150,6 +150,6 @@ def work(tasks: Sequence[CellTask], report: Callable[[dict[str, Any]], None] | N
                 held.append(task)
             elif report is not None:
                 report(outcome)
-        remaining = [t for t in held if not has_result(t, since=started)]
+        remaining = [t for t in held if not has_result(t, since=t.since)]
         if remaining:
             time.sleep(poll_s)

@@ -4,6 +4,7 @@ pickled cell tasks (used by the ``local`` executor; each worker pinned by its en
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m hipbench.runner.worker TASKS.pkl", file=sys.stderr)
         return 2
+    # terminated (the run stopped): leave through SystemExit, so the claim held right now is released
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tasks = pickle.loads(Path(argv[0]).read_bytes())
     work(tasks, poll_s=0.5)
     return 0

@@ -129,6 +129,16 @@ class YoloDetector(HipDetector):
         self.model: Any = None
         self.device = "cpu"
 
+    def _amp(self) -> bool:
+        """Mixed precision on GPUs; but Ultralytics' AMP self-check loads an asset it would download, so under
+        ``HIPBENCH_OFFLINE=1`` without that asset cached, train in full precision instead."""
+        if self.device == "cpu":
+            return False
+        from hipbench.offline import offline_requested
+        from ultralytics.utils import WEIGHTS_DIR
+
+        return not offline_requested() or (Path(WEIGHTS_DIR) / "yolo26n.pt").is_file()
+
     def _starting_weights(self) -> tuple[Path | None, WeightsRecord]:
         name = self.settings["weights"]
         if not name:
@@ -178,7 +188,7 @@ class YoloDetector(HipDetector):
                     batch=self.settings["batch"], nbs=self.settings["batch"], lr0=self.settings["lr0"],
                     optimizer=self.settings["optimizer"], warmup_epochs=self.settings["warmup_epochs"],
                     patience=self.settings["patience"],
-                    device=self.device, amp=self.device != "cpu", plots=False, project=str(cache), name="train",
+                    device=self.device, amp=self._amp(), plots=False, project=str(cache), name="train",
                     exist_ok=True, workers=0, seed=self.settings["seed"], deterministic=True, verbose=False,
                     fliplr=0.0, flipud=0.0, mosaic=0.0 if len(fit) < 8 else 1.0)
         seconds = time.perf_counter() - started

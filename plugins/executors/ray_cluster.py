@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import time
+import functools
 from typing import Any, Sequence
 
 from hipbench.runner.executor import Executor, require_extra
 from hipbench.runner.tasks import CellTask, execute_task
-from hipbench_plugins.executors.lost import record_lost, release_lost
+from hipbench_plugins.executors.lost import run_rounds
 
 
 class RayExecutor(Executor):
@@ -60,18 +60,8 @@ class RayExecutor(Executor):
     def _run(self, ray: Any, tasks: Sequence[CellTask]) -> None:
         remote = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell,
                             max_retries=self.max_retries, retry_exceptions=False)(execute_task)
-        pending, started = list(tasks), time.time()
-        for _ in range(1 + self.max_retries):
-            refs = [remote.remote(task) for task in pending]
-            busy = []
-            for ref, task in zip(refs, pending):
-                try:
-                    if ray.get(ref).get("status") == "busy":
-                        busy.append(task)
-                except ray.exceptions.RayError:  # worker or node lost after Ray's own retries
-                    continue
-            pending = release_lost([t for t in pending if t not in busy], started) + busy
-            if not pending:
-                return
-            time.sleep(1.0)
-        record_lost(pending, f"Ray task lost after {self.max_retries} retries")
+
+        def submit(pending: list[CellTask]) -> list[Any]:
+            return [functools.partial(ray.get, remote.remote(task)) for task in pending]
+
+        run_rounds(submit, tasks, self.max_retries, f"Ray task lost after {self.max_retries} retries")

@@ -8,13 +8,12 @@ pre-empted or dies is resubmitted up to ``max_retries`` times; a cell that fails
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from hipbench.runner.executor import Executor, MissingExtra, require_extra
 from hipbench.runner.tasks import CellTask, execute_task
-from hipbench_plugins.executors.lost import record_lost, release_lost
+from hipbench_plugins.executors.lost import run_rounds
 
 CLUSTERS = ("slurm", "local", "debug")
 
@@ -78,18 +77,9 @@ class SubmititExecutor(Executor):
         if not tasks:
             return
         executor = self._executor(Path(tasks[0].run_dir))
-        pending, started = list(tasks), time.time()
-        for _ in range(1 + self.max_retries):
-            jobs = executor.map_array(execute_task, pending)
-            busy = []
-            for job, task in zip(jobs, pending):
-                try:
-                    if job.result().get("status") == "busy":
-                        busy.append(task)
-                except Exception:  # timed out, pre-empted, node failure: the task is lost, retried below
-                    continue
-            pending = release_lost([t for t in pending if t not in busy], started) + busy
-            if not pending:
-                return
-        record_lost(pending, f"Slurm job lost {1 + self.max_retries} times (timeout, pre-emption or node failure);"
-                             f" see {executor.folder}")
+
+        def submit(pending: list[CellTask]) -> list[Any]:
+            return [job.result for job in executor.map_array(execute_task, pending)]
+
+        run_rounds(submit, tasks, self.max_retries, f"Slurm job lost {2 + self.max_retries} times (timeout, "
+                   f"pre-emption or node failure); see {executor.folder}")
