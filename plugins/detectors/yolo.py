@@ -134,8 +134,9 @@ class YoloDetector(HipDetector):
         ``HIPBENCH_OFFLINE=1`` without that asset cached, train in full precision instead."""
         if self.device == "cpu":
             return False
-        from hipbench.offline import offline_requested
         from ultralytics.utils import WEIGHTS_DIR
+
+        from hipbench.offline import offline_requested
 
         return not offline_requested() or (Path(WEIGHTS_DIR) / "yolo26n.pt").is_file()
 
