@@ -235,3 +235,50 @@ def test_engines_retry_a_cell_whose_worker_died(tmp_path: Path, plugin_site: Pat
     results = (tmp_path / "run").glob("cells/*/fold*/result.json")
     attempts = sorted(json.loads(p.read_text())["attempt"] for p in results)
     assert attempts == [1, 2]  # the lost cell ran again; the other one once
+
+
+def _task(tmp_path: Path, since: float = 0.0):
+    from hipbench.runner.config import load_benchmark
+    from hipbench.runner.tasks import CellTask
+
+    bench = load_benchmark(tiny(tmp_path / "b.yaml"))
+    return CellTask(str(tmp_path / "run"), bench, bench.combinations()[0], 0, "h", max_retries=2, since=since)
+
+
+def test_a_failure_recorded_in_this_run_is_not_retried_by_a_late_worker(tmp_path: Path) -> None:
+    from hipbench.runner.failures import write_failure
+    from hipbench.runner.store import RunStore
+    from hipbench.runner.tasks import execute_task, has_result
+
+    started = time.time()
+    task = _task(tmp_path, since=started)
+    write_failure(RunStore(tmp_path / "run"), task.key, {}, 0, "h", "ValueError: deterministic", "train")
+    assert execute_task(task)["status"] == "finished"  # this run's answer: recorded once, not trained again
+    rerun = _task(tmp_path, since=time.time() + 1)  # a new run later: failed cells are retried
+    assert not has_result(rerun, since=rerun.since)
+
+
+def test_engines_wait_for_a_cell_another_worker_holds_instead_of_calling_it_lost(tmp_path: Path) -> None:
+    import threading
+
+    from hipbench.runner.store import RunStore, write_json
+    from hipbench.runner.tasks import claim_path
+    from hipbench_plugins.executors.lost import run_rounds
+
+    task = _task(tmp_path)
+    claim = claim_path(RunStore(tmp_path / "run"), task.key, 0)
+    claim.parent.mkdir(parents=True)
+    claim.write_text(json.dumps({"host": "another-machine", "pid": 7, "token": "theirs"}))
+    submitted = []
+
+    def finish_elsewhere() -> None:
+        time.sleep(1.5)
+        write_json(RunStore(tmp_path / "run").cell_dir(task.key, 0) / "result.json",
+                   {"status": "ok", "config_hash": "h", "key": task.key, "fold": 0, "metrics": {}})
+        claim.unlink()
+
+    threading.Thread(target=finish_elsewhere).start()
+    run_rounds(lambda pending: submitted.append(len(pending)) or [lambda: {"status": "busy"}] * len(pending),
+               [task], max_retries=0, reason="lost", poll_s=0.2)
+    result = RunStore(tmp_path / "run").result(task.key, 0)
+    assert result["status"] == "ok" and submitted == [1]  # waited, never resubmitted or recorded lost
