@@ -147,3 +147,14 @@ def test_a_metrics_block_is_refused_not_ignored(tmp_path: Path) -> None:
     bench.write_text(bench.read_text() + "metrics: [nme]\n")
     with pytest.raises(ConfigError, match=r"line \d+: 'metrics:' is not a setting"):
         load_benchmark(bench)
+
+
+def test_a_changed_split_setting_is_refused_not_run_on_the_old_split(tmp_path: Path) -> None:
+    bench = write_tiny(tmp_path / "grid.yaml", ["resnet18"], ["auto"])
+    bench.write_text(bench.read_text().replace("backbones:\n  - type: resnet18", "backbones:\n  - type: mean_like")
+                     .replace("epochs: 2", "epochs: 1"))
+    first = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress")
+    assert first.returncode == 1  # the unknown backbone fails; the baseline ran and wrote the split
+    bench.write_text(bench.read_text().replace("seed: 0}", "seed: 5}"))
+    again = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress")
+    assert again.returncode == 1 and "seed, val_share, patient_regex" in again.stdout

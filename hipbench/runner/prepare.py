@@ -84,9 +84,11 @@ def make_split(cv: CVConfig, samples: Sequence[Any], path: Path) -> dict[str, An
 
     if path.exists():
         split = read_split(path, samples)
-        if split.num_folds != cv.total_folds:
-            raise ValueError(f"{path} has {split.num_folds} folds but the benchmark asks for {cv.total_folds} "
-                             f"({cv.folds} folds x {cv.repeats} repeats); use another --out, or --fresh")
+        stored = (split.num_folds, split.seed, split.val_share, split.patient_regex)
+        asked = (cv.total_folds, cv.seed, cv.val_share, cv.patient_regex)
+        if stored != asked:
+            raise ValueError(f"{path} was made with (folds, seed, val_share, patient_regex) = {stored} but the "
+                             f"benchmark asks for {asked}; use another --out, or --fresh")
         return split
     splits = [make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed + r,
                          patient_regex=cv.patient_regex) for r in range(cv.repeats)]
