@@ -23,7 +23,6 @@ from hipbench.runner.fold_data import (
     FoldData,
     fold_dir,
     is_prepared,
-    load_samples,
     prepared_dir,
     save_fold,
     save_samples,
@@ -240,10 +239,3 @@ def fold_failure(run_dir: Path, dataset_key: str, fold: int, digest: str, since:
     """Why this fold could not be prepared with these settings (recorded since ``since``), if it could not."""
     info = _failure(fold_dir(run_dir, dataset_key, fold) / FAILED, digest, since)
     return None if info is None else str(info["error"])
-
-
-def prepared_samples(run_dir: Path, dataset: Component) -> list[Any]:
-    """The prepared samples of ``dataset`` (for cells and for statistics)."""
-    if not (prepared_dir(run_dir, dataset.key) / "samples.pkl").exists():
-        raise FileNotFoundError(f"{dataset.label} was not prepared under {run_dir}")
-    return load_samples(run_dir, dataset.key)
