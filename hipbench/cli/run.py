@@ -32,13 +32,13 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, exec
     2 the benchmark cannot run as written (nothing was trained).
     """
     from hipbench.runner.config import Component, ConfigError, load_benchmark
-    from hipbench.runner.run import RunInvalid, run_benchmark
+    from hipbench.runner.run import EXIT_INVALID, RunInvalid, run_benchmark
 
     try:
         bench = load_benchmark(benchmark_file)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_INVALID)
     out = out or Path("runs") / bench.name
     spec = bench.executor
     if executor_name:
@@ -47,7 +47,7 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, exec
         if spec.type != "local":
             click.echo(f"error: --workers sets the local executor's worker processes; the executor here is "
                        f"{spec.type!r} (add --executor local)", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_INVALID)
         spec = Component(spec.type, {**spec.kwargs, "workers": workers}, spec.line)
     try:
         if dry_run:
@@ -59,7 +59,7 @@ def run_command(benchmark_file: Path, out: Path | None, device: str | None, exec
                                 echo=click.echo, executor=spec, worker=worker)
     except RunInvalid as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_INVALID)
     sys.exit(summary.exit_code)
 
 

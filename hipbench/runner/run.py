@@ -195,9 +195,7 @@ def build_executor(spec: Component) -> Any:
     try:
         runner = EXECUTORS.build(spec.cfg)
         runner.check()
-    except (PluginError, MissingExtra, ValueError) as exc:
-        raise RunInvalid(f"executor {spec.label}{where}: {exc}") from None
-    except TypeError as exc:  # an unknown setting
+    except (PluginError, MissingExtra, ValueError, TypeError) as exc:  # TypeError: an unknown setting
         raise RunInvalid(f"executor {spec.label}{where}: {exc}") from None
     return runner
 
