@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -256,8 +257,35 @@ def schema_from_spec(spec: dict) -> LandmarkSchema:
                          "{name, landmarks: [{name, side, role}], flip_pairs?, derived?}") from None
 
 
+def schema_to_spec(schema: LandmarkSchema) -> dict:
+    """The spec of a schema (the inverse of :func:`schema_from_spec`).
+
+    Example:
+        >>> get_schema(schema_to_spec(get_schema("ihdi12"))) == get_schema("ihdi12")
+        True
+    """
+    return {"name": schema.name, "landmarks": [{"name": lm.name, "side": lm.side, "role": lm.role}
+                                               for lm in schema.landmarks],
+            "flip_pairs": [list(p) for p in schema.flip_pairs],
+            "derived": [{"role": d.role, "side": d.side, "sources": list(d.sources)} for d in schema.derived]}
+
+
+def schema_text(schema: LandmarkSchema) -> str:
+    """How stored files name a schema: a built-in's name, else its spec as JSON (readable by
+    :func:`get_schema`).
+
+    Example:
+        >>> schema_text(get_schema("mtddh8")), get_schema(schema_text(generic_schema("c", ["a"]))).names
+        ('mtddh8', ('a',))
+    """
+    if SCHEMAS.get(schema.name) == schema:
+        return schema.name
+    return json.dumps(schema_to_spec(schema), sort_keys=True)
+
+
 def get_schema(name_or_spec: str | dict | LandmarkSchema) -> LandmarkSchema:
-    """A known schema by name (``ihdi12``, ``mtddh8``), a spec dict, or a schema passed through.
+    """A known schema by name (``ihdi12``, ``mtddh8``), a spec dict (or its JSON, as stored by
+    :func:`schema_text`), or a schema passed through.
 
     Example:
         >>> get_schema("ihdi12").num_keypoints
@@ -265,6 +293,8 @@ def get_schema(name_or_spec: str | dict | LandmarkSchema) -> LandmarkSchema:
     """
     if isinstance(name_or_spec, LandmarkSchema):
         return name_or_spec
+    if isinstance(name_or_spec, str) and name_or_spec.lstrip().startswith("{"):
+        name_or_spec = json.loads(name_or_spec)
     if isinstance(name_or_spec, dict):
         return schema_from_spec(name_or_spec)
     if name_or_spec not in SCHEMAS:

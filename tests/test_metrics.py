@@ -234,12 +234,14 @@ def test_evaluate_flat_dict_consistent_with_parts():
     pred = gt + np.random.default_rng(4).normal(0, 3, gt.shape)
     pred[5] = np.nan
     spacing = np.full(40, 0.2)
-    spacing[:3] = np.nan
     r = evaluate(pred, gt, MTDDH8, pixel_spacing=spacing)
     assert r["normaliser"] == "inter_triradiate"
     assert r["nme"] == pytest.approx(nme(pred, gt, MTDDH8))
-    assert r["mre_mm"] == pytest.approx(mre(pred[3:], gt[3:], 0.2))
+    assert r["mre_mm"] == pytest.approx(mre(pred, gt, 0.2)) and "mm_unavailable" not in r
     assert {"sdr@2.5%", "sdr@5%", "sdr@10%", "sdr@2mm", "sdr@2.5mm", "sdr@3mm", "sdr@4mm"} <= set(r)
+    spacing[:3] = np.nan                                    # mm figures are all or nothing (tests/test_units.py)
+    partial = evaluate(pred, gt, MTDDH8, pixel_spacing=spacing)
+    assert "mre_mm" not in partial and partial["mm_unavailable"] == "3 of 40 images have no pixel spacing"
     ai_p, ai_g = acetabular_index(pred, MTDDH8), acetabular_index(gt, MTDDH8)
     keep = np.isfinite(ai_p) & np.isfinite(ai_g)
     assert r["ai_n"] == 78 and r["ai_mae"] == pytest.approx(np.abs(ai_p - ai_g)[keep].mean())

@@ -33,7 +33,7 @@ def widgets(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> PluginRegistr
 
 def test_registries_are_root_mmengine_registries_with_contracts() -> None:
     assert set(ALL_REGISTRIES) == {"backbones", "heads", "losses", "codecs", "datasets", "metrics",
-                                   "detectors", "executors"}
+                                   "detectors", "framings", "executors"}
     for kind, registry in ALL_REGISTRIES.items():
         assert registry.scope == "hipbench" and registry.parent is None
         assert registry.group == f"hipbench.{kind}"

@@ -18,7 +18,8 @@ def crops(n: int, size: int = 32, seed: int = 0) -> CropSet:
     rng = np.random.default_rng(seed)
     keypoints = rng.uniform(8, 24, (n, 3, 2)).astype(np.float32)
     return CropSet(rng.integers(0, 255, (n, size, size), dtype=np.uint8), keypoints, np.ones((n, 3), bool),
-                   np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int), np.ones(n, bool), size, True)
+                   np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int), np.ones(n, bool), size, True,
+                   np.tile(np.arange(3), (n, 1)), np.zeros(0, int))
 
 
 def fit(**options: bool) -> tuple[float, list[float]]:

@@ -10,7 +10,8 @@ Formats:
   normalised by the image size; class 0 = pelvis (k0 ASM, k1 TCC), class 1 = femur (k0 FHC, k1 H-point);
   side by box centre (x < 0.5 is the image-left hip); the placeholder box sizes are ignored. Schema ``mtddh8``.
 - ``landmark_csv``: one CSV for many images, ``image_name,image_width,image_height,n_landmarks,
-  landmark_1_x,landmark_1_y,...``; an empty cell is a missing landmark.
+  landmark_1_x,landmark_1_y,...``, optionally ending in a ``pixel_spacing_mm`` (or ``pixel_spacing``) column
+  of mm per pixel; an empty landmark cell is a missing landmark, an empty spacing cell an unknown spacing.
 - ``coco_keypoints``: COCO keypoint JSON; landmark names from the category's ``keypoints``.
 
 Every error names the file (and the line where there is one) and says what was expected.
@@ -42,6 +43,7 @@ from hipbench.data.sample import HIP_LABELS, Sample
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 
 ANNOTATION_FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")
+SPACING_COLUMNS = ("pixel_spacing_mm", "pixel_spacing")  # optional last landmark_csv column, mm/px
 _TUPLE = re.compile(r"\(([^()]*)\)")
 
 
@@ -192,7 +194,8 @@ def read_yolo_pose(path: str | Path, image_size: tuple[int, int]) -> tuple[np.nd
 # landmark_csv ------------------------------------------------------------------------------------
 @dataclass
 class LandmarkRow:
-    """One image of a ``landmark_csv`` file: name, declared size, (K, 2) points (NaN = empty cell), line.
+    """One image of a ``landmark_csv`` file: name, declared size, (K, 2) points (NaN = empty cell), line,
+    and the row's pixel spacing (mm/px) when the file has a spacing column and the cell is filled.
 
     Example:
         >>> LandmarkRow("a.png", (10, 8), np.zeros((1, 2)), 2).image_size
@@ -203,13 +206,36 @@ class LandmarkRow:
     image_size: tuple[int, int]
     points: np.ndarray
     line: int
+    pixel_spacing: float | None = None
+
+
+def landmark_csv_spacing_column(path: str | Path) -> str | None:
+    """The name of the pixel-spacing column of a ``landmark_csv`` file (its last header cell), or None.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "l.csv"
+        >>> _ = p.write_text("image_name,image_width,image_height,n_landmarks,landmark_1_x,landmark_1_y,"
+        ...                  "pixel_spacing_mm\\n")
+        >>> landmark_csv_spacing_column(p)
+        'pixel_spacing_mm'
+    """
+    try:
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: cannot read CSV ({exc})") from None
+    last = header[-1].strip().lower() if header else ""
+    return last if last in SPACING_COLUMNS else None
 
 
 def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
                       on_row_error=None) -> list[LandmarkRow]:
     """Rows of a ``landmark_csv`` file. An empty cell is a missing landmark (NaN); text or NaN is an error.
 
-    ``on_row_error(where, message)`` receives per-row problems instead of raising (used for ``on_error: skip``).
+    An optional last column ``pixel_spacing_mm`` (or ``pixel_spacing``) gives each row's mm per pixel; an
+    empty cell is unknown, anything but a positive number an error. ``on_row_error(where, message)``
+    receives per-row problems instead of raising (used for ``on_error: skip``).
 
     Example:
         >>> import tempfile
@@ -217,8 +243,12 @@ def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
         >>> _ = p.write_text("image_name,image_width,image_height,n_landmarks,"
         ...     "landmark_1_x,landmark_1_y,landmark_2_x,landmark_2_y\\na.png,64,48,2,10.5,7,,\\n")
         >>> row = read_landmark_csv(p)[0]
-        >>> row.image_name, row.image_size, row.points.tolist()
-        ('a.png', (64, 48), [[10.5, 7.0], [nan, nan]])
+        >>> row.image_name, row.image_size, row.points.tolist(), row.pixel_spacing
+        ('a.png', (64, 48), [[10.5, 7.0], [nan, nan]], None)
+        >>> _ = p.write_text("image_name,image_width,image_height,n_landmarks,landmark_1_x,landmark_1_y,"
+        ...     "pixel_spacing_mm\\na.png,64,48,1,10,7,0.143\\nb.png,64,48,1,10,7,\\n")
+        >>> [row.pixel_spacing for row in read_landmark_csv(p)]
+        [0.143, None]
     """
     path = Path(path)
     try:
@@ -232,10 +262,13 @@ def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
     if header[:4] != ["image_name", "image_width", "image_height", "n_landmarks"]:
         raise DatasetError(f"{path}:1: header must start image_name,image_width,image_height,n_landmarks; "
                            f"got {','.join(rows[0][:4])}")
-    k = (len(header) - 4) // 2
+    spacing_column = len(header) - 1 if header[-1] in SPACING_COLUMNS else None
+    landmark_header = header[4:spacing_column]
+    k = len(landmark_header) // 2
     expected = [f"landmark_{i}_{a}" for i in range(1, k + 1) for a in "xy"]
-    if len(header) % 2 or header[4:] != expected:
-        raise DatasetError(f"{path}:1: landmark columns must be landmark_1_x,landmark_1_y,...,landmark_K_y")
+    if landmark_header != expected:
+        raise DatasetError(f"{path}:1: landmark columns must be landmark_1_x,landmark_1_y,...,landmark_K_y, "
+                           f"optionally followed by one of {', '.join(SPACING_COLUMNS)}")
     if num_landmarks is not None and k != num_landmarks:
         raise DatasetError(f"{path}:1: {k} landmark columns, but the schema has {num_landmarks} landmarks")
     out: list[LandmarkRow] = []
@@ -260,7 +293,13 @@ def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
             half = np.isnan(points).sum(axis=1) == 1
             if half.any():
                 raise DatasetError(f"{where}: landmark {int(np.flatnonzero(half)[0]) + 1} has only one coordinate")
-            out.append(LandmarkRow(name, size, points, number))
+            spacing = None
+            if spacing_column is not None and row[spacing_column].strip():
+                spacing = _number(row[spacing_column], where, header[spacing_column])
+                if spacing <= 0:
+                    raise DatasetError(f"{where}: {header[spacing_column]} is {row[spacing_column].strip()}; "
+                                       "expected mm per pixel > 0 (or an empty cell when unknown)")
+            out.append(LandmarkRow(name, size, points, number, spacing))
         except DatasetError as exc:
             if on_row_error is None:
                 raise
@@ -462,6 +501,7 @@ def read_annotation(path: str | Path, format: str = "auto", image_size: tuple[in
     boxes: dict[str, np.ndarray] = {}
     meta: dict = {"annotation_path": str(path), "format": fmt}
     declared_size: tuple[int, int] | None = None
+    own_spacing: float | None = None  # a landmark_csv row's spacing column, which wins over the image's
     image_id = path.stem
 
     if fmt in ("landmark_csv", "coco_keypoints"):
@@ -475,6 +515,7 @@ def read_annotation(path: str | Path, format: str = "auto", image_size: tuple[in
                     raise DatasetError("; ".join(row_errors[:3])) from None
                 raise
             name, declared_size, points = record.image_name, record.image_size, record.points
+            own_spacing = record.pixel_spacing
             schema = generic_schema("landmark_csv", [f"landmark_{i + 1}" for i in range(len(points))])
             visible = np.isfinite(points).all(axis=1)
         else:
@@ -502,6 +543,9 @@ def read_annotation(path: str | Path, format: str = "auto", image_size: tuple[in
                            f"found beside the file or in ../images/; pass image_path or image_size")
     else:
         size = None
+    if own_spacing is not None or spacing is not None:
+        meta["pixel_spacing_from"] = "csv" if own_spacing is not None else "dicom"
+        spacing = own_spacing if own_spacing is not None else spacing
 
     if fmt == "ihdi_csv":
         schema = get_schema("ihdi12")

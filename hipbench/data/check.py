@@ -58,6 +58,7 @@ class CheckReport:
     num_patients: int = 0
     image_sizes: Counter = field(default_factory=Counter)
     with_spacing: int = 0
+    spacing_sources: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -73,6 +74,21 @@ class CheckReport:
         """True when there are no errors (warnings allowed)."""
         return not self.errors
 
+    def spacing_text(self) -> str:
+        """How many images have a pixel spacing, from where, and whether mm figures can be reported.
+
+        Example:
+            >>> CheckReport("d", "landmark_csv", num_samples=3, with_spacing=2,
+            ...             spacing_sources=Counter({"csv": 1, "dicom": 1})).spacing_text()
+            '2/3 images (csv 1, dicom 1); mm figures need all, so results will be in px only'
+        """
+        text = f"{self.with_spacing}/{self.num_samples} images"
+        if self.spacing_sources:
+            text += f" ({', '.join(f'{k} {n}' for k, n in sorted(self.spacing_sources.items()))})"
+        if 0 < self.with_spacing < self.num_samples:
+            text += "; mm figures need all, so results will be in px only"
+        return text
+
     def text(self) -> str:
         """The human-readable report ``hipbench data check`` prints."""
         lines = [f"dataset: {self.root}", f"format:  {self.format}"]
@@ -83,7 +99,7 @@ class CheckReport:
             sizes = ", ".join(f"{w}x{h} ({n})" for (w, h), n in self.image_sizes.most_common(5))
             more = len(self.image_sizes) - 5
             lines.append(f"image sizes: {sizes}{f', and {more} more' if more > 0 else ''}")
-        lines.append(f"pixel spacing known: {self.with_spacing}/{self.num_samples}")
+        lines.append(f"pixel spacing known: {self.spacing_text()}")
         lines.append(f"problems: {len(self.errors)} error(s), {len(self.warnings)} warning(s)")
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
@@ -122,7 +138,9 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
     by_hash: dict[str, list[str]] = {}
     for sample in dataset:
         report.image_sizes[tuple(sample.image_size)] += 1
-        report.with_spacing += sample.pixel_spacing is not None
+        if sample.pixel_spacing is not None:
+            report.with_spacing += 1
+            report.spacing_sources[sample.meta.get("pixel_spacing_from") or "other"] += 1
         if not decode or (sample.image_path is None and sample.loader is None):
             continue
         where = str(sample.image_path or sample.image_id)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, overload
@@ -234,6 +235,19 @@ def locate_image(image_dir: Path, name: str, declared_size: tuple[int, int], whe
     if labels_only:
         return None, pixel_spacing
     raise DatasetError(f"{where}: image {name!r} not found in {image_dir}")
+
+
+def spacing_by_precedence(*candidates: tuple[float | None, str]) -> tuple[float | None, str | None]:
+    """The first usable (spacing mm/px, source) of ``candidates`` in precedence order, or (None, None).
+
+    Example:
+        >>> spacing_by_precedence((None, "csv"), (0.2, "dicom"), (0.1, "option"))
+        (0.2, 'dicom')
+    """
+    for value, source in candidates:
+        if value is not None and math.isfinite(value) and value > 0:
+            return float(value), source
+    return None, None
 
 
 def check_points(points: np.ndarray, file: str | Path, image_size: tuple[int, int] | None = None,

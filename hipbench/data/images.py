@@ -144,19 +144,19 @@ def _read_raster(path: Path) -> ImageData:
             image.load()  # raises on truncated or corrupt data instead of returning grey pixels
             mode = image.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-                array = np.asarray(image, dtype=np.float64)
                 bit_depth, scale = 16, 65535.0
             elif mode == "F":
-                array = np.asarray(image, dtype=np.float64)
                 bit_depth, scale = 32, 1.0
             else:
                 if mode not in ("L", "1"):
                     image = image.convert("L")
-                array = np.asarray(image, dtype=np.float64)
                 bit_depth, scale = 8, (1.0 if mode == "1" else 255.0)
+            # float32 holds every 16-bit value exactly; scaling in place adds no float64 copies of a big image
+            pixels = np.array(image, dtype=np.float32)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
-    pixels = np.clip(array / scale, 0.0, 1.0).astype(np.float32)
+    pixels /= np.float32(scale)
+    np.clip(pixels, 0.0, 1.0, out=pixels)
     if pixels.ndim != 2 or min(pixels.shape) == 0:
         raise ImageReadError(f"{path}: expected a 2-D image, got shape {pixels.shape}")
     return ImageData(pixels, None, bit_depth, str(path))

@@ -5,6 +5,14 @@ roof length and curvature, metaphysis width/tilt/dome, ossific nucleus, femoral 
 parameters (soft tissue and bone density, trabecular texture, blur, noise, contrast, gamma, heel effect),
 then turned as a whole (rotation, scale, shift). Everything is deterministic per ``(seed, index)``.
 
+On top of that per-image variation sits an acquisition layer, one :class:`Acquisition` per image, the same
+settings for a whole data set (so that a style A and a style B make a domain shift): ``field_of_view`` zooms
+out about the image centre, ``obliquity`` tilts the pelvis plane out of the detector plane (a homography
+applied to the attenuation map and to the landmarks alike), then a display window (``contrast``,
+``exposure``, ``gamma``), detector ``blur`` and ``resolution``, and ``poisson``/``noise`` act on the
+rendered image. Its defaults change nothing: every image and landmark stays bit-identical. Its random
+numbers come from streams of their own, so a look option never moves the anatomy of image ``index``.
+
 Construction (canonical frame, unit = half the mean inter-triradiate distance, y down): Hilgenreiner's
 line is y = 0 through both triradiate points; the acetabular margin (ASM) is the triradiate point plus the
 roof length along the direction that makes the intended acetabular index; the H-point sits at the intended
@@ -16,6 +24,8 @@ boundaries, so the grade is unambiguous.
 Landmarks sit on drawn edges and corners: ASM is the corner of the iliac roof and the lateral iliac border,
 TCC the inferomedial corner of the roof at the dark triradiate gap, the roof midpoint on the roof edge,
 the metaphysis ends the corners of the femoral metaphysis line, its midpoint on that (slightly domed) line.
+A tilt changes the AI measured from the keypoints (as it does on a radiograph); the sample's ``meta`` keeps
+the intended AI and grade, and the keypoints are the exact truth of the tilted image.
 
 Example:
     >>> p = sample_params(seed=0, index=3, config=PhantomConfig(size=64))
@@ -28,7 +38,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -37,6 +47,33 @@ from hipbench.schema import get_schema
 SIDES = ("left", "right")
 GRADE_MARGIN = 0.06  # minimum distance of an H-point from a grade boundary, in roof lengths
 HALF_ITD = 0.16  # half the inter-triradiate distance as a share of the image size, before scaling
+FOCAL = 4.0  # source-to-pelvis distance in image sizes (~80 cm to an infant pelvis on a ~20 cm field)
+# random streams: [seed, index] the anatomy, [seed, index, 1] texture and built-in noise, then the acquisition's
+TILT_STREAM, NOISE_STREAM, POISSON_STREAM = 2, 3, 4
+# acquisition option: (low, high, low included); NaN fails every test
+ACQUISITION_RANGES = {
+    "contrast": (0.0, 10.0, False), "gamma": (0.0, 10.0, False), "exposure": (-1.0, 1.0, True),
+    "noise": (0.0, 1.0, True), "poisson": (0.0, 1.0, True), "blur": (0.0, float("inf"), True),
+    "resolution": (0.0, 1.0, False), "field_of_view": (0.9, 4.0, True), "obliquity": (0.0, 30.0, True),
+}
+
+
+def _check_range(name: str, value: object) -> None:
+    """Raise ValueError naming option ``name`` when ``value`` is outside :data:`ACQUISITION_RANGES`.
+
+    Example:
+        >>> _check_range("gamma", 0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: gamma must be in (0, 10], got 0.0
+    """
+    lo, hi, closed = ACQUISITION_RANGES[name]
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not ((lo <= v if closed else lo < v) and v <= hi):
+        raise ValueError(f"{name} must be in {'[' if closed else '('}{lo:g}, {hi:g}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -46,9 +83,20 @@ class PhantomConfig:
     ``scale`` range, ``shift`` (max share of the size), and ``itd_mm`` (the inter-triradiate distance that
     defines the pixel spacing; None for no spacing).
 
+    The acquisition look (see :class:`Acquisition`; the defaults change nothing): ``contrast`` (factor about
+    mid-grey), ``exposure`` (brightness offset), ``gamma`` (power), ``blur`` (Gaussian sigma in pixels),
+    ``resolution`` (share of the size sampled, then scaled back up), ``poisson`` (quantum noise: sigma
+    ``poisson * sqrt(1 - intensity)``), ``noise`` (Gaussian sigma, added to each image's own faint noise),
+    ``field_of_view`` (zoom out: 1.2 shows 1.2 times the width, so the pelvis is 1/1.2 the size) and
+    ``obliquity`` (max degrees of tilt of the pelvis plane about each image axis, drawn per image).
+
     Example:
         >>> PhantomConfig().grade_mix
         (0.6, 0.2, 0.12, 0.08)
+        >>> PhantomConfig(resolution=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: resolution must be in (0, 1], got 0
     """
 
     size: int = 256
@@ -60,6 +108,15 @@ class PhantomConfig:
     scale: tuple[float, float] = (0.85, 1.15)
     shift: float = 0.05
     itd_mm: float | None = 55.0
+    contrast: float = 1.0
+    gamma: float = 1.0
+    exposure: float = 0.0
+    noise: float = 0.0
+    poisson: float = 0.0
+    blur: float = 0.0
+    resolution: float = 1.0
+    field_of_view: float = 1.0
+    obliquity: float = 0.0
 
     def __post_init__(self) -> None:
         mix = np.asarray(self.grade_mix, dtype=float)
@@ -73,6 +130,41 @@ class PhantomConfig:
                 raise ValueError(f"{name} must be (low, high) degrees with 0 < low <= high < 80, got {(lo, hi)}")
         if int(self.size) < 32:
             raise ValueError(f"size must be at least 32 pixels, got {self.size}")
+        for name in ACQUISITION_RANGES:
+            _check_range(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """How one image was taken, on top of its own appearance; the defaults change nothing.
+
+    ``contrast``, ``exposure`` and ``gamma`` window the rendered intensity ``v`` as
+    ``clip(0.5 + contrast * (v - 0.5) + exposure, 0, 1) ** gamma``; then a Gaussian ``blur`` (sigma, pixels),
+    ``resolution`` (area-sampled to that share of the size, linearly scaled back), Poisson quantum noise on the
+    transmitted share ``1 - v`` with ``1 / poisson**2`` photons where all pass, and Gaussian ``noise``
+    (sigma). ``field_of_view`` zooms out about the image centre; ``tilt_x`` and ``tilt_y`` (degrees) turn
+    the pelvis plane about the image's x and y axes (positive: the lower, resp. image-right, half nearer
+    the source, so larger), see :func:`phantom_homography`.
+
+    Example:
+        >>> Acquisition().tilted, Acquisition(tilt_y=3.0).tilted
+        (False, True)
+    """
+
+    contrast: float = 1.0
+    gamma: float = 1.0
+    exposure: float = 0.0
+    noise: float = 0.0
+    poisson: float = 0.0
+    blur: float = 0.0
+    resolution: float = 1.0
+    field_of_view: float = 1.0
+    tilt_x: float = 0.0
+    tilt_y: float = 0.0
+
+    @property
+    def tilted(self) -> bool:
+        return self.tilt_x != 0.0 or self.tilt_y != 0.0
 
 
 @dataclass
@@ -120,6 +212,7 @@ class PhantomParams:
     right: HipParams
     appearance: dict[str, float] = field(default_factory=dict)
     itd_mm: float | None = 55.0
+    acquisition: Acquisition = field(default_factory=Acquisition)
 
     def hip(self, side: str) -> HipParams:
         """The parameters of hip ``side`` (image side)."""
@@ -162,6 +255,25 @@ def _sample_hip(rng: np.random.Generator, config: PhantomConfig) -> HipParams:
     )
 
 
+def _sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisition:
+    """The acquisition of image ``index``: the config's look, tilt angles uniform in +-``obliquity``.
+
+    The angles come from a stream of their own, as a share of ``obliquity`` (so a larger ``obliquity``
+    tilts the same way, further) and without touching the anatomy's stream.
+
+    Example:
+        >>> a = _sample_acquisition(0, 1, PhantomConfig(obliquity=8.0))
+        >>> b = _sample_acquisition(0, 1, PhantomConfig(obliquity=4.0, blur=2.0))
+        >>> bool(abs(a.tilt_x) <= 8 and abs(a.tilt_x - 2 * b.tilt_x) < 1e-9), b.blur
+        (True, 2.0)
+    """
+    tilt = np.zeros(2)
+    if config.obliquity > 0:
+        tilt = config.obliquity * np.random.default_rng([int(seed), int(index), TILT_STREAM]).uniform(-1, 1, 2)
+    look = {name: float(getattr(config, name)) for name in ACQUISITION_RANGES if name != "obliquity"}
+    return Acquisition(**look, tilt_x=float(tilt[0]), tilt_y=float(tilt[1]))
+
+
 def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = None) -> PhantomParams:
     """The parameters of phantom image ``index`` of ``seed`` (cheap: no rendering).
 
@@ -188,6 +300,7 @@ def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = 
         scale=_uniform(rng, *config.scale),
         shift=(_uniform(rng, -config.shift, config.shift), _uniform(rng, -config.shift, config.shift)),
         left=left, right=right, appearance=appearance, itd_mm=config.itd_mm,
+        acquisition=_sample_acquisition(seed, index, config),
     )
 
 
@@ -222,7 +335,48 @@ def _transform(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     unit = HALF_ITD * s * params.scale
     a = unit * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     t = np.array([s / 2 + params.shift[0] * s, 0.52 * s + params.shift[1] * s])
+    fov = params.acquisition.field_of_view
+    if fov != 1.0:  # zoom out about the image centre (pixel centres on integers)
+        c = (s - 1) / 2
+        a, t = a / fov, c + (t - c) / fov
     return a, t
+
+
+def phantom_homography(params: PhantomParams) -> np.ndarray:
+    """The 3x3 homography of the pelvic tilt: pixel ``p`` of the untilted image lands at ``H @ p`` (homogeneous,
+    pixel centres on integers); the identity without tilt.
+
+    The pelvis plane turns about its point on the central ray, seen from a point source ``FOCAL`` sizes
+    away: ``H = K [r1 r2 e3] K^-1`` with ``K`` the projection and ``r1``, ``r2`` the first columns of the
+    rotation, so the image centre stays put.
+
+    Example:
+        >>> p = sample_params(0, 0, PhantomConfig(size=64, obliquity=10.0))
+        >>> h = phantom_homography(p)
+        >>> bool(np.allclose(h @ [31.5, 31.5, 1], [31.5, 31.5, 1])), bool(np.allclose(h, np.eye(3)))
+        (True, False)
+    """
+    acq = params.acquisition
+    if not acq.tilted:
+        return np.eye(3)
+    f, c = FOCAL * params.size, (params.size - 1) / 2
+    k = np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
+    (cx, cy), (sx, sy) = np.cos(np.radians([acq.tilt_x, acq.tilt_y])), np.sin(np.radians([acq.tilt_x, acq.tilt_y]))
+    rot_x = np.array([[1.0, 0.0, 0.0], [0.0, cx, sx], [0.0, -sx, cx]])  # lower half nearer for tilt_x > 0
+    rot_y = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])  # image-right half nearer for tilt_y > 0
+    r = rot_y @ rot_x
+    return k @ np.column_stack([r[:, 0], r[:, 1], [0.0, 0.0, 1.0]]) @ np.linalg.inv(k)
+
+
+def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (N, 2) through the 3x3 homography ``h``.
+
+    Example:
+        >>> apply_homography(np.diag([2.0, 2.0, 1.0]), np.array([[1.0, 3.0]]))
+        array([[2., 6.]])
+    """
+    p = np.c_[points, np.ones(len(points))] @ np.asarray(h, float).T
+    return p[:, :2] / p[:, 2:]
 
 
 def phantom_keypoints(params: PhantomParams) -> np.ndarray:
@@ -243,11 +397,13 @@ def phantom_keypoints(params: PhantomParams) -> np.ndarray:
         for i in schema.side_indices(side):
             name = schema.landmarks[i].name.split("_", 1)[1]
             points[i] = marks[name]
-    return points @ a.T + t
+    points = points @ a.T + t
+    return apply_homography(phantom_homography(params), points) if params.acquisition.tilted else points
 
 
 def phantom_pixel_spacing(params: PhantomParams) -> float | None:
-    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm``.
+    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm`` (in a tilted image, the
+    distance between the tilted triradiate keypoints: a tilt has no single spacing).
 
     Example:
         >>> round(phantom_pixel_spacing(sample_params(0, 0)), 3) > 0
@@ -255,7 +411,14 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
     """
     if params.itd_mm is None:
         return None
-    itd_px = (params.left.half_itd + params.right.half_itd) * HALF_ITD * params.size * params.scale
+    if params.acquisition.tilted:
+        schema = get_schema("ihdi12")
+        points = phantom_keypoints(params)
+        left, right = (schema.role_points(points, "triradiate", side) for side in SIDES)
+        itd_px = float(np.hypot(*(left - right)))
+    else:
+        itd_px = (params.left.half_itd + params.right.half_itd) * HALF_ITD * params.size * params.scale
+        itd_px /= params.acquisition.field_of_view
     return float(params.itd_mm / itd_px)
 
 
@@ -350,7 +513,8 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
                         [s * 0.08, 6.0]]) for s in (-1.0, 1.0)]
 
     soft = np.maximum(filled([body]), filled(thighs))
-    soft = cv2.GaussianBlur(soft, (0, 0), 0.08 * HALF_ITD * size)  # rounded soft-tissue thickness
+    rounding = 0.08 * HALF_ITD * size / params.acquisition.field_of_view  # soft-tissue edge, zoomed with the body
+    soft = cv2.GaussianBlur(soft, (0, 0), rounding)
     bone = (filled(shapes["ilium"]) + filled(shapes["ischium"], shapes["foramen"]) + 0.9 * filled([sacrum])
             + 0.9 * filled(vertebrae) + look["femur"] * filled(shapes["femur"]))
     if shapes["nucleus"]:
@@ -361,6 +525,9 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
     coarse = rng.standard_normal((max(4, size // 16),) * 2).astype(np.float32)
     texture = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     total = look["soft"] * soft + look["bone"] * bone * (1 + look["texture"] * texture) + look["cortex"] * cortex
+    if params.acquisition.tilted:  # the patient tilts, not the detector: before heel, blur and noise
+        total = cv2.warpPerspective(total, phantom_homography(params), (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
     image = 1.0 - np.exp(-np.maximum(total, 0))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
     heel = 1 + look["heel"] * (np.cos(look["heel_angle"]) * xx + np.sin(look["heel_angle"]) * yy)
@@ -368,7 +535,53 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
     image = np.power(np.clip(image, 0, 1), look["gamma"])
     image = cv2.GaussianBlur(image.astype(np.float32), (0, 0), look["blur"] * size / 256)
     image += look["noise"] * rng.standard_normal((size, size)).astype(np.float32)
-    return np.clip(image, 0, 1).astype(np.float32)
+    return _acquire(np.clip(image, 0, 1).astype(np.float32), params)
+
+
+def _window(image: np.ndarray, acq: Acquisition) -> np.ndarray:
+    if acq.contrast != 1.0 or acq.exposure != 0.0:
+        image = 0.5 + acq.contrast * (image - 0.5) + acq.exposure
+    if acq.gamma != 1.0:
+        image = np.power(np.clip(image, 0, 1), acq.gamma)
+    return image
+
+
+def _detector(image: np.ndarray, acq: Acquisition) -> np.ndarray:
+    import cv2
+
+    if acq.blur > 0:
+        image = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), acq.blur)
+    if acq.resolution < 1.0:  # area sampling and linear scaling both keep pixel centres where they are
+        size = image.shape[1], image.shape[0]
+        low = tuple(max(1, round(n * acq.resolution)) for n in size)
+        image = cv2.resize(np.asarray(image, np.float32), low, interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    return image
+
+
+def _noise(image: np.ndarray, params: PhantomParams) -> np.ndarray:
+    acq = params.acquisition
+    if acq.poisson > 0:
+        rng = np.random.default_rng([params.seed, params.index, POISSON_STREAM])
+        quantum = acq.poisson ** 2
+        image = 1.0 - rng.poisson(np.clip(1.0 - image, 0, 1) / quantum) * quantum
+    if acq.noise > 0:
+        rng = np.random.default_rng([params.seed, params.index, NOISE_STREAM])
+        image = image + acq.noise * rng.standard_normal(image.shape).astype(np.float32)
+    return image
+
+
+def _acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
+    """The acquisition layer on a rendered image (see :class:`Acquisition`); the defaults return ``image``.
+
+    Example:
+        >>> p = sample_params(0, 0, PhantomConfig(size=32))
+        >>> image = np.full((32, 32), 0.5, np.float32)
+        >>> _acquire(image, p) is image
+        True
+    """
+    out = _noise(_detector(_window(image, params.acquisition), params.acquisition), params)
+    return image if out is image else np.clip(out, 0, 1).astype(np.float32)
 
 
 def phantom_sample(params: PhantomParams):
@@ -385,8 +598,9 @@ def phantom_sample(params: PhantomParams):
 
     schema = get_schema("ihdi12")
     image_id = f"phantom_s{params.seed}_{params.index:05d}"
+    acquisition = {**asdict(params.acquisition), "homography": phantom_homography(params).tolist()}
     meta = {"ai": [params.left.ai, params.right.ai], "grade": [params.left.grade, params.right.grade],
-            "phantom_params": params}
+            "phantom_params": params, "acquisition": acquisition}
     return Sample(image_id, image_id, phantom_keypoints(params), np.ones(schema.num_keypoints, bool), {},
                   (params.size, params.size), schema, phantom_pixel_spacing(params), None,
                   partial(render_phantom, params), meta)

@@ -27,6 +27,15 @@ def _component_label(entry: dict[str, Any] | None, default: str = "default") -> 
     return f"{entry['type']}({inner})" if inner else entry["type"]
 
 
+def _framing_label(combo: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """The framing a row asked for, else the one its dataset's schema defaulted to (results before framings
+    existed were bilateral crops)."""
+    if combo.get("framing"):
+        return _component_label(combo["framing"])
+    resolved = next((r.get("framing") for r in results if r.get("framing")), None) or {}
+    return str(resolved.get("type", "bilateral_crops"))
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
@@ -79,6 +88,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         "backbone": _component_label(combo["backbone"]), "neck": _component_label(combo.get("neck"), "-"),
         "head": _component_label(combo["head"]), "loss": _component_label(combo.get("loss")),
         "detector": "gt (oracle boxes)" if oracle else _component_label(detector),
+        "framing": _framing_label(combo, results),
         "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
         "error": failed[0].get("error", "") if failed else "",
     }

@@ -15,7 +15,7 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
                    "IHDI acc [95% CI]", "IHDI κw", "coverage", "train min"]
 # column groups of the full view; the HTML shows the default view and toggles the other groups
-GROUPS = {"identity": ["rank", "dataset", "detector", "backbone", "weights", "neck", "head", "loss"],
+GROUPS = {"identity": ["rank", "dataset", "framing", "detector", "backbone", "weights", "neck", "head", "loss"],
           "keypoints": ["params (M)", "NME % (mean ± std)", "NME % [95% CI]", "NME vs best", "MRE px", "SDR %"],
           "AI agreement": ["AI MAE °", "AI MAE ° [95% CI]", "AI vs best", "AI LoA °", "AI ICC"],
           "IHDI": ["IHDI acc", "IHDI acc [95% CI]", "IHDI κw"],
@@ -31,6 +31,20 @@ LEGEND = ("'vs best' compares each row with the best row of its group (same data
           "bootstrap resamples of patients (seed 0), percentile method. Rows of different groups are never "
           "paired. The CSV adds the Wilcoxon signed-rank p (Holm-corrected within the group) and the "
           "Nadeau-Bengio corrected resampled t-test p on fold-level NME.")
+
+
+HIP_COLUMNS = {c for g in ("AI agreement", "IHDI", "screening") for c in GROUPS[g]} | {"AI vs best"}
+
+
+def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """``columns`` without the hip-measure ones (AI, IHDI, screening, coverage of hips) when no row's
+    schema has them: a leaderboard of a schema without hips shows the keypoint metrics only."""
+    pooled = [r.get("pooled") or {} for r in rows]
+    has_hips = any(isinstance(p.get("ai_mae"), float) and math.isfinite(p["ai_mae"]) for p in pooled)
+    has_coverage = any(isinstance(p.get("coverage_hips"), float) and math.isfinite(p["coverage_hips"])
+                       for p in pooled)
+    dropped = (set() if has_hips else HIP_COLUMNS) | (set() if has_coverage else {"coverage"})
+    return [c for c in columns if c not in dropped]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -57,6 +71,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         pooled = row.get("pooled") or {}
         _, sdr = _sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
+                 "framing": row.get("framing", "bilateral_crops"),
                  "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"],
                  "loss": row["loss"], "combination": combination_label(row, rows)}
         if row["status"] != "ok":
@@ -106,8 +121,8 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     extras = []
     if row.get("weights") not in (None, "-", "scratch"):
         extras.append(str(row["weights"]).split(" (")[0])
-    for key in ("run", "dataset", "detector"):
-        if len({r.get(key) for r in rows}) > 1:
+    for key in ("run", "dataset", "framing", "detector"):
+        if len({r.get(key) for r in rows}) > 1 and not (key == "detector" and row[key] == "none"):
             value = str(row[key])
             extras.append("oracle boxes" if key == "detector" and "oracle" in value else value.split("(")[0])
     return label + (f" ({'; '.join(extras)})" if extras else "")
@@ -117,8 +132,8 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Machine-readable rows: identity, fold-mean figures and every scalar pooled metric."""
     out = []
     for row in rows:
-        base = {k: row.get(k) for k in ("rank", "run", "dataset", "detector", "backbone", "weights", "neck", "head",
-                                        "loss", "status", "folds_ok", "folds_total", "params_m", "nme", "nme_std",
+        base = {k: row.get(k) for k in ("rank", "run", "dataset", "framing", "detector", "backbone", "weights",
+                                        "neck", "head", "loss", "status", "folds_ok", "folds_total", "params_m", "nme", "nme_std",
                                         "train_minutes", "infer_ms", "det_map50", "det_miss_rate", "det_missed",
                                         "error")}
         base |= ci_columns(row)
@@ -156,7 +171,7 @@ def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[d
              columns: str = "default") -> str:
     """The leaderboard as a Markdown document with the run's command and machine in its header;
     ``columns`` ``default`` (the compact view) or ``all``."""
-    shown = DEFAULT_COLUMNS if columns == "default" else ALL_COLUMNS
+    shown = columns_for(DEFAULT_COLUMNS if columns == "default" else ALL_COLUMNS, rows)
     lines = [f"# Leaderboard: {run_info.get('name', 'run')}", ""]
     lines += [f"- {line}" for line in _header_lines(run_info, rows)]
     if columns == "default":
@@ -192,7 +207,7 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     esc = html_lib.escape
     # the default view's columns always; every other column in its group, hidden until its box is ticked
     extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
-    shown = DEFAULT_COLUMNS + extra
+    shown = columns_for(DEFAULT_COLUMNS + extra, rows)
     group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in GROUPS.items() for c in cols
                                                        if c not in DEFAULT_COLUMNS}
     cls = {c: "" if group[c] == "default" else " class='hidden'" for c in shown}

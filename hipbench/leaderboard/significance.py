@@ -23,14 +23,37 @@ from hipbench.runner.store import atomic_write
 SEED = 0
 
 
+LABEL_BOXES = ("gt", "gt (oracle boxes)")
+
+
 def group_of(row: dict[str, Any]) -> tuple[str, str, str]:
-    """Rows are comparable only within (dataset, split, detector boxes)."""
-    return row["dataset"], str(row.get("split_hash", "")), row["detector"]
+    """Rows are comparable only within (dataset, split, boxes): the labelled boxes (``gt`` runs and oracle
+    rows alike) or one learned detector's. Whole-image rows (detector ``none``) need no boxes; they join
+    the end-to-end group: the learned detector's when their dataset and split have exactly one, else the
+    labelled boxes' (see :func:`assign_boxes`)."""
+    boxes = row.get("boxes") or ("labels" if row["detector"] in LABEL_BOXES else row["detector"])
+    return row["dataset"], str(row.get("split_hash", "")), boxes
+
+
+def assign_boxes(rows: list[dict[str, Any]]) -> None:
+    """Set each row's ``boxes`` (the comparison group's third part, see :func:`group_of`)."""
+    learned: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if row["detector"] not in LABEL_BOXES + ("none",):
+            learned.setdefault((row["dataset"], str(row.get("split_hash", ""))), set()).add(row["detector"])
+    for row in rows:
+        detector = row["detector"]
+        if detector == "none":
+            found = learned.get((row["dataset"], str(row.get("split_hash", ""))), set())
+            row["boxes"] = next(iter(found)) if len(found) == 1 else "labels"
+        else:
+            row["boxes"] = "labels" if detector in LABEL_BOXES else detector
 
 
 def add_statistics(rows: list[dict[str, Any]], records_dir: Path | None = None, n_boot: int = N_BOOT) -> None:
     """Add ``<figure>_ci`` to every row with pooled predictions, then the paired comparison with its
     group's best row (``vs_best``); write each row's per-hip records under ``records_dir``."""
+    assign_boxes(rows)
     sums: dict[str, Any] = {}
     for row in rows:
         arrays = row.get("pooled_arrays")

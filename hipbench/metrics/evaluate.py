@@ -25,9 +25,12 @@ from hipbench.metrics.coverage import coverage
 from hipbench.metrics.keypoint import (
     DEFAULT_SDR_MM_THRESHOLDS,
     DEFAULT_SDR_THRESHOLDS,
+    complete_spacing,
+    default_normaliser,
     mre,
     nme,
     normaliser_values,
+    parse_threshold,
     per_image_nme,
     per_landmark_errors,
     point_errors,
@@ -39,22 +42,16 @@ BOOTSTRAP_KEYS = ("nme", "mre_px", "mre_mm", "ai_mae", "ai_bias", "ai_icc", "ai_
                   "ihdi_kappa_qw", "ihdi_macro_f1", "screening_sensitivity", "screening_specificity")
 
 
-def _inputs(pred: np.ndarray, gt: np.ndarray, pixel_spacing: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+def _inputs(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred, gt = np.asarray(pred, dtype=float), np.asarray(gt, dtype=float)
     if gt.ndim != 3 or gt.shape[-1] != 2 or pred.shape != gt.shape:
         raise ValueError(f"pred and gt must both be (N, K, 2) full-image pixels; got {pred.shape} and {gt.shape}")
-    if pixel_spacing is not None:
-        spacing = np.asarray(pixel_spacing, dtype=float).reshape(-1)
-        if spacing.size == 1:
-            spacing = np.full(gt.shape[0], float(spacing[0]))
-        if spacing.size != gt.shape[0]:
-            raise ValueError(f"pixel_spacing has {spacing.size} values for {gt.shape[0]} images")
-        pixel_spacing = None if not np.isfinite(spacing).any() else spacing
-    return pred, gt, pixel_spacing
+    return pred, gt
 
 
 def default_sdr_thresholds(pixel_spacing: np.ndarray | None) -> tuple[str, ...]:
-    """Normaliser-relative thresholds, plus the usual mm ones when any pixel spacing is known.
+    """Normaliser-relative thresholds, plus the usual mm ones when ``pixel_spacing`` is given (pass the
+    complete spacing of :func:`~hipbench.metrics.keypoint.complete_spacing`, or None).
 
     Example:
         >>> default_sdr_thresholds(None)
@@ -63,14 +60,26 @@ def default_sdr_thresholds(pixel_spacing: np.ndarray | None) -> tuple[str, ...]:
     return DEFAULT_SDR_THRESHOLDS + (DEFAULT_SDR_MM_THRESHOLDS if pixel_spacing is not None else ())
 
 
+def drop_mm(thresholds: Sequence[str | float]) -> tuple[str | float, ...]:
+    """``thresholds`` without the mm ones (for when the pixel spacing is incomplete).
+
+    Example:
+        >>> drop_mm(["2mm", "5%", 10])
+        ('5%', 10)
+    """
+    return tuple(t for t in thresholds if parse_threshold(t)[1] != "mm")
+
+
 def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
-             pixel_spacing: np.ndarray | float | None = None, normaliser: str = "inter_triradiate",
+             pixel_spacing: np.ndarray | float | None = None, normaliser: str | None = None,
              sdr_thresholds: Sequence[str | float] | None = None, image_size: np.ndarray | None = None,
              bootstrap: int = 0, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """Every figure for predictions ``pred`` against ``gt`` (both (N, K, 2) full-image px, NaN = missing).
 
-    Returns a flat dict: ``normaliser`` (its name), ``nme`` (%), ``mre_px``, ``mre_mm`` (when any
-    spacing is known; NaN spacings are skipped), ``sdr@...`` (%), ``per_landmark`` (name -> figures),
+    ``normaliser`` None is the schema's :func:`~hipbench.metrics.keypoint.default_normaliser`.
+    Returns a flat dict: ``normaliser`` (its name), ``nme`` (%), ``mre_px``, ``sdr@...`` (%), ``per_landmark``
+    (name -> figures), mm figures (``mre_mm``, ``sdr@<x>mm``, per-landmark ``mre_mm`` and their CIs) only when
+    every scored image has a finite positive spacing, else ``mm_unavailable`` saying how many lack one,
     ``ai_*`` (see :func:`~hipbench.metrics.agreement.agreement`), ``ihdi_*`` and ``screening_*`` (see
     :func:`~hipbench.metrics.classification.ihdi_agreement`), coverage counts and shares (see
     :func:`~hipbench.metrics.coverage.coverage`, whose ``POLICY`` says how each metric treats missing
@@ -84,15 +93,22 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         >>> r = evaluate(pred, gt, get_schema("mtddh8"), pixel_spacing=0.1, sdr_thresholds=["2px"], bootstrap=50)
         >>> r["sdr@2px"], round(r["mre_mm"], 4), r["nme_boot_ci"][0] <= r["nme"] <= r["nme_boot_ci"][1]
         (50.0, 0.2121, True)
+        >>> r = evaluate(pred, gt, "mtddh8", pixel_spacing=[0.1, 0.1, np.nan, 0.1])
+        >>> "mre_mm" in r, "sdr@2mm" in r, r["mm_unavailable"]
+        (False, False, '1 of 4 images have no pixel spacing')
     """
     schema = get_schema(schema)
-    pred, gt, spacing = _inputs(pred, gt, pixel_spacing)
+    pred, gt = _inputs(pred, gt)
+    spacing, mm_unavailable = complete_spacing(pixel_spacing, gt)
+    normaliser = normaliser or default_normaliser(schema)
     if gt.shape[1] != schema.num_keypoints:
         raise ValueError(f"schema {schema.name!r} has {schema.num_keypoints} landmarks but the points have "
                          f"{gt.shape[1]}")
     size = None if image_size is None else np.broadcast_to(np.asarray(image_size, float).reshape(-1, 2),
                                                            (gt.shape[0], 2))
     thresholds = tuple(sdr_thresholds) if sdr_thresholds is not None else default_sdr_thresholds(spacing)
+    if spacing is None:
+        thresholds = drop_mm(thresholds)
     normaliser_values(gt[:1], schema, normaliser, None if size is None else size[:1])  # fail early on a bad name
     m_gt, m_pred = measure_hips(gt, schema), measure_hips(pred, schema)
 
@@ -114,6 +130,8 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
 
     all_idx = np.arange(gt.shape[0])
     result: dict[str, Any] = {"normaliser": normaliser}
+    if spacing is None:
+        result["mm_unavailable"] = mm_unavailable
     result.update(figures(all_idx, full=True))
     result["per_landmark"] = per_landmark_errors(pred, gt, schema, normaliser, spacing, size)
     if bootstrap and gt.shape[0]:
@@ -128,10 +146,10 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
 
 
 def per_image(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
-              normaliser: str = "inter_triradiate", image_size: np.ndarray | None = None,
+              normaliser: str | None = None, image_size: np.ndarray | None = None,
               image_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """One record per image: its NME and MRE, and per side the reference/predicted AI, AI error,
-    reference/predicted IHDI grade and why a hip is ungradable.
+    reference/predicted IHDI grade and why a hip is ungradable. ``normaliser`` None is the schema's default.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -142,7 +160,7 @@ def per_image(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         ('a', 0.0, 'I', 0.0)
     """
     schema = get_schema(schema)
-    pred, gt, _ = _inputs(pred, gt, None)
+    pred, gt = _inputs(pred, gt)
     ids = list(image_ids) if image_ids is not None else [str(i) for i in range(gt.shape[0])]
     if len(ids) != gt.shape[0]:
         raise ValueError(f"{len(ids)} image ids for {gt.shape[0]} images")

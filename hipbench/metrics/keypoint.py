@@ -4,7 +4,9 @@ Conventions: ``pred`` and ``gt`` are (N, K, 2) full-image pixels with NaN for a 
 A point counts for distance metrics when its ground truth is finite. A ground-truth point whose
 prediction is missing has no error (NaN) and is left out of NME/MRE means (it shows in coverage),
 but it is a FAILURE for SDR: SDR's denominator is every ground-truth point.
-NME and SDR are percentages; the normaliser is always named.
+NME and SDR are percentages; the normaliser is always named, and without one it is the schema's
+default (:func:`default_normaliser`). Millimetre figures are all or nothing: they need a finite positive
+pixel spacing for every scored image (:func:`complete_spacing`), so px and mm are never mixed.
 
 Example:
     >>> from hipbench.schema import get_schema
@@ -23,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hipbench.schema import LandmarkSchema
+from hipbench.schema import SIDES, LandmarkSchema
 
 NORMALISERS = ("inter_triradiate", "bbox", "image_diagonal")
 DEFAULT_SDR_THRESHOLDS: tuple[str, ...] = ("2.5%", "5%", "10%")
@@ -50,12 +52,62 @@ def point_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.hypot(diff[..., 0], diff[..., 1])
 
 
-def normaliser_values(gt: np.ndarray, schema: LandmarkSchema, kind: str = "inter_triradiate",
+def default_normaliser(schema: LandmarkSchema) -> str:
+    """The NME normaliser of ``schema`` when none is named: ``inter_triradiate`` when it has a triradiate
+    point on both sides (the DESIGN rule for hips), else ``bbox`` (the usual NME_box of generic landmarks).
+
+    Example:
+        >>> from hipbench.schema import generic_schema, get_schema
+        >>> default_normaliser(get_schema("ihdi12")), default_normaliser(generic_schema("ceph", ["sella", "nasion"]))
+        ('inter_triradiate', 'bbox')
+    """
+    both = all(schema.has_role("triradiate", side) for side in SIDES)
+    return "inter_triradiate" if both else "bbox"
+
+
+def complete_spacing(pixel_spacing: np.ndarray | float | None, gt: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """(spacing (N,), "") when every scored image (one with a ground-truth point) has a finite positive
+    ``pixel_spacing`` (mm/px; one value for all or one per image), else (None, why not).
+
+    Example:
+        >>> gt = np.zeros((3, 1, 2))
+        >>> complete_spacing(0.2, gt)[0].tolist(), complete_spacing([0.2, np.nan, 0.0], gt)[1]
+        ([0.2, 0.2, 0.2], '2 of 3 images have no pixel spacing')
+    """
+    spacing, unknown, scored = _spacing_check(pixel_spacing, gt)
+    if not scored.any():
+        return None, "no image has a ground-truth point"
+    if unknown.any():
+        return None, f"{int(unknown.sum())} of {int(scored.sum())} images have no pixel spacing"
+    return spacing, ""
+
+
+def _spacing_check(pixel_spacing: np.ndarray | float | None, gt: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spacing (N,), which scored images lack one (N,), which images are scored (N,)."""
+    gt = np.asarray(gt, dtype=float)
+    scored = np.isfinite(gt).all(-1).any(-1)
+    spacing = np.full(gt.shape[0], np.nan) if pixel_spacing is None else _spacing(pixel_spacing, gt.shape[0])
+    with np.errstate(invalid="ignore"):
+        unknown = scored & ~(np.isfinite(spacing) & (spacing > 0))
+    return spacing, unknown, scored
+
+
+def _mm_spacing(pixel_spacing: np.ndarray | float, gt: np.ndarray) -> np.ndarray:
+    spacing, unknown, scored = _spacing_check(pixel_spacing, gt)
+    if unknown.any():
+        raise ValueError(f"mm figures need a pixel spacing for every image, but {int(unknown.sum())} of "
+                         f"{int(scored.sum())} images have no pixel spacing")
+    return spacing
+
+
+def normaliser_values(gt: np.ndarray, schema: LandmarkSchema, kind: str | None = None,
                       image_size: np.ndarray | None = None) -> np.ndarray:
     """Per-image normalising length (N,) px from the ground truth; NaN where it cannot be made.
 
     ``inter_triradiate``: distance between the two triradiate points. ``bbox``: diagonal of the box
     around the finite ground-truth points. ``image_diagonal``: diagonal of ``image_size`` (N, 2) (w, h).
+    ``None``: the schema's :func:`default_normaliser`.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -66,6 +118,7 @@ def normaliser_values(gt: np.ndarray, schema: LandmarkSchema, kind: str = "inter
         [100.0]
     """
     gt = np.asarray(gt, dtype=float)
+    kind = kind or default_normaliser(schema)
     if kind == "inter_triradiate":
         left = schema.role_points(gt, "triradiate", "left")
         right = schema.role_points(gt, "triradiate", "right")
@@ -91,7 +144,7 @@ def normaliser_values(gt: np.ndarray, schema: LandmarkSchema, kind: str = "inter
     return np.where(d > 0, d, np.nan)
 
 
-def per_image_nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: str = "inter_triradiate",
+def per_image_nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: str | None = None,
                   image_size: np.ndarray | None = None) -> np.ndarray:
     """Per-image NME (N,) in percent: mean point error over the image's scored points / normaliser.
 
@@ -110,7 +163,7 @@ def per_image_nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, norm
         return 100.0 * np.nanmean(err, axis=1) / d
 
 
-def nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: str = "inter_triradiate",
+def nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: str | None = None,
         image_size: np.ndarray | None = None) -> float:
     """NME in percent: mean over images of :func:`per_image_nme`; NaN when no image can be scored.
 
@@ -128,16 +181,20 @@ def nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: st
 def mre(pred: np.ndarray, gt: np.ndarray, pixel_spacing: np.ndarray | float | None = None) -> float:
     """Mean radial error over all scored points: pixels, or mm when ``pixel_spacing`` (mm/px) is given.
 
-    With ``pixel_spacing`` (N,), images whose spacing is NaN are left out of the mm figure.
+    mm needs the spacing of every scored image (see :func:`complete_spacing`); a partial one is an error.
 
     Example:
         >>> gt = np.zeros((2, 1, 2)); pred = gt + [[[3.0, 4.0]], [[6.0, 8.0]]]
-        >>> mre(pred, gt), mre(pred, gt, np.array([0.1, np.nan]))
-        (7.5, 0.5)
+        >>> mre(pred, gt), mre(pred, gt, np.array([0.1, 0.2]))
+        (7.5, 1.25)
+        >>> mre(pred, gt, np.array([0.1, np.nan]))
+        Traceback (most recent call last):
+        ...
+        ValueError: mm figures need a pixel spacing for every image, but 1 of 2 images have no pixel spacing
     """
     err = point_errors(pred, gt)
     if pixel_spacing is not None:
-        err = err * _spacing(pixel_spacing, err.shape[0])[:, None]
+        err = err * _mm_spacing(pixel_spacing, gt)[:, None]
     return _nanmean(err)
 
 
@@ -170,12 +227,12 @@ def threshold_name(threshold: str | float) -> str:
 
 
 def sdr(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, thresholds: Sequence[str | float],
-        pixel_spacing: np.ndarray | float | None = None, normaliser: str = "inter_triradiate",
+        pixel_spacing: np.ndarray | float | None = None, normaliser: str | None = None,
         image_size: np.ndarray | None = None) -> dict[str, float]:
     """Successful detection rate (percent of ground-truth points within each threshold).
 
-    A missing prediction is a failure. ``mm`` thresholds use only images with known spacing and ``%``
-    thresholds only images with a normaliser; when no image qualifies the figure is NaN.
+    A missing prediction is a failure. ``mm`` thresholds need the spacing of every scored image (a
+    partial one is an error); ``%`` thresholds use only images with a normaliser (NaN when none has one).
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -194,8 +251,7 @@ def sdr(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, thresholds: Se
         elif unit == "mm":
             if pixel_spacing is None:
                 raise ValueError(f"SDR threshold {threshold!r} is in mm but no pixel spacing is known")
-            spacing = _spacing(pixel_spacing, err.shape[0])
-            scaled, usable = err * spacing[:, None], np.isfinite(spacing)
+            scaled, usable = err * _mm_spacing(pixel_spacing, gt)[:, None], np.ones(err.shape[0], bool)
         else:
             d = normaliser_values(gt, schema, normaliser, image_size)
             scaled, usable = 100.0 * err / d[:, None], np.isfinite(d)
@@ -207,9 +263,10 @@ def sdr(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, thresholds: Se
 
 
 def per_landmark_errors(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema,
-                        normaliser: str = "inter_triradiate", pixel_spacing: np.ndarray | float | None = None,
+                        normaliser: str | None = None, pixel_spacing: np.ndarray | float | None = None,
                         image_size: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-    """Per landmark name: ``mre_px``, ``nme`` (%), ``mre_mm`` (when spacing given), ``n`` scored, ``missing``.
+    """Per landmark name: ``mre_px``, ``nme`` (%), ``mre_mm`` (when spacing given; every scored image's is
+    needed), ``n`` scored, ``missing``.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -221,7 +278,7 @@ def per_landmark_errors(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema
     err = point_errors(pred, gt)
     d = normaliser_values(gt, schema, normaliser, image_size)
     has_gt = np.isfinite(np.asarray(gt, dtype=float)).all(-1)
-    spacing = None if pixel_spacing is None else _spacing(pixel_spacing, err.shape[0])
+    spacing = None if pixel_spacing is None else _mm_spacing(pixel_spacing, gt)
     out: dict[str, dict[str, float]] = {}
     for k, name in enumerate(schema.names):
         entry: dict[str, float] = {"mre_px": _nanmean(err[:, k]), "nme": _nanmean(100.0 * err[:, k] / d)}

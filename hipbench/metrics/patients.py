@@ -74,10 +74,11 @@ def _screen(g: int, p: int) -> str:
 
 
 def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, image_ids: Sequence[str],
-                patient_ids: Sequence[str] | None = None, normaliser: str = "inter_triradiate",
+                patient_ids: Sequence[str] | None = None, normaliser: str | None = None,
                 folds: Sequence[int] | None = None) -> HipRecords:
     """Per-hip records of predictions ``pred`` against ``gt`` (N, K, 2); patients default to images; ``folds``
-    (N,) says which test fold each image came from.
+    (N,) says which test fold each image came from; ``normaliser`` None is the schema's default. A schema
+    without sided landmarks has no hips, so no records.
 
     Example:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
@@ -99,7 +100,7 @@ def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, 
                                                       "g_gt", "g_pred")}
     per_side = [schema.unilateral_indices(side) for side in SIDES]
     width = max(len(ix) for ix in per_side)
-    for i in range(gt.shape[0]):
+    for i in range(gt.shape[0] if width else 0):
         for k, side in enumerate(SIDES):
             err = np.full(width, np.nan)
             err[:len(per_side[k])] = errors[i, per_side[k]]
@@ -112,4 +113,4 @@ def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, 
                       np.asarray(columns["norm"], float), np.asarray(columns["ai_gt"], float),
                       np.asarray(columns["ai_pred"], float), np.asarray(columns["g_gt"], int),
                       np.asarray(columns["g_pred"], int),
-                      None if folds is None else np.repeat(np.asarray(folds, int), len(SIDES)))
+                      None if folds is None else np.repeat(np.asarray(folds, int), len(SIDES) if width else 0))

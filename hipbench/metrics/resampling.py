@@ -16,7 +16,7 @@ import numpy as np
 from hipbench.geometry import measure_hips
 from hipbench.metrics.agreement import icc
 from hipbench.metrics.classification import GRADES
-from hipbench.metrics.keypoint import normaliser_values, per_image_nme, point_errors
+from hipbench.metrics.keypoint import default_normaliser, normaliser_values, per_image_nme, point_errors
 from hipbench.schema import LandmarkSchema, get_schema
 
 N_BOOT = 2000
@@ -47,9 +47,11 @@ class PatientSums:
 
 
 def patient_sums(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, patient_ids: Sequence[str],
-                 normaliser: str = "inter_triradiate") -> PatientSums:
-    """The per-patient sums of every figure for predictions ``pred`` against ``gt`` (N, K, 2)."""
+                 normaliser: str | None = None) -> PatientSums:
+    """The per-patient sums of every figure for predictions ``pred`` against ``gt`` (N, K, 2); ``normaliser``
+    None is the schema's default, as in :func:`hipbench.metrics.evaluate`."""
     schema = get_schema(schema)
+    normaliser = normaliser or default_normaliser(schema)
     pred, gt = np.asarray(pred, float), np.asarray(gt, float)
     pids = [str(p) for p in patient_ids]
     patients = sorted(set(pids))

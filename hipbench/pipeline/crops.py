@@ -39,6 +39,49 @@ def crop_affine(box: np.ndarray, size: int, expand: float = 1.25, mirror: bool =
     return affine
 
 
+def letterbox_affine(width: int, height: int, size: int) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The affine of a whole ``width`` x ``height`` image resized into a ``size`` x ``size`` square keeping its
+    aspect ratio, centred, padded with black: ``(A, (new_w, new_h), (ox, oy))``.
+
+    The resize follows OpenCV's ``resize`` convention (pixel ``x`` maps to ``(x + 0.5) * f - 0.5``), so
+    ``cv2.resize`` to ``(new_w, new_h)`` pasted at ``(ox, oy)`` is exactly ``A``; rounding the new size makes
+    the two axes' scales differ by under half a pixel, which ``A`` carries.
+
+    Example:
+        >>> A, (w, h), (ox, oy) = letterbox_affine(200, 100, 64)
+        >>> (w, h, ox, oy), apply_affine(A, np.array([[-0.5, -0.5], [199.5, 99.5]])).tolist()
+        ((64, 32, 0, 16), [[-0.5, 15.5], [63.5, 47.5]])
+    """
+    scale = size / max(width, height)
+    new_w, new_h = max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+    fx, fy = new_w / width, new_h / height
+    ox, oy = (size - new_w) // 2, (size - new_h) // 2
+    affine = np.array([[fx, 0.0, 0.5 * fx - 0.5 + ox], [0.0, fy, 0.5 * fy - 0.5 + oy]])
+    return affine, (new_w, new_h), (ox, oy)
+
+
+def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whole image (H, W) in [0, 1] or uint8, as a ``size`` x ``size`` uint8 letterbox, and its affine.
+
+    Down-scaling averages areas (no aliasing from a 2000-pixel radiograph); up-scaling is bilinear.
+
+    Example:
+        >>> view, A = letterbox(np.ones((50, 100), np.float32), 32)
+        >>> view.shape, int(view[0, 0]), int(view[16, 16])
+        ((32, 32), 0, 255)
+    """
+    import cv2
+
+    height, width = pixels.shape[:2]
+    affine, (new_w, new_h), (ox, oy) = letterbox_affine(width, height, size)
+    image = np.clip(pixels * 255.0 + 0.5, 0, 255).astype(np.uint8) if pixels.dtype != np.uint8 else pixels
+    shrink = new_w < width or new_h < height
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    canvas = np.zeros((size, size), np.uint8)
+    canvas[oy:oy + new_h, ox:ox + new_w] = resized
+    return canvas, affine
+
+
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine (or a stack (..., 2, 3) matching points' leading dims) to points (..., K, 2).
 
@@ -64,14 +107,20 @@ def invert_affine(affine: np.ndarray) -> np.ndarray:
     return np.concatenate([linear_inv, -(linear_inv @ affine[..., :, 2:])], axis=-1)
 
 
+SIDE_WHOLE = -1  # ``CropSet.side`` of a view that shows the whole image (both sides, or a schema without sides)
+
+
 @dataclass
 class CropSet:
-    """Hip crops of a list of samples, two per image (left then right), shared by every combination.
+    """The model's views of a list of samples, shared by every combination: two hip crops per image (left
+    then right) for the bilateral framing, one letterboxed whole image per sample for the whole-image one.
 
-    ``images`` (M, S, S) uint8; ``keypoints`` (M, Ku, 2) crop pixels in canonical (left) landmark order;
-    ``visible`` (M, Ku); ``affines`` (M, 2, 3) full -> crop; ``sample_index`` (M,) into the sample list;
-    ``side`` (M,) 0 = left, 1 = right; ``has_box`` (M,) False where no box was found (the crop is empty
-    and its prediction counts as missing).
+    ``images`` (M, S, S) uint8; ``keypoints`` (M, Ku, 2) view pixels; ``visible`` (M, Ku); ``affines``
+    (M, 2, 3) full -> view; ``sample_index`` (M,) into the sample list; ``side`` (M,) 0 = left, 1 = right,
+    :data:`SIDE_WHOLE` for a whole-image view; ``has_box`` (M,) False where no box was found (the crop is
+    empty and its prediction counts as missing); ``landmarks`` (M, Ku) the schema index of each view
+    keypoint; ``flip_perm`` (Ku,) the keypoint order after a horizontal flip of the view, empty when a flip
+    is not a valid augmentation (mirrored hip crops, schemas without sides).
     """
 
     images: np.ndarray
@@ -83,6 +132,8 @@ class CropSet:
     has_box: np.ndarray
     size: int
     mirror: bool
+    landmarks: np.ndarray
+    flip_perm: np.ndarray
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -91,7 +142,8 @@ class CropSet:
         """The crops of the given sample indices (into the original sample list)."""
         mask = np.isin(self.sample_index, np.asarray(sample_ids))
         return CropSet(self.images[mask], self.keypoints[mask], self.visible[mask], self.affines[mask],
-                       self.sample_index[mask], self.side[mask], self.has_box[mask], self.size, self.mirror)
+                       self.sample_index[mask], self.side[mask], self.has_box[mask], self.size, self.mirror,
+                       self.landmarks[mask], self.flip_perm)
 
 
 def _warp(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
@@ -121,7 +173,7 @@ def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray |
         >>> bool(np.allclose(crops.keypoints[0], crops.keypoints[1]))  # the mirrored right hip matches the left
         True
     """
-    images, keypoints, visible, affines, index, sides, has_box = [], [], [], [], [], [], []
+    images, keypoints, visible, affines, index, sides, has_box, landmarks = [], [], [], [], [], [], [], []
     for i, (sample, sample_boxes) in enumerate(zip(samples, boxes)):
         pixels = sample.load_image()
         for side_id, side in enumerate(SIDES):
@@ -137,8 +189,10 @@ def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray |
             index.append(i)
             sides.append(side_id)
             has_box.append(found)
+            landmarks.append(idx)
     return CropSet(np.stack(images), np.stack(keypoints).astype(np.float32), np.stack(visible), np.stack(affines),
-                   np.asarray(index), np.asarray(sides), np.asarray(has_box), size, mirror)
+                   np.asarray(index), np.asarray(sides), np.asarray(has_box), size, mirror,
+                   np.asarray(landmarks, dtype=int), np.zeros(0, dtype=int))
 
 
 def points_to_full_image(crops: CropSet, crop_points: np.ndarray, samples: Sequence[Sample]) -> np.ndarray:
@@ -157,12 +211,10 @@ def points_to_full_image(crops: CropSet, crop_points: np.ndarray, samples: Seque
         >>> bool(np.allclose(points_to_full_image(crops, crops.keypoints, [s])[0], kp))
         True
     """
-    schema = samples[0].schema
-    full = np.full((len(samples), schema.num_keypoints, 2), np.nan)
+    full = np.full((len(samples), samples[0].schema.num_keypoints, 2), np.nan)
+    if not len(crops):
+        return full
     back = apply_affine(invert_affine(crops.affines), np.asarray(crop_points, dtype=float))
-    for m in range(len(crops)):
-        if not crops.has_box[m]:
-            continue
-        idx = schema.unilateral_indices(SIDES[crops.side[m]])
-        full[crops.sample_index[m], idx] = back[m]
+    for m in np.flatnonzero(crops.has_box):
+        full[crops.sample_index[m], crops.landmarks[m]] = back[m]
     return full

@@ -80,7 +80,16 @@ DETECTORS = PluginRegistry(
         "fold and predicts LeftHip/RightHip boxes (full-image pixels) for each image."
     ),
 )
-
+FRAMINGS = PluginRegistry(
+    "framings",
+    contract=(
+        "Framings: subclasses of ``hipbench.pipeline.framing.Framing`` (registered as the class) that turn "
+        "samples into the model's views (a ``CropSet``: images, exact full-image -> view affines, the schema "
+        "index of each view keypoint). Class-level ``unsupported(schema)`` and ``suitability(schema)`` are "
+        "read before anything is built; ``from_train(train, **kwargs)`` builds one with the benchmark's "
+        "``train`` settings as defaults; ``uses_detector`` says whether test views come from detector boxes."
+    ),
+)
 EXECUTORS = PluginRegistry(
     "executors",
     contract=(
@@ -93,7 +102,7 @@ EXECUTORS = PluginRegistry(
 )
 ALL_REGISTRIES: dict[str, PluginRegistry] = {
     registry.kind: registry
-    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS, EXECUTORS)
+    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS, FRAMINGS, EXECUTORS)
 }
 
 __all__ = [
@@ -103,6 +112,7 @@ __all__ = [
     "DATASETS",
     "DETECTORS",
     "EXECUTORS",
+    "FRAMINGS",
     "DISABLE_AUTOLOAD_ENV",
     "HEADS",
     "LOSSES",

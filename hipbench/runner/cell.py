@@ -20,6 +20,7 @@ from hipbench.runner.config import Benchmark, Combination
 from hipbench.runner.fold_data import FoldData
 from hipbench.runner.hashing import BASELINE
 from hipbench.runner.store import RunStore, atomic_write, write_json
+from hipbench.schema import schema_text
 from hipbench.training.baseline import MeanShape
 from hipbench.training.trainer import Trainer, load_best, seed_everything
 
@@ -90,7 +91,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
 
         seed_everything(bench.train.seed + fold.fold)
         model = build_model(combination.backbone.cfg, combination.head.cfg,
-                            num_keypoints=fold.train_crops.keypoints.shape[1], input_size=bench.train.input_size,
+                            num_keypoints=fold.train_crops.keypoints.shape[1], input_size=fold.train_crops.size,
                             neck=combination.neck.cfg if combination.neck else None)
         weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
         loss_fn = build_loss(combination)
@@ -126,11 +127,17 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return {
         "status": "ok", "key": combination.key, "combination": combination.as_dict(), "fold": fold.fold,
-        "config_hash": config_hash, "detector": bench.detector.as_dict(), "weights": weights,
+        "config_hash": config_hash, "detector": _detector(bench, fold), "framing": fold.framing, "weights": weights,
         "detector_stats": fold.detector_stats, "metrics": metrics, "params": int(params),
         "train_seconds": train_seconds, "infer_ms_per_image": 1000 * infer_seconds / max(1, len(test_samples)),
         "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(fold.train_idx)),
         "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **extra}
+
+
+def _detector(bench: Benchmark, fold: FoldData) -> dict[str, Any]:
+    """The detector that found the test hips; ``none`` for a framing that needs none."""
+    uses = fold.framing.get("uses_detector", True)
+    return bench.detector.as_dict() if uses else {"type": "none"}
 
 
 def build_loss(combination: Combination) -> torch.nn.Module:
@@ -156,7 +163,7 @@ def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray,
     groups = np.array([str(s.meta.get("split_group", s.meta.get("split_patient", s.patient_id))) for s in samples])
     atomic_write(cell_dir / f"{name}.npz",
                  lambda p: np.savez(open(p, "wb"), image_id=ids, patient_id=patients, group_id=groups, pred=pred,
-                                    gt=gt, pixel_spacing=spacing, schema=np.array(schema.name)))
+                                    gt=gt, pixel_spacing=spacing, schema=np.array(schema_text(schema))))
     rows = [{"image_id": s.image_id, "landmark": name, "pred_x": pred[i, k, 0], "pred_y": pred[i, k, 1],
              "gt_x": gt[i, k, 0], "gt_y": gt[i, k, 1]}
             for i, s in enumerate(samples) for k, name in enumerate(schema.names)]

@@ -23,8 +23,8 @@ from hipbench.pipeline.misses import MISS_POLICIES
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "backbones", "necks", "heads", "losses", "train", "cv",
-                  "detector", "device", "amp", "baseline", "executor")
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
+                  "cv", "detector", "device", "amp", "baseline", "executor")
 
 
 class ConfigError(ValueError):
@@ -115,28 +115,33 @@ class CVConfig:
 
 @dataclass(frozen=True)
 class Combination:
-    """One row of the leaderboard: dataset x backbone x neck x head x loss (``loss`` None = head default)."""
+    """One row of the leaderboard: dataset x framing x backbone x neck x head x loss (``loss`` None = the
+    head's default loss; ``framing`` None = the dataset schema's default framing)."""
 
     dataset: Component
     backbone: Component
     head: Component
     loss: Component | None
     neck: Component | None = None
+    framing: Component | None = None
 
     @property
     def key(self) -> str:
         """A readable, filesystem-safe id that is unique for a resolved combination."""
-        parts = [self.dataset.label, self.backbone.label, self.neck.label if self.neck else "",
-                 self.head.label, self.loss.label if self.loss else "default"]
+        parts = [self.dataset.label, self.framing.label if self.framing else "", self.backbone.label,
+                 self.neck.label if self.neck else "", self.head.label, self.loss.label if self.loss else "default"]
         text = "__".join(p for p in parts if p)
         safe = _safe(text)[:120]
         digest = hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
         return f"{safe}-{digest}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset.as_dict(), "backbone": self.backbone.as_dict(),
+        data = {"dataset": self.dataset.as_dict(), "backbone": self.backbone.as_dict(),
                 "neck": self.neck.as_dict() if self.neck else None, "head": self.head.as_dict(),
                 "loss": self.loss.as_dict() if self.loss else None}
+        if self.framing is not None:  # combinations with the default framing keep their earlier hashes
+            data["framing"] = self.framing.as_dict()
+        return data
 
 
 @dataclass
@@ -159,11 +164,12 @@ class Benchmark:
     baseline: bool = True
     description: str = ""
     executor: Component = field(default_factory=lambda: Component("serial"))
+    framings: list[Component | None] = field(default_factory=lambda: [None])
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
-        return [Combination(d, b, h, loss, n) for d in self.datasets for b in self.backbones for n in self.necks
-                for h in self.heads for loss in self.losses]
+        return [Combination(d, b, h, loss, n, f) for d in self.datasets for f in self.framings
+                for b in self.backbones for n in self.necks for h in self.heads for loss in self.losses]
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
@@ -217,6 +223,21 @@ class _Parser:
             kwargs = {k: v for k, v in item.items() if k != "type"}
             out.append(Component(item["type"], kwargs, _line(item)))
         return out
+
+    def framings(self, data: dict, train: TrainConfig) -> list[Component | None]:
+        """The ``framings:`` axis, each entry built once to check it; omitted = each dataset schema's default
+        framing (None)."""
+        from hipbench.pipeline.framing import build_framing
+        from hipbench.registry import PluginError
+
+        found: list[Component | None] = []
+        for component in self.components(data, "framings", False):
+            try:
+                build_framing(component.cfg, train)
+            except (PluginError, TypeError, ValueError) as exc:
+                raise self.fail(component.line or _line(data, "framings"), f"framings: {exc}") from None
+            found.append(component)
+        return found or [None]
 
     def dataclass_block(self, data: dict, key: str, cls: type, overrides: dict | None = None) -> Any:
         block = data.get(key) or {}
@@ -322,6 +343,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         detector=detector_parts, on_miss=on_miss, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
         description=str(data.get("description", "")),
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
+        framings=parser.framings(data, train),
     )
 
 

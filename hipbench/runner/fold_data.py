@@ -41,6 +41,7 @@ class FoldData:
     detector_stats: dict[str, Any] = field(default_factory=dict)
     prepare_seconds: float = 0.0
     oracle_crops: CropSet | None = None
+    framing: dict[str, Any] = field(default_factory=dict)
 
 
 def prepared_dir(run_dir: Path, dataset_key: str) -> Path:
@@ -96,7 +97,7 @@ def save_fold(run_dir: Path, data: FoldData, prepare_hash: str) -> None:
     write_json(folder / "fold.json", {
         "dataset_key": data.dataset_key, "fold": data.fold, "prepare_hash": prepare_hash,
         "train_idx": data.train_idx, "val_idx": data.val_idx, "test_idx": data.test_idx,
-        "detector_stats": data.detector_stats, "prepare_seconds": data.prepare_seconds})
+        "detector_stats": data.detector_stats, "prepare_seconds": data.prepare_seconds, "framing": data.framing})
     atomic_write(folder / DONE, lambda p: p.write_text(prepare_hash))
 
 
@@ -111,4 +112,4 @@ def load_fold(run_dir: Path, dataset_key: str, fold: int, samples: Sequence[Any]
     return FoldData(dataset_key, fold, samples if samples is not None else load_samples(run_dir, dataset_key),
                     *(np.asarray(info[k], dtype=int) for k in ("train_idx", "val_idx", "test_idx")),
                     crops["train"], crops["val"], crops["test"], info.get("detector_stats") or {},
-                    float(info.get("prepare_seconds") or 0.0), crops["oracle"])
+                    float(info.get("prepare_seconds") or 0.0), crops["oracle"], info.get("framing") or {})

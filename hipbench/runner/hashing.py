@@ -10,9 +10,9 @@ from hipbench.runner.config import Benchmark, Combination, Component, config_has
 BASELINE = Component("mean_shape")
 
 
-def baseline_combination(dataset: Component) -> Combination:
-    """The mean-shape reference row of ``dataset``."""
-    return Combination(dataset, BASELINE, BASELINE, None)
+def baseline_combination(dataset: Component, framing: Component | None = None) -> Combination:
+    """The mean-shape reference row of ``dataset`` seen through ``framing``."""
+    return Combination(dataset, BASELINE, BASELINE, None, framing=framing)
 
 
 def weights_identity(backbone: Component) -> str:

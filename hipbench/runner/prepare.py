@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from hipbench.pipeline.crops import SIDES, CropSet, make_crops
+from hipbench.pipeline.crops import SIDES, CropSet
+from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash
 from hipbench.runner.fold_data import (
@@ -30,6 +31,7 @@ from hipbench.runner.fold_data import (
 from hipbench.runner.store import RunStore, read_json, write_json
 
 FAILED = "FAILED.json"
+PREPARE_FORMAT = 2  # views carry their landmark indices (framings)
 
 log = logging.getLogger("hipbench.run")
 
@@ -43,12 +45,29 @@ class PrepareError(RuntimeError):
         self.cause = cause
 
 
-def prepare_hash(bench: Benchmark, dataset: Component) -> str:
-    """Everything the prepared data depends on: dataset, split, detector, crop geometry."""
-    return config_hash({"dataset": dataset.as_dict(), "cv": bench.resolved()["cv"],
-                        "detector": bench.detector.as_dict(), "on_miss": bench.on_miss,
-                        "input_size": bench.train.input_size, "crop_expand": bench.train.crop_expand,
-                        "mirror": bench.train.mirror})
+def view_key(dataset: Component, framing: Component | None = None) -> str:
+    """The prepared data's folder name: the dataset, and the framing when one is named."""
+    return dataset.key if framing is None else f"{dataset.key}@{framing.key}"
+
+
+def prepare_hash(bench: Benchmark, dataset: Component, framing: Component | None = None) -> str:
+    """Everything the prepared data depends on: dataset, split, framing, detector, crop geometry."""
+    data = {"dataset": dataset.as_dict(), "cv": bench.resolved()["cv"], "detector": bench.detector.as_dict(),
+            "on_miss": bench.on_miss, "input_size": bench.train.input_size, "crop_expand": bench.train.crop_expand,
+            "mirror": bench.train.mirror, "format": PREPARE_FORMAT}
+    if framing is not None:
+        data["framing"] = framing.as_dict()
+    return config_hash(data)
+
+
+def resolve_framing(bench: Benchmark, framing: Component | None, schema: Any) -> Framing:
+    """The framing a combination asked for (None = the schema's default), built; a framing that cannot
+    work for ``schema`` raises ``ValueError`` naming the framing that can."""
+    component = framing or Component(default_framing(schema))
+    problem = framing_problem(component.type, schema)
+    if problem is not None:
+        raise ValueError(problem)
+    return build_framing(component.cfg, bench.train)
 
 
 def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]]:
@@ -99,10 +118,10 @@ def make_split(cv: CVConfig, samples: Sequence[Any], path: Path) -> dict[str, An
     return read_split(path, samples)
 
 
-def make_label_crops(bench: Benchmark, samples: Sequence[Any]) -> CropSet:
-    """Crops of every sample's labelled hips (the ``gt`` detector's boxes), cut once per dataset."""
-    boxes = build_detector(Component("gt")).predict(samples)
-    return make_crops(samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
+def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
+    """Views of every sample as labelled (hip crops from the ``gt`` detector's boxes), made once per dataset."""
+    boxes = build_detector(Component("gt")).predict(samples) if framing.uses_detector else None
+    return framing.views(samples, boxes)
 
 
 def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
@@ -110,8 +129,8 @@ def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
     return crops
 
 
-def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], train_idx: np.ndarray,
-                    val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
+def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any],
+                    train_idx: np.ndarray, val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
                     device: torch.device) -> tuple[CropSet, dict[str, Any]]:
     """Fit the fold's detector, find the test hips, apply the miss policy and cut the test crops."""
     from hipbench.pipeline.misses import apply_miss_policy, detection_summary
@@ -134,44 +153,45 @@ def _detector_crops(bench: Benchmark, dataset_key: str, samples: Sequence[Any], 
                              if (sides := [side for side in SIDES if b.get(side) is None])}})
     log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
              summary["mean_iou"])
-    crops = make_crops(test_samples, boxes, bench.train.input_size, bench.train.crop_expand, bench.train.mirror)
-    return _reindex(crops, test_idx), stats
+    return _reindex(framing.views(test_samples, boxes), test_idx), stats
 
 
-def prepare_fold(bench: Benchmark, dataset_key: str, samples: Sequence[Any], split: Any, fold: int,
-                 store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
-    """Detector fit and predict, and the crops of one fold.
+def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any], split: Any,
+                 fold: int, store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
+    """Detector fit and predict, and the views of one fold.
 
-    Models always train on crops of the labelled hips (``label_crops``). The test crops come from the
-    fold's detector, which for ``gt`` are the same crops again; for any other detector the labelled test
-    crops are kept too, so every model is also scored on oracle boxes.
+    Models always train on views of the labelled samples (``label_crops``). For a framing that uses a
+    detector, the test crops come from the fold's detector, which for ``gt`` are the same crops again; for
+    any other detector the labelled test crops are kept too, so every model is also scored on oracle boxes.
     """
     started = time.perf_counter()
     train_idx, val_idx, test_idx = (np.asarray(a, dtype=int) for a in fold_indices(split, fold))
     stats: dict[str, Any] = {}
     oracle_crops = None
-    if bench.detector.type == "gt":
+    if not framing.uses_detector or bench.detector.type == "gt":
         test_crops = label_crops.subset(test_idx)
     else:
-        test_crops, stats = _detector_crops(bench, dataset_key, samples, train_idx, val_idx, test_idx, fold,
-                                            store, device)
+        test_crops, stats = _detector_crops(bench, framing, dataset_key, samples, train_idx, val_idx, test_idx,
+                                            fold, store, device)
         oracle_crops = label_crops.subset(test_idx)
     return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
-                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops)
+                    label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops,
+                    framing.describe())
 
 
 def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
-                    folds: Sequence[int], echo: Any = print, wait_s: float = 1.0, since: float = 0.0
-                    ) -> dict[int, str]:
-    """Prepare ``folds`` of ``dataset`` under the run directory (once, whoever asks first).
+                    folds: Sequence[int], echo: Any = print, wait_s: float = 1.0, since: float = 0.0,
+                    framing: Component | None = None) -> dict[int, str]:
+    """Prepare ``folds`` of ``dataset`` seen through ``framing`` under the run directory (once, whoever
+    asks first).
 
     Returns ``{fold: error}`` for folds that could not be prepared; raises :class:`PrepareError` when
-    the dataset itself (loading, split, crops) fails. Failures recorded before ``since`` (an earlier run)
+    the dataset itself (loading, split, views) fails. Failures recorded before ``since`` (an earlier run)
     are tried again.
     """
-    key, digest = dataset.key, prepare_hash(bench, dataset)
+    key, digest = view_key(dataset, framing), prepare_hash(bench, dataset, framing)
     while True:
-        failed = dataset_failure(store.root, dataset, digest, since)
+        failed = dataset_failure(store.root, key, digest, since)
         if failed is not None:
             raise PrepareError(failed["stage"], RuntimeError(failed["error"]))
         errors = {f: e for f in folds if (e := fold_failure(store.root, key, f, digest, since)) is not None}
@@ -183,12 +203,12 @@ def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, devic
             break
         time.sleep(wait_s)  # another worker prepares this dataset
     with claim:
-        return {**errors, **_prepare_claimed(bench, dataset, store, device, todo, digest, echo)}
+        return {**errors, **_prepare_claimed(bench, dataset, framing, store, device, todo, digest, echo)}
 
 
-def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
-                     todo: Sequence[int], digest: str, echo: Any) -> dict[int, str]:
-    key = dataset.key
+def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Component | None, store: RunStore,
+                     device: torch.device, todo: Sequence[int], digest: str, echo: Any) -> dict[int, str]:
+    key = view_key(dataset, framing_spec)
     stage = "dataset"
     try:
         started = time.perf_counter()
@@ -198,22 +218,24 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, store: RunStore, devi
             echo(f"{dataset.label}: {len(skipped)} sample(s) left out (skipped or excluded), e.g. "
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
-        split = make_split(bench.cv, samples, store.split_path(key))
+        split = make_split(bench.cv, samples, store.split_path(dataset.key))
         for i, sample in enumerate(samples):  # the split's patients and groups are the statistics' units
             sample.meta["split_patient"], sample.meta["split_group"] = split.patients[i], f"g{split.groups[i]}"
+        stage = "framing"
+        framing = resolve_framing(bench, framing_spec, samples[0].schema)
         stage = "crops"
-        label_crops = make_label_crops(bench, samples)
+        label_crops = make_label_views(framing, samples)
         save_samples(store.root, key, samples)
     except Exception as exc:
         write_json(prepared_dir(store.root, key) / FAILED, {"stage": stage, "error": f"{type(exc).__name__}: {exc}",
                                                              "prepare_hash": digest, "at": time.time()})
         raise PrepareError(stage, exc) from exc
-    echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} hip crops cut in "
+    echo(f"{dataset.label}: {len(samples)} images, {len(label_crops)} {framing.name} views made in "
          f"{time.perf_counter() - started:.1f} s")
     errors: dict[int, str] = {}
     for fold in todo:
         try:
-            data = prepare_fold(bench, key, samples, split, fold, store, device, label_crops)
+            data = prepare_fold(bench, framing, key, samples, split, fold, store, device, label_crops)
             save_fold(store.root, data, digest)
         except Exception as exc:  # that fold's cells fail; the other folds go on
             errors[fold] = f"{type(exc).__name__}: {exc}"
@@ -230,9 +252,10 @@ def _failure(path: Path, digest: str, since: float) -> dict[str, Any] | None:
     return info
 
 
-def dataset_failure(run_dir: Path, dataset: Component, digest: str, since: float = 0.0) -> dict[str, Any] | None:
-    """The failure of this dataset's preparation with these settings, recorded since ``since``, if any."""
-    return _failure(prepared_dir(run_dir, dataset.key) / FAILED, digest, since)
+def dataset_failure(run_dir: Path, key: str, digest: str, since: float = 0.0) -> dict[str, Any] | None:
+    """The failure of this dataset's (view ``key``'s) preparation with these settings, recorded since
+    ``since``, if any."""
+    return _failure(prepared_dir(run_dir, key) / FAILED, digest, since)
 
 
 def fold_failure(run_dir: Path, dataset_key: str, fold: int, digest: str, since: float = 0.0) -> str | None:

@@ -111,16 +111,39 @@ def check_combination(combination: Combination) -> str | None:
     return None
 
 
-def plan_run(bench: Benchmark, store: RunStore) -> Plan:
-    """Validate every combination, hash every cell and find those still to run."""
+def dataset_schemas(bench: Benchmark) -> dict[str, Any]:
+    """Each dataset's landmark schema (datasets are built, labels only), for checks that need it before
+    training; a dataset that cannot be built is left out here and fails, with its reason, when prepared."""
+    from hipbench.runner.prepare import load_dataset
+
+    schemas = {}
+    for dataset in bench.datasets:
+        try:
+            samples, _ = load_dataset(dataset)
+        except Exception:  # reported by the prepare stage, with the stage that failed
+            continue
+        schemas[dataset.key] = samples[0].schema
+    return schemas
+
+
+def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None = None) -> Plan:
+    """Validate every combination (against its dataset's schema when ``schemas`` has it), hash every cell
+    and find those still to run."""
+    from hipbench.pipeline.framing import framing_problem
+
     runnable, problems = [], []
     for combination in bench.combinations():
         reason = check_combination(combination)
+        schema = (schemas or {}).get(combination.dataset.key)
+        if reason is None and combination.framing is not None and schema is not None:
+            reason = framing_problem(combination.framing.type, schema)
         if reason is None:
             runnable.append(combination)
         else:
             problems.append(Problem(combination, reason))
-    combos = ([baseline_combination(d) for d in bench.datasets] if bench.baseline else []) + runnable
+    baselines = [baseline_combination(d, f) for d in bench.datasets for f in bench.framings
+                 if f is None or (schemas or {}).get(d.key) is None or framing_problem(f.type, schemas[d.key]) is None]
+    combos = (baselines if bench.baseline else []) + runnable
     cells = []
     for combination in combos:
         weights = weights_identity(combination.backbone)
@@ -158,7 +181,7 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
     if fresh and out.exists() and not worker:
         shutil.rmtree(out)
     store = RunStore(out)
-    plan = plan_run(bench, store)
+    plan = plan_run(bench, store, dataset_schemas(bench) if any(bench.framings) else None)
     for problem in plan.problems:
         echo(f"INVALID {problem.combination.key}: {problem.reason}")
     if plan.problems and strict:
@@ -230,16 +253,18 @@ def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_
     from hipbench.runner.prepare import PrepareError, prepare_dataset
 
     tasks: list[CellTask] = []
-    for dataset in bench.datasets:
-        cells = [(c, f, h) for c, f, h in plan.pending if c.dataset == dataset]
+    for dataset, framing in ((d, f) for d in bench.datasets for f in bench.framings):
+        cells = [(c, f, h) for c, f, h in plan.pending if c.dataset == dataset and c.framing == framing]
+        label = dataset.label + (f" / {framing.label}" if framing else "")
         if not cells:
-            if any(c.dataset == dataset for c, _, _ in plan.cells):
-                echo(f"{dataset.label}: every cell already finished")
+            if any(c.dataset == dataset and c.framing == framing for c, _, _ in plan.cells):
+                echo(f"{label}: every cell already finished")
             continue
         try:
-            prepare_dataset(bench, dataset, store, device, sorted({f for _, f, _ in cells}), echo, since=since)
+            prepare_dataset(bench, dataset, store, device, sorted({f for _, f, _ in cells}), echo, since=since,
+                            framing=framing)
         except PrepareError as exc:  # the whole dataset fails; every one of its cells says why
-            echo(f"FAILED {exc.stage} stage of {dataset.label}: {exc}")
+            echo(f"FAILED {exc.stage} stage of {label}: {exc}")
             reason, trace = exception_reason(exc.cause)
             for c, f, h in cells:
                 write_failure(store, c.key, c.as_dict(), f, h, reason, exc.stage, trace)

@@ -113,14 +113,14 @@ def _record(store: RunStore, task: CellTask, result: dict[str, Any]) -> dict[str
 
 def _run(task: CellTask, store: RunStore, progress: bool, attempt: int) -> dict[str, Any]:
     from hipbench.runner.cell import run_cell
-    from hipbench.runner.prepare import fold_failure, prepare_hash
+    from hipbench.runner.prepare import fold_failure, prepare_hash, view_key
     from hipbench.training.trainer import resolve_device
 
     combination, started = task.combination, time.perf_counter()
-    dataset_key = combination.dataset.key
+    dataset_key = view_key(combination.dataset, combination.framing)
     stage = "prepare"
     try:
-        digest = prepare_hash(task.bench, combination.dataset)
+        digest = prepare_hash(task.bench, combination.dataset, combination.framing)
         why = fold_failure(store.root, dataset_key, task.fold, digest, task.since)
         if why is not None:
             raise RuntimeError(f"fold {task.fold} of {combination.dataset.label} could not be prepared: {why}")

@@ -70,9 +70,34 @@ def warp_batch(images: torch.Tensor, affines: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
+def flip_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor, flip_perm: torch.Tensor,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flip a random half of the batch left-right; flipped keypoints swap places along ``flip_perm``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(1)
+        >>> img = torch.zeros(8, 1, 4, 4); img[:, 0, 0, 0] = 1
+        >>> kp = torch.tensor([[[0.0, 0.0], [3.0, 1.0]]]).repeat(8, 1, 1)
+        >>> out, kp2, _ = flip_batch(img, kp, torch.ones(8, 2, dtype=torch.bool), torch.tensor([1, 0]), g)
+        >>> flipped = out[:, 0, 0, 3] == 1
+        >>> kp2[flipped][0].tolist(), kp2[~flipped][0].tolist()
+        ([[0.0, 1.0], [3.0, 0.0]], [[0.0, 0.0], [3.0, 1.0]])
+    """
+    size = images.shape[-1]
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
+    images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+    mirrored = keypoints[:, flip_perm].clone()
+    mirrored[..., 0] = size - 1 - mirrored[..., 0]
+    keypoints = torch.where(flip.view(-1, 1, 1), mirrored, keypoints)
+    visible = torch.where(flip.view(-1, 1), visible[:, flip_perm], visible)
+    return images, keypoints, visible
+
+
 def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor, cfg: AugmentConfig,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Randomly transform images (B, 1, S, S) in [0, 1] and keypoints (B, K, 2) crop px alike.
+                  generator: torch.Generator, flip_perm: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Randomly transform images (B, 1, S, S) in [0, 1] and keypoints (B, K, 2) crop px alike; with
+    ``flip_perm`` (a whole-image view's flip pairs) half the batch is also flipped left-right first.
 
     Keypoints pushed outside the crop become invisible.
 
@@ -84,6 +109,8 @@ def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.
         (torch.Size([2, 1, 16, 16]), torch.Size([2, 3, 2]), True)
     """
     batch, size = images.shape[0], images.shape[-1]
+    if flip_perm is not None and len(flip_perm):
+        images, keypoints, visible = flip_batch(images, keypoints, visible, flip_perm.to(images.device), generator)
     if cfg.geometric:
         affines = random_affines(batch, size, cfg, generator, images.device)
         images = warp_batch(images, affines)

@@ -1,4 +1,4 @@
-"""The ``mean_shape`` baseline: every crop gets the training folds' mean shape in crop space."""
+"""The ``mean_shape`` baseline: every view gets the training folds' mean shape in view space."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from hipbench.pipeline.crops import CropSet
 
 
 class MeanShape:
-    """Predicts the mean training keypoints of each crop side (one shape when crops are mirrored).
+    """Predicts the mean training keypoints of each view side (one shape when crops are mirrored, one for
+    whole-image views).
 
     Any model worth reporting must beat it; the leaderboard always shows it.
 
     Example:
         >>> crops = CropSet(np.zeros((2, 8, 8), np.uint8), np.array([[[1.0, 1.0]], [[3.0, 5.0]]]),
         ...                 np.ones((2, 1), bool), np.zeros((2, 2, 3)), np.array([0, 0]), np.array([0, 1]),
-        ...                 np.ones(2, bool), 8, True)
+        ...                 np.ones(2, bool), 8, True,
+        ...                 np.zeros((2, 1), int), np.zeros(0, int))
         >>> MeanShape().fit(crops).predict(crops).tolist()
         [[[2.0, 3.0]], [[2.0, 3.0]]]
     """
@@ -25,8 +27,8 @@ class MeanShape:
 
     def fit(self, crops: CropSet) -> "MeanShape":
         points = np.where(crops.visible[..., None] & crops.has_box[:, None, None], crops.keypoints, np.nan)
-        groups = {0: np.ones(len(crops), bool)} if crops.mirror else {s: crops.side == s for s in (0, 1)}
-        self.shapes = {side: np.nanmean(points[mask], axis=0) for side, mask in groups.items()}
+        sides = np.zeros(len(crops), int) if crops.mirror else crops.side
+        self.shapes = {int(side): np.nanmean(points[sides == side], axis=0) for side in np.unique(sides)}
         return self
 
     def predict(self, crops: CropSet) -> np.ndarray:

@@ -121,6 +121,7 @@ class Trainer:
         self.amp = bool(amp and device.type == "cuda")
         self.progress = progress
         self.log = log or logger
+        self._flip_perm: torch.Tensor | None = None
 
     # inputs --------------------------------------------------------------------------------
     def _tensors(self, crops: CropSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -152,6 +153,7 @@ class Trainer:
         loss_fn.to(self.device)
         started = time.perf_counter()
         images, keypoints, visible = self._tensors(train)
+        self._flip_perm = torch.as_tensor(train.flip_perm, dtype=torch.long) if len(train.flip_perm) else None
         self._data_seconds = time.perf_counter() - started
         usable = torch.nonzero(visible.any(dim=1)).flatten().cpu()
         if len(usable) == 0:
@@ -225,7 +227,8 @@ class Trainer:
               generator: torch.Generator) -> torch.Tensor:
         t0 = time.perf_counter()
         gray = images.float().div_(255.0)
-        gray, keypoints, visible = augment_batch(gray, keypoints, visible, self.cfg.augmentation, generator)
+        gray, keypoints, visible = augment_batch(gray, keypoints, visible, self.cfg.augmentation, generator,
+                                                 self._flip_perm)
         inputs = to_model_input(gray).contiguous(memory_format=self._memory_format())
         self._data_seconds += time.perf_counter() - t0
         with self._autocast():

@@ -1,4 +1,8 @@
-"""``coco_keypoints``: COCO keypoint JSON with named keypoints (one annotation per image)."""
+"""``coco_keypoints``: COCO keypoint JSON with named keypoints (one annotation per image).
+
+An image's pixel spacing (mm/px) comes from its DICOM header, else from the ``pixel_spacing`` option;
+``meta["pixel_spacing_from"]`` says which.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from hipbench.data.dataset import (
     list_images,
     locate_image,
     patient_id_from_stem,
+    spacing_by_precedence,
 )
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, get_schema
@@ -57,12 +62,14 @@ def coco_keypoints(root: str | Path, annotations: str | None = None, images: str
 
     def build(record) -> Sample:
         where = f"{path}: image {record.file_name!r}"
-        image, spacing = locate_image(image_dir, record.file_name, record.image_size, where, labels_only, pixel_spacing)
+        image, image_spacing = locate_image(image_dir, record.file_name, record.image_size, where, labels_only, None)
+        spacing, source = spacing_by_precedence((image_spacing, "dicom"), (pixel_spacing, "option"))
         check_points(record.points, where, record.image_size)
         check_sides(record.points, resolved, where)
         stem = Path(record.file_name).stem
         return Sample(stem, patient_id_from_stem(stem, patient_regex), record.points, record.visible, {},
-                      record.image_size, resolved, spacing, image, meta={"annotation_path": str(path)})
+                      record.image_size, resolved, spacing, image,
+                      meta={"annotation_path": str(path), "pixel_spacing_from": source})
 
     import json
 

@@ -41,8 +41,9 @@ def ihdi_csv(root: str | Path, images: str = "images", annotations: str = "annot
     def build(stem: str, image: Path, label: Path):
         sample = read_annotation(label, "ihdi_csv", image_path=image)
         sample.patient_id = patient_id_from_stem(stem, patient_regex)
-        if sample.pixel_spacing is None:
+        if sample.pixel_spacing is None and pixel_spacing is not None:
             sample.pixel_spacing = pixel_spacing
+            sample.meta["pixel_spacing_from"] = "option"
         return sample
 
     for stem, image, label in pair_by_stem(image_files, labels, collector):

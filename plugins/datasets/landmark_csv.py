@@ -1,5 +1,10 @@
-"""``landmark_csv``: one CSV ``image_name,image_width,image_height,n_landmarks,landmark_1_x,...`` with a
-user-declared schema (a schema name, a spec dict, or ``landmark_names`` for a generic schema)."""
+"""``landmark_csv``: one CSV ``image_name,image_width,image_height,n_landmarks,landmark_1_x,...[,pixel_spacing_mm]``
+with a user-declared schema (a schema name, a spec dict, or ``landmark_names`` for a generic schema).
+
+An image's pixel spacing (mm/px) comes from its row's spacing column, else from its DICOM header, else from
+the ``pixel_spacing`` option; a file with a spacing column and the option as well is refused, since one of
+them would be silently ignored. ``meta["pixel_spacing_from"]`` says where each spacing came from.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hipbench.data.annotations import check_sides, read_landmark_csv
+from hipbench.data.annotations import check_sides, landmark_csv_spacing_column, read_landmark_csv
 from hipbench.data.dataset import (
     Collector,
     DatasetError,
@@ -15,6 +20,7 @@ from hipbench.data.dataset import (
     check_points,
     locate_image,
     patient_id_from_stem,
+    spacing_by_precedence,
 )
 from hipbench.data.sample import Sample
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
@@ -55,6 +61,10 @@ def landmark_csv(root: str | Path, csv: str | None = None, images: str = "images
         raise DatasetError(f"{path}: landmark CSV not found")
     base = path.parent
     image_dir = base / images if (base / images).is_dir() else base
+    column = landmark_csv_spacing_column(path)
+    if column is not None and pixel_spacing is not None:
+        raise DatasetError(f"{path}: has a {column} column and pixel_spacing={pixel_spacing} was given as well; "
+                           f"keep one (fill the column, or drop it and keep the option)")
     collector = Collector(on_error)
     rows = read_landmark_csv(path, on_row_error=collector.problem if on_error == "skip" else None)
     k = rows[0].points.shape[0] if rows else 0
@@ -67,12 +77,15 @@ def landmark_csv(root: str | Path, csv: str | None = None, images: str = "images
 
     def build(row) -> Sample:
         where = f"{path}:{row.line}"
-        image, spacing = locate_image(image_dir, row.image_name, row.image_size, where, labels_only, pixel_spacing)
+        image, image_spacing = locate_image(image_dir, row.image_name, row.image_size, where, labels_only, None)
+        spacing, source = spacing_by_precedence((row.pixel_spacing, "csv"), (image_spacing, "dicom"),
+                                                (pixel_spacing, "option"))
         check_points(row.points, where, row.image_size)
         check_sides(row.points, resolved, where)
         stem = Path(row.image_name).stem
         return Sample(stem, patient_id_from_stem(stem, patient_regex), row.points, np.isfinite(row.points).all(1),
-                      {}, row.image_size, resolved, spacing, image, meta={"annotation_path": where})
+                      {}, row.image_size, resolved, spacing, image,
+                      meta={"annotation_path": where, "pixel_spacing_from": source})
 
     seen: dict[str, int] = {}
     for row in rows:

@@ -47,8 +47,9 @@ def mtddh_yolo(root: str | Path, images: str = "images", labels: str = "labels",
     def build(stem: str, label: Path, image: Path | None):
         sample = read_annotation(label, "mtddh_yolo", image_size=image_size, image_path=image)
         sample.patient_id = patient_id_from_stem(stem, patient_regex)
-        if sample.pixel_spacing is None:
+        if sample.pixel_spacing is None and pixel_spacing is not None:
             sample.pixel_spacing = pixel_spacing
+            sample.meta["pixel_spacing_from"] = "option"
         return sample
 
     if not image_files:

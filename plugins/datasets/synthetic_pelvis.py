@@ -14,19 +14,32 @@ def synthetic_pelvis(num: int = 200, seed: int = 0, size: int = 256,
                      ai_normal: Sequence[float] = (15.0, 30.0), ai_dysplastic: Sequence[float] = (30.0, 45.0),
                      dysplastic_share: Sequence[float] = (0.15, 0.60, 0.80, 0.90), rotation: float = 8.0,
                      scale: Sequence[float] = (0.85, 1.15), shift: float = 0.05, itd_mm: float | None = 55.0,
-                     name: str = "synthetic_pelvis") -> KeypointDataset:
+                     contrast: float = 1.0, gamma: float = 1.0, exposure: float = 0.0, noise: float = 0.0,
+                     poisson: float = 0.0, blur: float = 0.0, resolution: float = 1.0, field_of_view: float = 1.0,
+                     obliquity: float = 0.0, name: str = "synthetic_pelvis") -> KeypointDataset:
     """``num`` phantom radiographs, deterministic per ``seed``; images render lazily on ``load_image``.
+
+    The acquisition look (``contrast`` about mid-grey, ``gamma``, ``exposure`` offset, Gaussian ``noise``
+    sigma, ``poisson`` quantum noise, ``blur`` sigma in pixels, ``resolution`` share, ``field_of_view`` zoom
+    out, ``obliquity`` max tilt in degrees; see :class:`~hipbench.data.phantom.PhantomConfig`) makes a domain
+    shift: the same seed in another look is the same anatomy, acquired differently. Its defaults change
+    nothing; each sample's ``meta["acquisition"]`` holds its values, tilt angles and homography.
 
     Example:
         >>> ds = synthetic_pelvis(num=3, seed=1, size=64)
         >>> len(ds), ds[2].image_id, ds[0].load_image().shape
         (3, 'phantom_s1_00002', (64, 64))
+        >>> b = synthetic_pelvis(num=3, seed=1, size=64, blur=1.5, contrast=0.6)
+        >>> bool((b[2].keypoints == ds[2].keypoints).all()), b[2].meta["acquisition"]["blur"]
+        (True, 1.5)
     """
     if int(num) < 1:
         raise ValueError(f"synthetic_pelvis: num must be at least 1, got {num}")
     config = PhantomConfig(size=int(size), grade_mix=tuple(map(float, grade_mix)),
                            ai_normal=tuple(map(float, ai_normal)), ai_dysplastic=tuple(map(float, ai_dysplastic)),
                            dysplastic_share=tuple(map(float, dysplastic_share)), rotation=float(rotation),
-                           scale=tuple(map(float, scale)), shift=float(shift), itd_mm=itd_mm)
+                           scale=tuple(map(float, scale)), shift=float(shift), itd_mm=itd_mm,
+                           contrast=contrast, gamma=gamma, exposure=exposure, noise=noise, poisson=poisson,
+                           blur=blur, resolution=resolution, field_of_view=field_of_view, obliquity=obliquity)
     samples = [phantom_sample(sample_params(seed, i, config)) for i in range(int(num))]
     return KeypointDataset(name, get_schema("ihdi12"), samples)

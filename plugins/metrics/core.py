@@ -17,7 +17,8 @@ import numpy as np
 
 from hipbench.geometry import acetabular_index, ihdi_grade
 from hipbench.metrics import agreement, coverage, ihdi_agreement, mre, nme, per_landmark_errors, sdr
-from hipbench.metrics.evaluate import default_sdr_thresholds
+from hipbench.metrics.evaluate import default_sdr_thresholds, drop_mm
+from hipbench.metrics.keypoint import complete_spacing, default_normaliser
 from hipbench.schema import LandmarkSchema, get_schema
 
 
@@ -44,8 +45,8 @@ class Metric:
 
 
 class NME(Metric):
-    """Normalised mean error (%), ``normaliser`` one of ``inter_triradiate`` (default), ``bbox``,
-    ``image_diagonal``; the normaliser is named in the output.
+    """Normalised mean error (%), ``normaliser`` one of ``inter_triradiate``, ``bbox``, ``image_diagonal``,
+    or None for the schema's default; the normaliser is named in the output.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -56,39 +57,49 @@ class NME(Metric):
 
     name = "nme"
 
-    def __init__(self, normaliser: str = "inter_triradiate", per_landmark: bool = False) -> None:
+    def __init__(self, normaliser: str | None = None, per_landmark: bool = False) -> None:
         super().__init__(normaliser=normaliser, per_landmark=per_landmark)
         self.normaliser, self.per_landmark = normaliser, per_landmark
 
     def compute(self, pred, gt, schema, pixel_spacing=None, image_size=None):
         schema = get_schema(schema)
-        out: dict[str, Any] = {"nme": nme(pred, gt, schema, self.normaliser, image_size),
-                               "nme_normaliser": self.normaliser}
+        normaliser = self.normaliser or default_normaliser(schema)
+        out: dict[str, Any] = {"nme": nme(pred, gt, schema, normaliser, image_size), "nme_normaliser": normaliser}
         if self.per_landmark:
-            out["per_landmark"] = per_landmark_errors(pred, gt, schema, self.normaliser, pixel_spacing, image_size)
+            spacing, _ = complete_spacing(pixel_spacing, gt)
+            out["per_landmark"] = per_landmark_errors(pred, gt, schema, normaliser, spacing, image_size)
         return out
 
 
 class MRE(Metric):
-    """Mean radial error in px, and in mm when pixel spacing is known.
+    """Mean radial error in px, and in mm when every image's pixel spacing is known (else ``mm_unavailable``
+    says how many lack one).
 
     Example:
-        >>> gt = np.zeros((1, 8, 2))
+        >>> gt = np.zeros((2, 8, 2))
         >>> MRE().compute(gt + [3.0, 4.0], gt, "mtddh8", pixel_spacing=0.2)
         {'mre_px': 5.0, 'mre_mm': 1.0}
+        >>> MRE().compute(gt + [3.0, 4.0], gt, "mtddh8", pixel_spacing=[0.2, np.nan])
+        {'mre_px': 5.0, 'mm_unavailable': '1 of 2 images have no pixel spacing'}
     """
 
     name = "mre"
 
     def compute(self, pred, gt, schema, pixel_spacing=None, image_size=None):
-        out = {"mre_px": mre(pred, gt)}
-        if pixel_spacing is not None:
-            out["mre_mm"] = mre(pred, gt, pixel_spacing)
+        out: dict[str, Any] = {"mre_px": mre(pred, gt)}
+        spacing, why = complete_spacing(pixel_spacing, gt)
+        if spacing is not None:
+            out["mre_mm"] = mre(pred, gt, spacing)
+        else:
+            out["mm_unavailable"] = why
         return out
 
 
 class SDR(Metric):
     """Successful detection rates (%) at ``thresholds`` (``"2mm"``, ``"10px"``, ``"5%"`` of the normaliser).
+
+    mm thresholds need every image's pixel spacing; without it they are left out and ``mm_unavailable``
+    says why.
 
     Example:
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [100, 0]
@@ -98,14 +109,18 @@ class SDR(Metric):
 
     name = "sdr"
 
-    def __init__(self, thresholds: Sequence[str | float] | None = None, normaliser: str = "inter_triradiate") -> None:
+    def __init__(self, thresholds: Sequence[str | float] | None = None, normaliser: str | None = None) -> None:
         super().__init__(thresholds=thresholds, normaliser=normaliser)
         self.thresholds, self.normaliser = thresholds, normaliser
 
     def compute(self, pred, gt, schema, pixel_spacing=None, image_size=None):
-        spacing = None if pixel_spacing is None else np.asarray(pixel_spacing, dtype=float)
-        thresholds = self.thresholds or default_sdr_thresholds(spacing)
-        return sdr(pred, gt, get_schema(schema), thresholds, spacing, self.normaliser, image_size)
+        spacing, why = complete_spacing(pixel_spacing, gt)
+        wanted = tuple(self.thresholds or default_sdr_thresholds(spacing))
+        thresholds = wanted if spacing is not None else drop_mm(wanted)
+        out: dict[str, Any] = sdr(pred, gt, get_schema(schema), thresholds, spacing, self.normaliser, image_size)
+        if len(thresholds) < len(wanted):
+            out["mm_unavailable"] = why
+        return out
 
 
 class AIAgreement(Metric):

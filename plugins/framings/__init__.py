@@ -1,0 +1,1 @@
+"""Built-in framings: ``bilateral_crops`` (detector boxes, one crop per hip) and ``whole_image``."""
