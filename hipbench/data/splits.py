@@ -1,5 +1,7 @@
-"""Patient-grouped, grade-stratified k-fold splits with an inner validation split, saved as JSON.
+"""Patient-grouped, grade-stratified splits with an inner validation split, saved as JSON.
 
+Protocols: ``make_folds`` (k-fold), ``predefined_split`` (official train/val/test lists from a file) and
+``holdout_split`` (one stratified train/val/test split); the last two give a ``Split`` with one fold.
 Groups: images of one patient (``sample.patient_id``, or ``patient_regex`` on the image id) and images with
 identical content (hash of the decoded pixels, cached in ``meta["content_hash"]``) always share a fold.
 Strata: the IHDI grade of the worse hip (0 when both are ungradable), from :mod:`hipbench.geometry`.
@@ -27,6 +29,8 @@ import numpy as np
 from hipbench.data.dataset import patient_id_from_stem
 
 SPLIT_VERSION = 1
+PROTOCOLS = ("kfold", "predefined", "holdout")
+PARTS = ("train", "val", "test")
 
 
 @dataclass
@@ -52,14 +56,17 @@ class Fold:
 
 @dataclass
 class Split:
-    """A k-fold split of a sample sequence: ``folds``, and per sample its ``image_ids``, ``patients``,
+    """A split of a sample sequence: ``folds``, and per sample its ``image_ids``, ``patients``,
     ``groups`` (patients merged with duplicate images) and ``strata`` (worse-hip IHDI grade).
-    ``split["folds"]`` works too.
+    ``protocol`` is ``kfold``, ``predefined`` (one fold from the lists in file ``source``) or ``holdout``
+    (one fold, ``test_share`` of the images tested). ``unassigned``: ids of images in no part (a predefined
+    file that does not list them); ``warnings``: e.g. patients whose images the file puts in two parts;
+    ``settings``: free-form, what the caller made the split with. ``split["folds"]`` works too.
 
     Example:
         >>> s = Split([Fold(0, [1], [], [0]), Fold(1, [0], [], [1])], ["a", "b"], ["a", "b"], [0, 1], [1, 2], 0, 0.1)
-        >>> s.num_folds, s["folds"][1].test
-        (2, [1])
+        >>> s.num_folds, s["folds"][1].test, s.protocol
+        (2, [1], 'kfold')
     """
 
     folds: list[Fold]
@@ -71,6 +78,12 @@ class Split:
     val_share: float
     patient_regex: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    protocol: str = "kfold"
+    test_share: float | None = None
+    source: str | None = None
+    unassigned: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_folds(self) -> int:
@@ -155,8 +168,10 @@ def _groups(patients: Sequence[str], hashes: Sequence[str | None]) -> list[int]:
     return [order[r] for r in roots]
 
 
-def _assign_folds(members: list[list[int]], strata: np.ndarray, folds: int, rng: np.random.Generator) -> list[int]:
-    """Greedy stratified assignment of groups (largest first) to the fold that most needs their stratum."""
+def _assign_folds(members: list[list[int]], strata: np.ndarray, folds: int, rng: np.random.Generator,
+                  shares: np.ndarray | None = None) -> list[int]:
+    """Greedy stratified assignment of groups (largest first) to the fold that most needs their stratum;
+    fold f gets about ``shares[f]`` of the images (equal shares by default)."""
     n = sum(len(m) for m in members)
     classes = sorted(set(int(s) for s in strata))
     totals = {c: int(sum(len(members[g]) for g in range(len(members)) if strata[g] == c)) for c in classes}
@@ -165,9 +180,11 @@ def _assign_folds(members: list[list[int]], strata: np.ndarray, folds: int, rng:
     order = rng.permutation(len(members))
     order = sorted(order, key=lambda g: -len(members[g]))  # stable: ties keep the seeded order
     assignment = [0] * len(members)
+    # equal shares keep the original division so that existing k-fold splits stay bit-identical
+    target = (lambda total: total / folds) if shares is None else (lambda total: total * shares)
     for g in order:
         c, size = int(strata[g]), len(members[g])
-        cost = (counts[c] + size) / max(totals[c] / folds, 1e-9) + (sizes + size) / (n / folds)
+        cost = (counts[c] + size) / np.maximum(target(totals[c]), 1e-9) + (sizes + size) / target(n)
         best = int(np.argmin(cost))
         assignment[g] = best
         counts[c][best] += size
@@ -199,6 +216,63 @@ def _carve_val(train_groups: list[int], members: list[list[int]], strata: np.nda
     return val
 
 
+@dataclass
+class _Grouping:
+    """Per sample: ids, patients, groups and worse-hip grades; per group: member indices and stratum."""
+
+    ids: list[str]
+    patients: list[str]
+    groups: list[int]
+    grades: np.ndarray
+    members: list[list[int]]
+    strata: np.ndarray
+
+    def split(self, folds: list[Fold], seed: int, val_share: float, patient_regex: str | None,
+              **extra: Any) -> Split:
+        return Split(folds, self.ids, self.patients, self.groups, [int(g) for g in self.grades], int(seed),
+                     float(val_share), patient_regex, **extra)
+
+
+def _unique_ids(samples: Sequence[Any]) -> list[str]:
+    ids = [str(s.image_id) for s in samples]
+    seen: dict[str, int] = {}
+    for i, image_id in enumerate(ids):
+        if image_id in seen:
+            raise ValueError(f"image id {image_id!r} appears twice (samples {seen[image_id]} and {i}); "
+                             "split files refer to images by id, so ids must be unique")
+        seen[image_id] = i
+    return ids
+
+
+def _grouping(samples: Sequence[Any], patient_regex: str | None, stratify: bool = True,
+              dedupe: bool = True) -> _Grouping:
+    """Patient (and duplicate-content) groups and grade strata of ``samples``, as every protocol uses them."""
+    ids = _unique_ids(samples)
+    patients = [patient_id_from_stem(i, patient_regex) if patient_regex else str(s.patient_id)
+                for i, s in zip(ids, samples)]
+    hashes = [sample_content_hash(s) for s in samples] if dedupe else [None] * len(samples)
+    groups = _groups(patients, hashes)
+    members: list[list[int]] = [[] for _ in range(max(groups) + 1 if groups else 0)]
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    grades = worse_hip_grades(samples) if stratify else np.zeros(len(samples), dtype=int)
+    strata = np.array([max(int(grades[i]) for i in m) for m in members])
+    return _Grouping(ids, patients, groups, grades, members, strata)
+
+
+def _check_val_share(val_share: float) -> None:
+    if not 0 <= val_share < 1:
+        raise ValueError(f"val_share must be in [0, 1), got {val_share}")
+
+
+def _fold(index: int, train_groups: list[int], test_groups: list[int], members: list[list[int]],
+          strata: np.ndarray, val_share: float, rng: np.random.Generator) -> Fold:
+    """The fold testing ``test_groups``, with about ``val_share`` of the training groups held out for val."""
+    val_groups = _carve_val(train_groups, members, strata, val_share, rng) if val_share > 0 else set()
+    idx = lambda gs: sorted(i for g in gs for i in members[g])  # noqa: E731
+    return Fold(index, idx(g for g in train_groups if g not in val_groups), idx(val_groups), idx(test_groups))
+
+
 def make_folds(samples: Sequence[Any], folds: int = 5, val_share: float = 0.15, seed: int = 0,
                patient_regex: str | None = None, stratify: bool = True, dedupe: bool = True) -> Split:
     """Patient-grouped, worse-hip-grade-stratified ``folds``-fold split with inner validation sets.
@@ -215,37 +289,178 @@ def make_folds(samples: Sequence[Any], folds: int = 5, val_share: float = 0.15, 
     """
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
-    if not 0 <= val_share < 1:
-        raise ValueError(f"val_share must be in [0, 1), got {val_share}")
-    ids = [str(s.image_id) for s in samples]
-    seen: dict[str, int] = {}
-    for i, image_id in enumerate(ids):
-        if image_id in seen:
-            raise ValueError(f"image id {image_id!r} appears twice (samples {seen[image_id]} and {i}); "
-                             "split files refer to images by id, so ids must be unique")
-        seen[image_id] = i
-    patients = [patient_id_from_stem(i, patient_regex) if patient_regex else str(s.patient_id)
-                for i, s in zip(ids, samples)]
-    hashes = [sample_content_hash(s) for s in samples] if dedupe else [None] * len(samples)
-    groups = _groups(patients, hashes)
-    members: list[list[int]] = [[] for _ in range(max(groups) + 1 if groups else 0)]
-    for i, g in enumerate(groups):
-        members[g].append(i)
+    _check_val_share(val_share)
+    grouping = _grouping(samples, patient_regex, stratify, dedupe)
+    members, strata = grouping.members, grouping.strata
     if len(members) < folds:
         raise ValueError(f"{len(members)} patient groups cannot fill {folds} folds; use fewer folds")
-    grades = worse_hip_grades(samples) if stratify else np.zeros(len(samples), dtype=int)
-    strata = np.array([max(int(grades[i]) for i in m) for m in members])
     assignment = _assign_folds(members, strata, folds, np.random.default_rng([seed, 0]))
-    out: list[Fold] = []
-    for f in range(folds):
-        test_groups = [g for g in range(len(members)) if assignment[g] == f]
-        train_groups = [g for g in range(len(members)) if assignment[g] != f]
-        val_groups = _carve_val(train_groups, members, strata, val_share, np.random.default_rng([seed, 1, f])) \
-            if val_share > 0 else set()
-        idx = lambda gs: sorted(i for g in gs for i in members[g])  # noqa: E731
-        out.append(Fold(f, idx(g for g in train_groups if g not in val_groups), idx(val_groups), idx(test_groups)))
-    return Split(out, ids, patients, groups, [int(grades[i]) for i in range(len(samples))], int(seed),
-                 float(val_share), patient_regex)
+    out = [_fold(f, [g for g in range(len(members)) if assignment[g] != f],
+                 [g for g in range(len(members)) if assignment[g] == f], members, strata, val_share,
+                 np.random.default_rng([seed, 1, f])) for f in range(folds)]
+    return grouping.split(out, seed, val_share, patient_regex)
+
+
+def holdout_split(samples: Sequence[Any], test_share: float = 0.2, val_share: float = 0.15, seed: int = 0,
+                  patient_regex: str | None = None, stratify: bool = True, dedupe: bool = True) -> Split:
+    """One patient-grouped, worse-hip-grade-stratified train/val/test split (a ``Split`` with one fold):
+    about ``test_share`` of the images for testing, then ``val_share`` of the rest held out for validation.
+    Groups, strata and the options are those of :func:`make_folds`.
+
+    Example:
+        >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+        >>> samples = [phantom_sample(sample_params(3, i, PhantomConfig(size=32))) for i in range(20)]
+        >>> s = holdout_split(samples, test_share=0.25, seed=1)
+        >>> s.protocol, s.num_folds, len(s.folds[0].test), s == holdout_split(samples, test_share=0.25, seed=1)
+        ('holdout', 1, 5, True)
+    """
+    if not 0 < test_share < 1:
+        raise ValueError(f"test_share must be in (0, 1), got {test_share}")
+    _check_val_share(val_share)
+    grouping = _grouping(samples, patient_regex, stratify, dedupe)
+    members, strata = grouping.members, grouping.strata
+    shares = np.array([1 - test_share, test_share])
+    assignment = _assign_folds(members, strata, 2, np.random.default_rng([seed, 0]), shares)
+    test_groups = [g for g in range(len(members)) if assignment[g] == 1]
+    train_groups = [g for g in range(len(members)) if assignment[g] == 0]
+    if not test_groups or not train_groups:
+        raise ValueError(f"{len(members)} patient groups cannot be split with test_share {test_share}: one part "
+                         "would be empty")
+    fold = _fold(0, train_groups, test_groups, members, strata, val_share, np.random.default_rng([seed, 1, 0]))
+    return grouping.split([fold], seed, val_share, patient_regex, protocol="holdout", test_share=float(test_share))
+
+
+def predefined_split(samples: Sequence[Any], path: str | Path, val_share: float = 0.15, seed: int = 0,
+                     patient_regex: str | None = None, dedupe: bool = True) -> Split:
+    """The official split in the JSON file ``path`` (a ``Split`` with one fold), images named by id.
+
+    Shapes read: ``{"train": [...], "val": [...], "test": [...]}``; the same under ``"splits"`` (MTDDH's
+    ``dataset_splits.json``: ``{"splits": {"train": [...], "val": [...], "test": [...]},
+    "ihdi_class_distribution": {...}}``); and per-dataset lists (``{"dataset1": {"train": [...], ...},
+    "dataset2": {...}}``, also under ``"splits"``), merged. Other keys are ignored. ``train`` and ``test``
+    are required; without ``val``, ``val_share`` of the train list is held out, patient-grouped and
+    stratified as in :func:`make_folds`. A name matches a sample whose ``image_id`` equals it, its file name
+    (without folders) or its stem (without folders and extension), tried in that order, case-sensitive:
+    ``a.png``, ``images/a.png`` and ``a`` all name image ``a``.
+    A name that matches no sample, or an image in two parts, is an error. Images in no list are left out
+    of every part and their ids kept in ``unassigned``. A patient (or duplicate-image) group with images in
+    two parts is kept as the file says, with a note in ``warnings``.
+
+    Example:
+        >>> import json, tempfile
+        >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+        >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(6)]
+        >>> ids = [s.image_id for s in samples]
+        >>> path = Path(tempfile.mkdtemp()) / "official.json"
+        >>> _ = path.write_text(json.dumps({"splits": {"train": ids[:3], "val": [ids[3] + ".png"], "test": ids[4:5]}}))
+        >>> s = predefined_split(samples, path)
+        >>> s.folds[0], s.unassigned == ids[5:], s.protocol
+        (Fold(index=0, train=[0, 1, 2], val=[3], test=[4]), True, 'predefined')
+    """
+    _check_val_share(val_share)
+    path = Path(path)
+    lists = _read_lists(path)
+    grouping = _grouping(samples, patient_regex, dedupe=dedupe)
+    parts = _match_lists(lists, grouping.ids, path)
+    if "val" not in parts:
+        parts["train"], parts["val"] = _carve_val_indices(parts["train"], grouping, val_share,
+                                                          np.random.default_rng([seed, 1, 0]))
+    assigned = {i for part in parts.values() for i in part}
+    fold = Fold(0, sorted(parts["train"]), sorted(parts["val"]), sorted(parts["test"]))
+    return grouping.split([fold], seed, val_share, patient_regex, protocol="predefined", source=str(path),
+                          unassigned=[image_id for i, image_id in enumerate(grouping.ids) if i not in assigned],
+                          warnings=_leakage_warnings(fold, grouping))
+
+
+def _read_lists(path: Path) -> dict[str, list[str]]:
+    """Part -> listed names, from any shape :func:`predefined_split` reads."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: cannot read split lists (No such file or directory)") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read split lists ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("splits"), dict):
+        data = data["splits"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with train/val/test lists")
+    blocks = [data] if _has_lists(data) else [v for v in data.values() if isinstance(v, dict) and _has_lists(v)]
+    lists: dict[str, list[str]] = {}
+    for block in blocks:
+        for part in PARTS:
+            if part in block:
+                lists.setdefault(part, []).extend(_names(block[part], path, part))
+    missing = [part for part in ("train", "test") if not lists.get(part)]
+    if missing:
+        found = ", ".join(f"{k} ({len(v)})" for k, v in lists.items()) or "no train/val/test lists"
+        raise ValueError(f"{path}: needs non-empty train and test lists; {' and '.join(missing)} missing or "
+                         f"empty (found: {found})")
+    return lists
+
+
+def _has_lists(block: dict) -> bool:
+    return any(isinstance(block.get(part), list) for part in PARTS)
+
+
+def _names(entries: Any, path: Path, part: str) -> list[str]:
+    if not isinstance(entries, list) or not all(isinstance(e, (str, int)) for e in entries):
+        raise ValueError(f"{path}: {part!r} must be a list of image names")
+    return [str(e) for e in entries]
+
+
+def _match_lists(lists: dict[str, list[str]], ids: list[str], path: Path) -> dict[str, list[int]]:
+    """Part -> sample indices; unknown names and images listed in two parts are errors."""
+    position = {image_id: i for i, image_id in enumerate(ids)}
+    parts: dict[str, list[int]] = {}
+    part_of: dict[int, str] = {}
+    unknown: list[str] = []
+    clashes: list[str] = []
+    for part, names in lists.items():
+        for name in names:
+            i = next((position[k] for k in (name, Path(name).name, Path(name).stem) if k in position), None)
+            if i is None:
+                unknown.append(name)
+            elif part_of.setdefault(i, part) != part:
+                clashes.append(f"{name!r} ({part_of[i]} and {part})")
+            elif i not in parts.setdefault(part, []):
+                parts[part].append(i)
+    if unknown:
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise ValueError(f"{path}: {len(unknown)} listed image(s) are not in the dataset: "
+                         f"{', '.join(map(repr, unknown[:10]))}{more}")
+    if clashes:
+        raise ValueError(f"{path}: {len(clashes)} image(s) are listed in two parts: {', '.join(clashes[:10])}")
+    return {part: parts.get(part, []) for part in lists}
+
+
+def _carve_val_indices(train: list[int], grouping: _Grouping, val_share: float,
+                       rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """Split the ``train`` samples into train and val by whole groups (as far as they are in ``train``)."""
+    if val_share == 0:
+        return train, []
+    members: list[list[int]] = [[] for _ in grouping.members]
+    for i in sorted(train):
+        members[grouping.groups[i]].append(i)
+    strata = np.array([max((int(grouping.grades[i]) for i in m), default=0) for m in members])
+    train_groups = [g for g, m in enumerate(members) if m]
+    val_groups = _carve_val(train_groups, members, strata, val_share, rng)
+    return ([i for g in train_groups if g not in val_groups for i in members[g]],
+            [i for g in sorted(val_groups) for i in members[g]])
+
+
+def _leakage_warnings(fold: Fold, grouping: _Grouping) -> list[str]:
+    """One note per pair of parts that share a patient (or duplicate-image) group."""
+    warnings = []
+    for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
+        first_a = {grouping.groups[i]: i for i in reversed(fold[a])}
+        shared = [(first_a[grouping.groups[i]], i) for i in fold[b] if grouping.groups[i] in first_a]
+        groups = {grouping.groups[j] for j, _ in shared}
+        if groups:
+            j, i = shared[0]
+            warnings.append(f"{len(groups)} patient group(s) have images in both {a} and {b} (e.g. "
+                            f"{grouping.ids[j]!r} in {a} and {grouping.ids[i]!r} in {b}, patient "
+                            f"{grouping.patients[j]!r}); the split is kept as the file gives it")
+    return warnings
 
 
 def write_split(split: Split, path: str | Path, samples: Sequence[Any] | None = None) -> Path:

@@ -133,7 +133,8 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         base = {k: row.get(k) for k in ("rank", "run", "dataset", "framing", "detector", "backbone", "weights",
-                                        "neck", "head", "loss", "status", "folds_ok", "folds_total", "params_m", "nme", "nme_std",
+                                        "neck", "head", "loss", "status", "folds_ok", "folds_total", "params_m",
+                                        "nme", "nme_std",
                                         "train_minutes", "infer_ms", "det_map50", "det_miss_rate", "det_missed",
                                         "error")}
         base |= ci_columns(row)

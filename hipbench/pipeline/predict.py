@@ -1,8 +1,10 @@
-"""Inference on new radiographs with a trained run: detect each hip, predict its landmarks, measure.
+"""Inference on new radiographs with a trained run: frame each image as the cell was trained (hip crops
+from a detector, or the whole image), predict its landmarks, measure.
 
-:func:`pick_cell` chooses a run's best cell (best combination by leaderboard NME, then the fold with
-the best validation NME); :class:`HipPredictor` rebuilds that cell's model and detector from what the
-run stored, and :meth:`HipPredictor.predict` returns one :class:`Prediction` per image.
+:func:`choose_cell` chooses the cell to predict with (the best leaderboard row that can run on new images,
+then the fold with the best validation NME); :class:`HipPredictor` rebuilds that cell's framing, model and,
+when its framing needs one, detector from what the run stored, and :meth:`HipPredictor.predict_image`
+returns one :class:`Prediction` per image.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import SIDES, make_crops, points_to_full_image
+from hipbench.pipeline.crops import SIDES, points_to_full_image
 from hipbench.pipeline.misses import MISS_POLICIES, apply_miss_policy
+from hipbench.pipeline.overlay import NO_HIP_MEASURES
+from hipbench.schema import LandmarkSchema
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp")
 AI_PLAUSIBLE = (5.0, 45.0)
+WHOLE_IMAGE_SOURCE = "whole_image"  # ``box_source`` of a hip seen through the whole-image framing (no box)
+DETECTOR_HINT = ("add a whole_image framing to the benchmark, e.g. `framings: [{type: bilateral_crops}, "
+                 "{type: whole_image}]`, and run it again, or pass --detector-weights FILE.pt (a YOLO hip "
+                 "detector)")
 
 
 def find_images(inputs: Sequence[str | Path]) -> list[Path]:
@@ -44,38 +52,176 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def pick_cell(model_path: str | Path) -> Path:
-    """The cell directory to predict with: ``model_path`` itself when it is a trained cell, else the best
-    trained cell of the run directory ``model_path``.
+# which cell ------------------------------------------------------------------------------------
+def cell_framing(result: dict[str, Any], combination: dict[str, Any]) -> dict[str, Any]:
+    """The framing a cell was trained with, as stored: the resolved one in ``result.json``, else the one its
+    combination named, else bilateral crops (cells from before framings existed).
 
-    The best combination is the top leaderboard row with a trained model (the ``mean_shape`` baseline and
-    the oracle-box rows are skipped); among its folds, the one with the best validation NME.
+    Example:
+        >>> cell_framing({}, {"framing": {"type": "whole_image"}}), cell_framing({}, {})
+        ({'type': 'whole_image'}, {'type': 'bilateral_crops'})
     """
-    from hipbench.leaderboard.build import collect_rows, finite_or_inf
-    from hipbench.runner.store import RunStore
+    return dict(result.get("framing") or combination.get("framing") or {"type": "bilateral_crops"})
 
+
+def needs_detector(framing: dict[str, Any]) -> bool:
+    """Whether a stored framing cuts its views from detector boxes.
+
+    Example:
+        >>> needs_detector({"type": "whole_image", "uses_detector": False}), needs_detector({"type": "bilateral_crops"})
+        (False, True)
+    """
+    if "uses_detector" in framing:
+        return bool(framing["uses_detector"])
+    from hipbench.registry import FRAMINGS
+
+    return bool(FRAMINGS.get(framing["type"]).uses_detector)
+
+
+def detector_checkpoint(result: dict[str, Any], run_dir: Path) -> tuple[Path | None, str]:
+    """The cell's restorable detector checkpoint, or None and why there is none.
+
+    Example:
+        >>> detector_checkpoint({"detector": {"type": "gt"}}, Path("run"))[1]
+        "this run used the 'gt' detector (label boxes), which cannot find hips on a new image"
+    """
+    kind = (result.get("detector") or {"type": "gt"}).get("type")
+    if kind == "gt":
+        return None, "this run used the 'gt' detector (label boxes), which cannot find hips on a new image"
+    stored = (result.get("detector_stats") or {}).get("checkpoint")
+    if not stored:
+        return None, f"this run's {kind!r} detector stored no checkpoint"
+    path = Path(stored) if Path(stored).is_absolute() else run_dir / stored  # stored relative to the run
+    if not path.exists():
+        return None, f"this run's {kind!r} detector checkpoint {path} is missing"
+    return path, ""
+
+
+@dataclass(frozen=True)
+class CellChoice:
+    """The cell to predict with and why it was chosen (``hipbench predict`` prints ``reason``)."""
+
+    cell: Path
+    reason: str
+
+
+def choose_cell(model_path: str | Path, combination: str | None = None, have_detector_weights: bool = False,
+                ) -> CellChoice:
+    """The cell to predict with: ``model_path`` itself when it is a trained cell, else a trained cell of the
+    run directory ``model_path``.
+
+    The row is the best ranked leaderboard row that can run on new images (``combination``: the row whose
+    key is, or uniquely contains, that text); the ``mean_shape`` baseline and the oracle-box rows are never
+    chosen. A row whose framing needs a detector can run only with a restorable detector checkpoint (a
+    learned detector; ``gt`` needs labels) or with ``have_detector_weights``; otherwise the next row is
+    tried, e.g. a ``whole_image`` one. Among the row's usable folds, the one with the best validation NME.
+    Raises ``ValueError`` saying why when no row can run.
+    """
     path = Path(model_path)
     if (path / "model.pt").exists() and (path / "config.json").exists():
-        return path
+        if combination is not None:
+            raise ValueError("--combination picks a row of a run directory, and --model names one cell")
+        return CellChoice(path, "the cell named by --model")
     if not (path / "cells").is_dir():
         raise FileNotFoundError(f"{path}: neither a run directory (no cells/) nor a trained cell (no model.pt)")
-    store = RunStore(path)
+    rows = _trained_rows(path)
+    if not rows:
+        raise FileNotFoundError(f"{path}: the run has no finished cell with a trained model")
+    if combination is not None:
+        rows = [_named_row(rows, combination, path)]
+    skipped: list[tuple[dict[str, Any], str]] = []
+    for row, folds in rows:
+        usable, why = _usable_folds(folds, path, have_detector_weights)
+        if usable:
+            from hipbench.leaderboard.build import finite_or_inf
+            from hipbench.runner.store import RunStore
+
+            best = min(usable, key=lambda r: finite_or_inf(r.get("best_val_nme")))
+            return CellChoice(RunStore(path).cell_dir(best["key"], best["fold"]),
+                              _choice_reason(row, skipped, combination is not None))
+        skipped.append((row, why))
+    raise ValueError(_no_row_message(path, skipped, combination is not None))
+
+
+def _trained_rows(run_dir: Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(leaderboard row, its finished folds with a model), best ranked first; baseline and oracle rows left out."""
+    from hipbench.leaderboard.build import collect_rows
+    from hipbench.runner.store import RunStore
+
+    store = RunStore(run_dir)
     trained = [r for r in store.results()
                if r["status"] == "ok" and (store.cell_dir(r["key"], r["fold"]) / "model.pt").exists()]
-    rows, _ = collect_rows(path)
+    rows, _ = collect_rows(run_dir)
+    out = []
     for row in rows:
         if row["status"] != "ok" or row["backbone"] == "mean_shape" or row["key"].endswith("@oracle"):
             continue
         folds = [r for r in trained if r["key"] == row["key"]]
         if folds:
-            best = min(folds, key=lambda r: finite_or_inf(r.get("best_val_nme")))
-            return store.cell_dir(best["key"], best["fold"])
-    raise FileNotFoundError(f"{path}: the run has no finished cell with a trained model")
+            out.append((row, folds))
+    return out
+
+
+def _named_row(rows: list[tuple[dict[str, Any], list[dict[str, Any]]]], name: str, run_dir: Path,
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    exact = [r for r in rows if r[0]["key"] == name]
+    matches = exact or [r for r in rows if name in r[0]["key"]]
+    if len(matches) == 1:
+        return matches[0]
+    keys = "\n  ".join(r[0]["key"] for r in (matches or rows))
+    what = "matches several" if matches else "matches none of the"
+    raise ValueError(f"{run_dir}: --combination {name!r} {what} trained rows:\n  {keys}")
+
+
+def _usable_folds(folds: list[dict[str, Any]], run_dir: Path, have_detector_weights: bool,
+                  ) -> tuple[list[dict[str, Any]], str]:
+    """The folds that can predict on a new image, and why the others cannot."""
+    usable, reasons = [], []
+    for result in folds:
+        if have_detector_weights or not needs_detector(cell_framing(result, result["combination"])):
+            usable.append(result)
+            continue
+        checkpoint, why = detector_checkpoint(result, run_dir)
+        (usable if checkpoint is not None else reasons).append(result if checkpoint is not None else why)
+    return usable, reasons[0] if reasons else ""
+
+
+def _choice_reason(row: dict[str, Any], skipped: list[tuple[dict[str, Any], str]], named: bool) -> str:
+    chosen = f"{row['key']} ({row['framing']}, test NME {row['nme']:.2f}%)"
+    if named:
+        return f"row {chosen}, as --combination asked"
+    if not skipped:
+        return f"best row: {chosen}"
+    first, why = skipped[0]
+    others = f" ({len(skipped) - 1} more such row(s) skipped)" if len(skipped) > 1 else ""
+    return f"best row ({first['framing']}) needs a detector; {why}{others} — using the best row that can run: {chosen}"
+
+
+def _no_row_message(run_dir: Path, skipped: list[tuple[dict[str, Any], str]], named: bool) -> str:
+    framings = ", ".join(sorted({row["framing"] for row, _ in skipped}))
+    which = f"row {skipped[0][0]['key']}" if named else "every trained row of this run"
+    return (f"{run_dir}: {which} ({framings}) needs a hip detector to predict on new images, and {skipped[0][1]}; "
+            f"{DETECTOR_HINT}")
+
+
+# predictions -----------------------------------------------------------------------------------
+def has_hip_measures(schema: LandmarkSchema) -> bool:
+    """Whether ``schema`` can give AI / IHDI: both triradiate points (Hilgenreiner's line) and an acetabular
+    margin.
+
+    Example:
+        >>> from hipbench.schema import generic_schema, get_schema
+        >>> has_hip_measures(get_schema("mtddh8")), has_hip_measures(generic_schema("ceph", ["sella", "nasion"]))
+        (True, False)
+    """
+    return (all(schema.has_role("triradiate", side) for side in SIDES)
+            and any(schema.has_role("acetabular_margin", side) for side in SIDES))
 
 
 @dataclass
 class Prediction:
-    """Everything ``hipbench predict`` reports for one image (full-image pixels, image sides)."""
+    """Everything ``hipbench predict`` reports for one image (full-image pixels, image sides); ``ai`` and
+    ``ihdi`` are None for a schema without hip measures."""
 
     image: Path
     image_size: tuple[int, int]
@@ -83,43 +229,55 @@ class Prediction:
     keypoints: np.ndarray
     boxes: dict[str, np.ndarray | None]
     box_source: dict[str, str]
-    ai: np.ndarray
-    ihdi: np.ndarray
+    ai: np.ndarray | None
+    ihdi: np.ndarray | None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def measured(self) -> bool:
+        return self.ai is not None and self.ihdi is not None
 
     def as_json(self, schema_names: Sequence[str], model: dict[str, Any]) -> dict[str, Any]:
         """Plain data for the per-image JSON file."""
         def point(p: np.ndarray) -> list[float] | None:
             return [round(float(p[0]), 2), round(float(p[1]), 2)] if np.isfinite(p).all() else None
 
-        return {
+        data = {
             "image": str(self.image), "width": self.image_size[0], "height": self.image_size[1],
             "pixel_spacing_mm": self.pixel_spacing, "model": model,
             "keypoints": {name: point(self.keypoints[k]) for k, name in enumerate(schema_names)},
             "boxes": {side: None if self.boxes.get(side) is None else [round(float(v), 2) for v in self.boxes[side][:4]]
                       for side in SIDES},
             "box_source": self.box_source,
-            "acetabular_index_deg": {side: None if not np.isfinite(self.ai[k]) else round(float(self.ai[k]), 2)
-                                     for k, side in enumerate(SIDES)},
-            "ihdi_grade": {side: int(self.ihdi[k]) or None for k, side in enumerate(SIDES)},
-            "sides": "image sides (image-left is the patient's right on a standard AP radiograph)",
-            "warnings": self.warnings,
         }
+        if self.ai is not None and self.ihdi is not None:
+            data |= {"hip_measures": "acetabular index and IHDI grade per image side",
+                     "acetabular_index_deg": {side: None if not np.isfinite(self.ai[k]) else round(float(self.ai[k]), 2)
+                                              for k, side in enumerate(SIDES)},
+                     "ihdi_grade": {side: int(self.ihdi[k]) or None for k, side in enumerate(SIDES)}}
+        else:
+            data |= {"hip_measures": f"{NO_HIP_MEASURES} (it has no triradiate and acetabular margin landmarks)",
+                     "acetabular_index_deg": None, "ihdi_grade": None}
+        return data | {"sides": "image sides (image-left is the patient's right on a standard AP radiograph)",
+                       "warnings": self.warnings}
 
 
 class HipPredictor:
-    """A trained cell's detector and keypoint model, ready for new images.
+    """A trained cell's framing, keypoint model and (for a framing that needs one) detector, ready for new
+    images.
 
     Args:
-        cell_dir: a finished cell (``model.pt``, ``config.json``, ``result.json``).
+        cell_dir: a finished cell (``model.pt``, ``config.json``, ``result.json``, ``predictions.npz``).
         device: ``auto``, ``cpu`` or ``cuda``.
-        detector_weights: a local YOLO ``.pt`` to use instead of the run's detector (required when the
-            run used the ``gt`` oracle, which needs labels that new images do not have).
+        detector_weights: a local YOLO ``.pt`` to use instead of the run's detector (required for a framing
+            that needs a detector when the run used the ``gt`` oracle, which needs labels that new images do
+            not have); unused by a framing without a detector.
         on_miss: ``missing`` or ``mirror``; default: the run's own policy.
     """
 
     def __init__(self, cell_dir: str | Path, device: str = "auto", detector_weights: str | Path | None = None,
                  on_miss: str | None = None) -> None:
+        from hipbench.pipeline.framing import build_framing
         from hipbench.runner.store import read_json
         from hipbench.training.trainer import Trainer, resolve_device
 
@@ -133,11 +291,14 @@ class HipPredictor:
             raise ValueError(f"unknown miss policy {self.on_miss!r}; known: {', '.join(MISS_POLICIES)}")
         self.schema = self._schema()
         self.train_cfg = _train_config(bench["train"])
+        stored = cell_framing(self.result, self.config["combination"])
+        self.framing = build_framing({k: v for k, v in stored.items() if k != "uses_detector"}, self.train_cfg)
         self.model = self._model()
         self.trainer = Trainer(self.train_cfg, self.device, amp=False, progress=False)
-        self.detector, self.detector_label = self._detector(detector_weights)
+        self.detector, self.detector_label = (self._detector(detector_weights) if self.framing.uses_detector
+                                              else (None, "none"))
 
-    def _schema(self) -> Any:
+    def _schema(self) -> LandmarkSchema:
         from hipbench.schema import get_schema
 
         with np.load(self.cell_dir / "predictions.npz", allow_pickle=False) as stored:
@@ -149,8 +310,8 @@ class HipPredictor:
         from hipbench.models.keypoint_model import build_model
 
         combo = self.config["combination"]
-        model = build_model(combo["backbone"], combo["head"], num_keypoints=len(self.schema.unilateral_indices("left")),
-                            input_size=self.train_cfg.input_size, neck=combo.get("neck"))
+        model = build_model(combo["backbone"], combo["head"], num_keypoints=_view_keypoints(self.framing, self.schema),
+                            input_size=self.framing.input_size, neck=combo.get("neck"))
         state = torch.load(self.cell_dir / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return model.eval()
@@ -163,14 +324,10 @@ class HipPredictor:
             detector.load(Path(weights), str(self.device))
             return detector, f"yolo({Path(weights).name})"
         cfg = self.config["benchmark"]["detector"]
-        checkpoint = (self.result.get("detector_stats") or {}).get("checkpoint")
-        if cfg["type"] == "gt" or not checkpoint:
-            raise ValueError(f"{self.cell_dir}: this run used the {cfg['type']!r} detector, which has no trained "
-                             "weights to find hips on unlabelled images; pass --detector-weights FILE.pt (a YOLO "
-                             "hip detector, e.g. from a run with 'detector: yolo') or predict with such a run")
-        path = Path(checkpoint)
-        if not path.is_absolute():
-            path = self.cell_dir.parent.parent.parent / path
+        path, why = detector_checkpoint(self.result, self.cell_dir.parent.parent.parent)
+        if path is None:
+            raise ValueError(f"{self.cell_dir}: its framing ({self.framing.name}) needs a hip detector to predict "
+                             f"on new images, and {why}; {DETECTOR_HINT}")
         detector = DETECTORS.build(cfg)
         detector.load(path, str(self.device))
         return detector, cfg["type"]
@@ -178,39 +335,40 @@ class HipPredictor:
     def describe(self) -> dict[str, Any]:
         """What produced the predictions (written into every JSON file)."""
         combo = self.config["combination"]
-        return {"cell": str(self.cell_dir), "fold": self.config.get("fold"), "backbone": combo["backbone"],
-                "head": combo["head"], "loss": combo.get("loss"), "dataset": combo["dataset"],
-                "detector": self.detector_label, "on_miss": self.on_miss,
+        return {"cell": str(self.cell_dir), "row": self.result.get("key"), "fold": self.config.get("fold"),
+                "framing": self.framing.describe(), "backbone": combo["backbone"], "head": combo["head"],
+                "loss": combo.get("loss"), "dataset": combo["dataset"], "schema": self.schema.name,
+                "detector": self.detector_label, "on_miss": self.on_miss if self.detector is not None else None,
                 "test_nme_percent": (self.result.get("metrics") or {}).get("nme")}
 
     def predict_image(self, path: Path) -> tuple[Prediction, np.ndarray]:
-        """Detect, crop, predict and measure one image; return the prediction and the decoded pixels
-        (so the overlay is drawn without decoding the file again)."""
+        """Frame, predict and measure one image; return the prediction and the decoded pixels (so the
+        overlay is drawn without decoding the file again)."""
         from hipbench.data.images import read_image
         from hipbench.geometry import measure_hips
 
         image = read_image(path)
-        sample = self._sample(path, image)
-        found = self.detector.predict([sample])[0]
-        boxes, filled = apply_miss_policy([found], [sample.width], self.on_miss)
-        crops = make_crops([sample], boxes, self.train_cfg.input_size, self.train_cfg.crop_expand,
-                           self.train_cfg.mirror)
-        points = points_to_full_image(crops, self.trainer.predict(self.model, crops), [sample])[0]
-        measures = measure_hips(points, self.schema)
-        source = {side: "mirrored" if side in filled[0] else ("detector" if found.get(side) is not None
-                                                              else "missed") for side in SIDES}
-        prediction = Prediction(path, (sample.width, sample.height), sample.pixel_spacing, points, boxes[0],
-                                source, measures.ai, measures.ihdi)
+        sample = _unlabelled_sample(path.stem, image.pixels, self.schema, getattr(image, "pixel_spacing", None),
+                                    path)
+        boxes, source = self._boxes(sample)
+        views = self.framing.views([sample], [boxes] if self.framing.uses_detector else None)
+        points = points_to_full_image(views, self.trainer.predict(self.model, views), [sample])[0]
+        measures = measure_hips(points, self.schema) if has_hip_measures(self.schema) else None
+        prediction = Prediction(path, (sample.width, sample.height), sample.pixel_spacing, points, boxes, source,
+                                None if measures is None else measures.ai,
+                                None if measures is None else measures.ihdi)
         prediction.warnings = self._warnings(prediction, measures)
         return prediction, image.pixels
 
-    def _sample(self, path: Path, image: Any) -> Sample:
-        pixels = image.pixels
-        height, width = pixels.shape[:2]
-        k = self.schema.num_keypoints
-        return Sample(path.stem, path.stem, np.full((k, 2), np.nan), np.zeros(k, bool), {}, (width, height),
-                      self.schema, pixel_spacing=getattr(image, "pixel_spacing", None), image_path=path,
-                      loader=lambda: pixels)
+    def _boxes(self, sample: Sample) -> tuple[dict[str, np.ndarray | None], dict[str, str]]:
+        """Hip boxes and where each came from: the detector (with the miss policy), or none at all."""
+        if self.detector is None:
+            return {side: None for side in SIDES}, {side: WHOLE_IMAGE_SOURCE for side in SIDES}
+        found = self.detector.predict([sample])[0]
+        boxes, filled = apply_miss_policy([found], [sample.width], self.on_miss)
+        source = {side: "mirrored" if side in filled[0] else ("detector" if found.get(side) is not None
+                                                              else "missed") for side in SIDES}
+        return boxes[0], source
 
     def _warnings(self, prediction: Prediction, measures: Any) -> list[str]:
         warnings = []
@@ -224,6 +382,8 @@ class HipPredictor:
             elif prediction.box_source[side] == "mirrored":
                 warnings.append(f"image-{side} hip not found by the detector: cropped from the other hip's box "
                                 "mirrored across the image midline")
+            if measures is None or prediction.ai is None:
+                continue
             for name, reason in (("AI", measures.ai_reason[k]), ("IHDI", measures.ihdi_reason[k])):
                 if reason and prediction.box_source[side] != "missed":
                     warnings.append(f"image-{side} {name} not measurable: {reason}")
@@ -232,6 +392,23 @@ class HipPredictor:
                 warnings.append(f"image-{side} AI {ai:.1f} deg is outside the usual infant range "
                                 f"{AI_PLAUSIBLE[0]:.0f}-{AI_PLAUSIBLE[1]:.0f} deg: check the landmarks")
         return warnings
+
+
+def _unlabelled_sample(image_id: str, pixels: np.ndarray, schema: LandmarkSchema, pixel_spacing: float | None,
+                       path: Path | None = None) -> Sample:
+    """A sample of a new image: no labels, the decoded pixels served by its loader."""
+    height, width = pixels.shape[:2]
+    k = schema.num_keypoints
+    return Sample(image_id, image_id, np.full((k, 2), np.nan), np.zeros(k, bool), {}, (width, height), schema,
+                  pixel_spacing=pixel_spacing, image_path=path, loader=lambda: pixels)
+
+
+def _view_keypoints(framing: Any, schema: LandmarkSchema) -> int:
+    """How many keypoints the framing's model predicts per view (one hip's for crops, K for the whole image),
+    read off the views of a blank image so that any framing plugin answers."""
+    blank = _unlabelled_sample("blank", np.zeros((64, 64), np.float32), schema, None)
+    boxes = [{side: np.array([8.0, 8.0, 40.0, 40.0]) for side in SIDES}] if framing.uses_detector else None
+    return int(framing.views([blank], boxes).keypoints.shape[1])
 
 
 def _train_config(train: dict[str, Any]) -> Any:
@@ -270,10 +447,11 @@ def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPred
     if not ok:
         raise OSError(f"could not encode the overlay of {pred.image}")
     atomic_write(out_dir / f"{stem}_overlay.png", lambda p: p.write_bytes(encoded.tobytes()))
-    return {"image": str(pred.image), "ai_left_deg": data["acetabular_index_deg"]["left"],
-            "ai_right_deg": data["acetabular_index_deg"]["right"],
-            "ihdi_left": data["ihdi_grade"]["left"], "ihdi_right": data["ihdi_grade"]["right"],
+    ai, ihdi = data["acetabular_index_deg"] or {}, data["ihdi_grade"] or {}
+    return {"image": str(pred.image), "ai_left_deg": ai.get("left"), "ai_right_deg": ai.get("right"),
+            "ihdi_left": ihdi.get("left"), "ihdi_right": ihdi.get("right"),
             "box_left": pred.box_source["left"], "box_right": pred.box_source["right"],
+            "keypoints_found": int(np.isfinite(pred.keypoints).all(axis=1).sum()),
             "warnings": " | ".join(pred.warnings)}
 
 

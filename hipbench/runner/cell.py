@@ -17,7 +17,7 @@ import torch
 
 from hipbench.pipeline.crops import CropSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination
-from hipbench.runner.fold_data import FoldData
+from hipbench.runner.fold_data import FoldData, external_file
 from hipbench.runner.hashing import BASELINE
 from hipbench.runner.store import RunStore, atomic_write, write_json
 from hipbench.schema import schema_text
@@ -66,12 +66,16 @@ def run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: 
 def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device: torch.device, progress: bool,
               cell_dir: Path, logger: logging.Logger, config_hash: str) -> dict[str, Any]:
     samples = fold.samples
+    train_idx = fold.train_idx
+    if combination.train_fraction is not None:
+        train_idx = fraction_of(fold.train_idx, samples, combination.train_fraction, bench.train.seed + fold.fold)
+    train_crops = fold.train_crops.subset(train_idx)
     val_samples = [samples[i] for i in fold.val_idx]
     test_samples = [samples[i] for i in fold.test_idx]
     write_json(cell_dir / "config.json", {
         "combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold.fold,
         "config_hash": config_hash,
-        "split": {"train": [samples[i].image_id for i in fold.train_idx],
+        "split": {"train": [samples[i].image_id for i in train_idx],
                   "val": [s.image_id for s in val_samples], "test": [s.image_id for s in test_samples]}})
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -79,9 +83,10 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
     extra: dict[str, Any] = {}
     weights: dict[str, Any] = {"source": "scratch", "label": "-"}
     if combination.backbone == BASELINE:
-        model = MeanShape().fit(fold.train_crops)
+        model = MeanShape().fit(train_crops)
         train_seconds = time.perf_counter() - started
         predict_crops: Callable[[CropSet], np.ndarray] = model.predict
+        final: Any = model
         t0 = time.perf_counter()
         crop_pred = predict_crops(fold.test_crops)
         infer_seconds = time.perf_counter() - t0
@@ -91,7 +96,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
 
         seed_everything(bench.train.seed + fold.fold)
         model = build_model(combination.backbone.cfg, combination.head.cfg,
-                            num_keypoints=fold.train_crops.keypoints.shape[1], input_size=fold.train_crops.size,
+                            num_keypoints=train_crops.keypoints.shape[1], input_size=train_crops.size,
                             neck=combination.neck.cfg if combination.neck else None)
         weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
         loss_fn = build_loss(combination)
@@ -101,11 +106,12 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples)["nme"])
 
         desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
-        result = trainer.fit(model, loss_fn, fold.train_crops, fold.val_crops, val_nme, desc=desc)
+        result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc)
         train_seconds = result.train_seconds
         best = load_best(model, result)
         atomic_write(cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))
         predict_crops = functools.partial(trainer.predict, best)
+        final = best
         t0 = time.perf_counter()
         crop_pred = predict_crops(fold.test_crops)
         if device.type == "cuda":
@@ -123,6 +129,15 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         extra["oracle_metrics"] = _metrics(oracle_pred, test_samples)
         _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
+    for name, (ext_samples, views) in fold.externals.items():
+        ext_pred = points_to_full_image(views, predict_crops(views), ext_samples)
+        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples)
+        _write_predictions(cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
+    if bench.finetune is not None:
+        from hipbench.runner.finetune import finetune_curve
+
+        ext_samples, views = fold.externals[bench.finetune.dataset]
+        extra["finetune"] = finetune_curve(bench, combination, final, ext_samples, views, device, logger)
     if device.type == "cuda":
         extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return {
@@ -130,8 +145,31 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         "config_hash": config_hash, "detector": _detector(bench, fold), "framing": fold.framing, "weights": weights,
         "detector_stats": fold.detector_stats, "metrics": metrics, "params": int(params),
         "train_seconds": train_seconds, "infer_ms_per_image": 1000 * infer_seconds / max(1, len(test_samples)),
-        "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(fold.train_idx)),
+        "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(train_idx)),
         "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **extra}
+
+
+def fraction_of(train_idx: np.ndarray, samples: Sequence[Any], share: float, seed: int) -> np.ndarray:
+    """``share`` of the training images, whole patient groups drawn in a seeded order (the same test fold).
+
+    Example:
+        >>> from types import SimpleNamespace as S
+        >>> samples = [S(meta={"split_group": f"g{i // 2}"}, patient_id="") for i in range(10)]
+        >>> chosen = fraction_of(np.arange(10), samples, 0.4, 0)
+        >>> len(chosen), sorted({samples[i].meta["split_group"] for i in chosen}) == sorted(
+        ...     {samples[i].meta["split_group"] for i in chosen if i ^ 1 in chosen})
+        (4, True)
+    """
+    groups: dict[str, list[int]] = {}
+    for i in train_idx:
+        groups.setdefault(str(samples[i].meta.get("split_group", samples[i].patient_id)), []).append(int(i))
+    order = np.random.default_rng(seed).permutation(sorted(groups))
+    wanted, chosen = max(1, int(np.ceil(share * len(train_idx)))), []
+    for group in order:
+        if len(chosen) >= wanted:
+            break
+        chosen += groups[str(group)]
+    return np.asarray(sorted(chosen), dtype=int)
 
 
 def _detector(bench: Benchmark, fold: FoldData) -> dict[str, Any]:

@@ -24,7 +24,9 @@ from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
-                  "cv", "detector", "device", "amp", "baseline", "executor")
+                  "train_fractions", "cv", "test_datasets", "finetune", "detector", "device", "amp", "baseline",
+                  "executor")
+CV_TYPES = ("kfold", "predefined", "holdout")
 
 
 class ConfigError(ValueError):
@@ -91,32 +93,76 @@ class Component:
         return {"type": self.type, **self.kwargs}
 
 
+def external_name(component: Component) -> str:
+    """How a test dataset is named in the leaderboard and in ``finetune.dataset``: its ``name:``, else type."""
+    return str(component.kwargs.get("name") or component.type)
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text)
 
 
 @dataclass(frozen=True)
 class CVConfig:
-    """Cross-validation: ``folds`` patient-grouped folds, ``val_share`` of each training part held out
-    for checkpoint selection, ``seed``, ``patient_regex`` (first group of a match on the file stem), and
-    ``repeats``: the whole k-fold repeated with split seeds ``seed``, ``seed + 1``, ... (repeated CV)."""
+    """The evaluation protocol. ``type``: ``kfold`` (``folds`` patient-grouped folds, ``repeats`` times
+    with split seeds ``seed``, ``seed + 1``, ...), ``predefined`` (the train/val/test lists of ``file``, e.g.
+    MTDDH's ``dataset_splits.json``) or ``holdout`` (one patient-grouped, stratified split with
+    ``test_share`` of the images for testing). ``val_share`` of each training part is held out for
+    checkpoint selection (where the protocol has no val list); ``patient_regex``: first group of a match on
+    the file stem."""
 
     folds: int = 5
     val_share: float = 0.15
     seed: int = 0
     patient_regex: str | None = None
     repeats: int = 1
+    type: str = "kfold"
+    file: str | None = None
+    test_share: float = 0.2
 
     @property
     def total_folds(self) -> int:
-        """Cells per combination: ``folds`` x ``repeats`` (repeat r uses split seed ``seed + r``)."""
-        return self.folds * self.repeats
+        """Cells per combination: ``folds`` x ``repeats`` for k-fold (repeat r uses split seed ``seed + r``),
+        one for the single-split protocols."""
+        return self.folds * self.repeats if self.type == "kfold" else 1
+
+    def resolved(self) -> dict[str, Any]:
+        """The settings that determine the split (k-fold runs hash as they did before protocols existed)."""
+        data = dataclasses.asdict(self)
+        if self.type == "kfold":
+            for key in ("type", "file", "test_share"):
+                data.pop(key)
+            if self.repeats == 1:
+                data.pop("repeats")
+        elif self.type == "predefined":
+            for key in ("folds", "repeats", "test_share"):
+                data.pop(key)
+        else:
+            for key in ("folds", "repeats", "file"):
+                data.pop(key)
+        return data
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning on a new domain: every trained cell starts from its weights and trains ``epochs`` more
+    on ``n`` patient-grouped images of the test dataset ``dataset`` (a ``test_datasets`` name), at
+    ``lr_scale`` x the training learning rate, for each ``n`` in ``shots``; it is tested on the rest of that
+    dataset. ``repeats`` draws of the images (seeds ``seed``, ``seed + 1``, ...) per shot count."""
+
+    dataset: str = ""
+    shots: tuple[int, ...] = (0, 10, 25)
+    epochs: int = 10
+    lr_scale: float = 0.1
+    repeats: int = 3
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class Combination:
-    """One row of the leaderboard: dataset x framing x backbone x neck x head x loss (``loss`` None = the
-    head's default loss; ``framing`` None = the dataset schema's default framing)."""
+    """One row of the leaderboard: dataset x framing x training share x backbone x neck x head x loss
+    (``loss`` None = the head's default loss; ``framing`` None = the dataset schema's default framing;
+    ``train_fraction`` None = the whole training part of each fold)."""
 
     dataset: Component
     backbone: Component
@@ -124,11 +170,13 @@ class Combination:
     loss: Component | None
     neck: Component | None = None
     framing: Component | None = None
+    train_fraction: float | None = None
 
     @property
     def key(self) -> str:
         """A readable, filesystem-safe id that is unique for a resolved combination."""
-        parts = [self.dataset.label, self.framing.label if self.framing else "", self.backbone.label,
+        fraction = f"train{self.train_fraction:g}" if self.train_fraction is not None else ""
+        parts = [self.dataset.label, self.framing.label if self.framing else "", fraction, self.backbone.label,
                  self.neck.label if self.neck else "", self.head.label, self.loss.label if self.loss else "default"]
         text = "__".join(p for p in parts if p)
         safe = _safe(text)[:120]
@@ -141,6 +189,8 @@ class Combination:
                 "loss": self.loss.as_dict() if self.loss else None}
         if self.framing is not None:  # combinations with the default framing keep their earlier hashes
             data["framing"] = self.framing.as_dict()
+        if self.train_fraction is not None:
+            data["train_fraction"] = self.train_fraction
         return data
 
 
@@ -165,18 +215,26 @@ class Benchmark:
     description: str = ""
     executor: Component = field(default_factory=lambda: Component("serial"))
     framings: list[Component | None] = field(default_factory=lambda: [None])
+    test_datasets: list[Component] = field(default_factory=list)
+    finetune: FinetuneConfig | None = None
+    train_fractions: list[float | None] = field(default_factory=lambda: [None])
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
-        return [Combination(d, b, h, loss, n, f) for d in self.datasets for f in self.framings
-                for b in self.backbones for n in self.necks for h in self.heads for loss in self.losses]
+        return [Combination(d, b, h, loss, n, f, t) for d in self.datasets for f in self.framings
+                for t in self.train_fractions for b in self.backbones for n in self.necks for h in self.heads
+                for loss in self.losses]
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
         train = {k: v for k, v in _plain(self.train).items() if k not in SPEED_ONLY or v}
-        cv = {k: v for k, v in _plain(self.cv).items() if k != "repeats" or v != 1}  # hashes before repeats existed
-        return {"name": self.name, "train": train, "cv": cv,
+        data = {"name": self.name, "train": train, "cv": self.cv.resolved(),
                 "detector": self.detector.as_dict(), "on_miss": self.on_miss, "amp": self.amp}
+        if self.test_datasets:  # what every cell is also tested on (absent: the hashes of earlier runs)
+            data["test_datasets"] = [t.as_dict() for t in self.test_datasets]
+        if self.finetune is not None:
+            data["finetune"] = _plain(self.finetune)
+        return data
 
 
 def _plain(obj: Any) -> Any:
@@ -239,6 +297,68 @@ class _Parser:
             found.append(component)
         return found or [None]
 
+    def check_protocol(self, data: dict, cv: CVConfig) -> None:
+        """The protocol exists and no setting of another protocol is written (it would be ignored)."""
+        block = data.get("cv") or {}
+        if cv.type not in CV_TYPES:
+            raise self.fail(_line(block, "type"), f"cv.type must be one of {', '.join(CV_TYPES)}, got {cv.type!r}")
+        foreign = {"kfold": ("file", "test_share"), "predefined": ("folds", "repeats", "test_share"),
+                   "holdout": ("folds", "repeats", "file")}[cv.type]
+        for key in foreign:
+            if key in block:
+                raise self.fail(_line(block, key), f"cv.{key} does not apply to cv.type {cv.type!r}; remove it")
+        if cv.type == "predefined":
+            if not cv.file:
+                raise self.fail(_line(block, "type"), "cv.type 'predefined' needs 'file:' (a split JSON with "
+                                "train/val/test lists of image ids, e.g. MTDDH's dataset_splits.json)")
+            if not Path(cv.file).expanduser().is_file():
+                raise self.fail(_line(block, "file"), f"cv.file {cv.file} does not exist")
+        if cv.type == "holdout" and not 0 < cv.test_share < 1:
+            raise self.fail(_line(block, "test_share"), f"cv.test_share must be in (0, 1), got {cv.test_share}")
+
+    def test_datasets(self, data: dict) -> list[Component]:
+        """``test_datasets:``: datasets used only for testing, each with a unique ``name`` (its ``name:``
+        setting, else its type)."""
+        found = self.components(data, "test_datasets", False)
+        names: dict[str, int | None] = {}
+        for component in found:
+            name = external_name(component)
+            if name in names:
+                raise self.fail(component.line, f"two test_datasets are called {name!r} (line {names[name]}); "
+                                "give each a distinct 'name:'")
+            names[name] = component.line
+            mapping = component.kwargs.get("landmark_map")
+            if mapping is not None and not isinstance(mapping, dict):
+                raise self.fail(component.line, "landmark_map must map this dataset's landmark names to the "
+                                "training schema's (or null to leave a training landmark unscored)")
+        return found
+
+    def finetune(self, data: dict, externals: list[Component]) -> FinetuneConfig | None:
+        if "finetune" not in data:
+            return None
+        config = self.dataclass_block(data, "finetune", FinetuneConfig)
+        block, names = data["finetune"], [external_name(c) for c in externals]
+        if config.dataset not in names:
+            raise self.fail(_line(block, "dataset"), f"finetune.dataset must name one of test_datasets "
+                            f"({', '.join(names) or 'none declared'}), got {config.dataset!r}")
+        shots = config.shots if isinstance(config.shots, (list, tuple)) else [config.shots]
+        if not shots or any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in shots):
+            raise self.fail(_line(block, "shots"), f"finetune.shots must be a list of image counts >= 0, got "
+                            f"{config.shots!r}")
+        if config.epochs < 1 or config.repeats < 1 or config.lr_scale <= 0:
+            raise self.fail(_line(block), "finetune.epochs and finetune.repeats must be >= 1, lr_scale > 0")
+        return dataclasses.replace(config, shots=tuple(sorted(set(shots))))
+
+    def train_fractions(self, data: dict) -> list[float | None]:
+        values = data.get("train_fractions")
+        if values is None:
+            return [None]
+        if not isinstance(values, list) or not values or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1 for v in values):
+            raise self.fail(_line(data, "train_fractions"), f"train_fractions must be a list of shares in (0, 1], "
+                            f"got {values!r}")
+        return [None if float(v) == 1.0 else float(v) for v in values]
+
     def dataclass_block(self, data: dict, key: str, cls: type, overrides: dict | None = None) -> Any:
         block = data.get(key) or {}
         if not isinstance(block, dict):
@@ -265,8 +385,8 @@ class _Parser:
         if value is None:
             return None
         kind = type(default) if default is not None else None
-        if name in {"grad_clip", "ema", "patient_regex"}:
-            kind = str if name == "patient_regex" else float
+        if name in {"grad_clip", "ema", "patient_regex", "file"}:
+            kind = str if name in {"patient_regex", "file"} else float
         try:
             if kind is bool:
                 if not isinstance(value, bool):
@@ -311,6 +431,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
                               f"unknown top-level key '{key}'{hint}; known: {', '.join(TOP_LEVEL_KEYS)}")
     train = parser.dataclass_block(data, "train", TrainConfig)
     cv = parser.dataclass_block(data, "cv", CVConfig)
+    parser.check_protocol(data, cv)
     if cv.folds < 2:
         raise parser.fail(_line(data.get("cv"), "folds"), f"cv.folds must be at least 2, got {cv.folds}")
     if cv.repeats < 1:
@@ -336,6 +457,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         None if c.type in {"auto", "default"} else c for c in parser.components(data, "losses", False)] or [None]
     necks: list[Component | None] = [
         None if c.type in {"none", "null"} else c for c in parser.components(data, "necks", False)] or [None]
+    externals = parser.test_datasets(data)
     return Benchmark(
         name=str(data.get("name") or (path.stem if path else "benchmark")), path=path,
         datasets=parser.components(data, "datasets", True), backbones=parser.components(data, "backbones", True),
@@ -343,7 +465,8 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         detector=detector_parts, on_miss=on_miss, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
         description=str(data.get("description", "")),
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
-        framings=parser.framings(data, train),
+        framings=parser.framings(data, train), test_datasets=externals,
+        finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
     )
 
 

@@ -5,6 +5,8 @@ Layout under ``RUN/prepared/<dataset>/``::
     samples.pkl            the samples' labels and metadata (no pixels, no loaders)
     fold<i>/fold.json      train/val/test indices, detector figures, preparation time, the prepare hash
     fold<i>/<part>.npz     the crops (train, val, test, and oracle when a learned detector cut the test crops)
+    fold<i>/ext-<name>.npz the views of each test dataset (``test_datasets``)
+    fold<i>/ext-<name>.pkl that test dataset's samples, in the training schema's terms
     fold<i>/DONE           written last: the fold is complete
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,6 +45,7 @@ class FoldData:
     prepare_seconds: float = 0.0
     oracle_crops: CropSet | None = None
     framing: dict[str, Any] = field(default_factory=dict)
+    externals: dict[str, tuple[Sequence[Any], CropSet]] = field(default_factory=dict)
 
 
 def prepared_dir(run_dir: Path, dataset_key: str) -> Path:
@@ -52,11 +56,14 @@ def fold_dir(run_dir: Path, dataset_key: str, fold: int) -> Path:
     return prepared_dir(run_dir, dataset_key) / f"fold{fold}"
 
 
-def save_samples(run_dir: Path, dataset_key: str, samples: Sequence[Any]) -> None:
+def _save_pickle(path: Path, samples: Sequence[Any]) -> None:
     """The samples without their pixel loaders (cells never decode an image)."""
     light = [dataclasses.replace(s, loader=None) for s in samples]
-    atomic_write(prepared_dir(run_dir, dataset_key) / "samples.pkl",
-                 lambda p: p.write_bytes(pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL)))
+    atomic_write(path, lambda p: p.write_bytes(pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+def save_samples(run_dir: Path, dataset_key: str, samples: Sequence[Any]) -> None:
+    _save_pickle(prepared_dir(run_dir, dataset_key) / "samples.pkl", samples)
 
 
 def load_samples(run_dir: Path, dataset_key: str) -> list[Any]:
@@ -64,6 +71,11 @@ def load_samples(run_dir: Path, dataset_key: str) -> list[Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: the dataset was not prepared (run the prepare stage first)")
     return pickle.loads(path.read_bytes())
+
+
+def external_file(name: str) -> str:
+    """The file-safe stem of a test dataset's files."""
+    return "ext-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", name)
 
 
 def _save_crops(path: Path, crops: CropSet) -> None:
@@ -94,8 +106,12 @@ def save_fold(run_dir: Path, data: FoldData, prepare_hash: str) -> None:
             _save_crops(folder / f"{part}.npz", crops)
         else:
             (folder / f"{part}.npz").unlink(missing_ok=True)
+    for name, (samples, views) in data.externals.items():
+        _save_pickle(folder / f"{external_file(name)}.pkl", samples)
+        _save_crops(folder / f"{external_file(name)}.npz", views)
     write_json(folder / "fold.json", {
         "dataset_key": data.dataset_key, "fold": data.fold, "prepare_hash": prepare_hash,
+        "externals": sorted(data.externals),
         "train_idx": data.train_idx, "val_idx": data.val_idx, "test_idx": data.test_idx,
         "detector_stats": data.detector_stats, "prepare_seconds": data.prepare_seconds, "framing": data.framing})
     atomic_write(folder / DONE, lambda p: p.write_text(prepare_hash))
@@ -109,7 +125,9 @@ def load_fold(run_dir: Path, dataset_key: str, fold: int, samples: Sequence[Any]
     info = read_json(folder / "fold.json")
     crops = {part: _load_crops(folder / f"{part}.npz") if (folder / f"{part}.npz").exists() else None
              for part in CROP_PARTS}
+    externals = {name: (pickle.loads((folder / f"{external_file(name)}.pkl").read_bytes()),
+                        _load_crops(folder / f"{external_file(name)}.npz")) for name in info.get("externals", [])}
     return FoldData(dataset_key, fold, samples if samples is not None else load_samples(run_dir, dataset_key),
                     *(np.asarray(info[k], dtype=int) for k in ("train_idx", "val_idx", "test_idx")),
                     crops["train"], crops["val"], crops["test"], info.get("detector_stats") or {},
-                    float(info.get("prepare_seconds") or 0.0), crops["oracle"], info.get("framing") or {})
+                    float(info.get("prepare_seconds") or 0.0), crops["oracle"], info.get("framing") or {}, externals)

@@ -19,7 +19,7 @@ import torch
 from hipbench.pipeline.crops import SIDES, CropSet
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
 from hipbench.runner import claims
-from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash
+from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash, external_name
 from hipbench.runner.fold_data import (
     FoldData,
     fold_dir,
@@ -57,6 +57,8 @@ def prepare_hash(bench: Benchmark, dataset: Component, framing: Component | None
             "mirror": bench.train.mirror, "format": PREPARE_FORMAT}
     if framing is not None:
         data["framing"] = framing.as_dict()
+    if bench.test_datasets:
+        data["test_datasets"] = [t.as_dict() for t in bench.test_datasets]
     return config_hash(data)
 
 
@@ -84,6 +86,20 @@ def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]
     return samples, skipped
 
 
+def load_external(component: Component, schema: Any) -> list[Any]:
+    """A test dataset's samples in the training ``schema``'s terms (see :mod:`hipbench.data.mapping`); its
+    skipped samples are an error here, since a test set must be scored whole."""
+    from hipbench.data.mapping import landmark_mapping, map_samples
+
+    kwargs = {k: v for k, v in component.kwargs.items() if k != "landmark_map"}
+    samples, skipped = load_dataset(Component(component.type, kwargs, component.line))
+    if skipped:
+        raise ValueError(f"test dataset {external_name(component)}: {len(skipped)} sample(s) could not be read, "
+                         f"e.g. {skipped[0][0]}: {skipped[0][1]}")
+    mapping = landmark_mapping(samples[0].schema, schema, component.kwargs.get("landmark_map"))
+    return map_samples(samples, schema, mapping)
+
+
 def build_detector(component: Component) -> Any:
     from hipbench.registry import DETECTORS
 
@@ -96,26 +112,51 @@ def fold_indices(split: Any, fold: int) -> tuple[Sequence[int], Sequence[int], S
     return entry["train"], entry["val"], entry["test"]
 
 
-def make_split(cv: CVConfig, samples: Sequence[Any], path: Path) -> dict[str, Any]:
-    """The dataset's k-fold split: read from ``path`` when present, else made and written there."""
+def make_split(cv: CVConfig, samples: Sequence[Any], path: Path, echo: Any = print) -> Any:
+    """The dataset's split under the benchmark's protocol: read from ``path`` when present (and made with
+    the same settings), else made and written there."""
+    from hipbench.data import splits
     from hipbench.data.splits import make_folds, read_split, write_split
 
     if path.exists():
         split = read_split(path, samples)
-        stored = (split.num_folds, split.seed, split.val_share, split.patient_regex)
-        asked = (cv.total_folds, cv.seed, cv.val_share, cv.patient_regex)
-        if stored != asked:
-            raise ValueError(f"{path} was made with (folds, seed, val_share, patient_regex) = {stored} but the "
-                             f"benchmark asks for {asked}; use another --out, or --fresh")
+        stored = getattr(split, "settings", None) or {"folds": split.num_folds, "seed": split.seed,
+                                                      "val_share": split.val_share,
+                                                      "patient_regex": split.patient_regex}
+        if stored != _split_settings(cv):
+            raise ValueError(f"{path} was made with {stored} but the benchmark asks for {_split_settings(cv)}; "
+                             "use another --out, or --fresh")
         return split
-    splits = [make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed + r,
-                         patient_regex=cv.patient_regex) for r in range(cv.repeats)]
-    split = splits[0]
-    if cv.repeats > 1:  # one flat list of folds: repeat r's fold f is fold r * folds + f
-        split.folds = [dataclasses.replace(fold, index=r * cv.folds + fold.index)
-                       for r, s in enumerate(splits) for fold in s.folds]
+    if cv.type == "predefined":
+        split = splits.predefined_split(samples, Path(str(cv.file)).expanduser(), val_share=cv.val_share, seed=cv.seed,
+                                 patient_regex=cv.patient_regex)
+        for warning in getattr(split, "warnings", []):
+            echo(f"WARNING {cv.file}: {warning}")
+        unassigned = getattr(split, "unassigned", [])
+        if unassigned:
+            echo(f"{cv.file}: {len(unassigned)} image(s) of the dataset are in none of its lists and are left "
+                 f"out, e.g. {', '.join(map(str, unassigned[:3]))}")
+    elif cv.type == "holdout":
+        split = splits.holdout_split(samples, test_share=cv.test_share, val_share=cv.val_share, seed=cv.seed,
+                              patient_regex=cv.patient_regex)
+    else:
+        repeats = [make_folds(samples, folds=cv.folds, val_share=cv.val_share, seed=cv.seed + r,
+                              patient_regex=cv.patient_regex) for r in range(cv.repeats)]
+        split = repeats[0]
+        if cv.repeats > 1:  # one flat list of folds: repeat r's fold f is fold r * folds + f
+            split.folds = [dataclasses.replace(fold, index=r * cv.folds + fold.index)
+                           for r, s in enumerate(repeats) for fold in s.folds]
+    split.settings = _split_settings(cv)
     write_split(split, path, samples)
     return read_split(path, samples)
+
+
+def _split_settings(cv: CVConfig) -> dict[str, Any]:
+    """What a stored split must have been made with to be reused."""
+    if cv.type == "kfold":
+        return {"folds": cv.total_folds, "seed": cv.seed, "val_share": cv.val_share,
+                "patient_regex": cv.patient_regex}
+    return {k: v for k, v in cv.resolved().items()}
 
 
 def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
@@ -131,8 +172,10 @@ def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
 
 def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any],
                     train_idx: np.ndarray, val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
-                    device: torch.device) -> tuple[CropSet, dict[str, Any]]:
-    """Fit the fold's detector, find the test hips, apply the miss policy and cut the test crops."""
+                    device: torch.device, externals: dict[str, Sequence[Any]]
+                    ) -> tuple[CropSet, dict[str, Any], dict[str, CropSet]]:
+    """Fit the fold's detector, find the test hips (and the test datasets' hips), apply the miss policy and
+    cut the test crops."""
     from hipbench.pipeline.misses import apply_miss_policy, detection_summary
 
     detector = build_detector(bench.detector)
@@ -153,11 +196,17 @@ def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, sample
                              if (sides := [side for side in SIDES if b.get(side) is None])}})
     log.info("fold %d detector: %d/%d test hips missed, mean IoU %.3f", fold, summary["missed"], summary["hips"],
              summary["mean_iou"])
-    return _reindex(framing.views(test_samples, boxes), test_idx), stats
+    external_views = {}
+    for name, ext_samples in externals.items():
+        ext_boxes, _ = apply_miss_policy(detector.predict(ext_samples), [s.width for s in ext_samples],
+                                         bench.on_miss)
+        external_views[name] = framing.views(ext_samples, ext_boxes)
+    return _reindex(framing.views(test_samples, boxes), test_idx), stats, external_views
 
 
 def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any], split: Any,
-                 fold: int, store: RunStore, device: torch.device, label_crops: CropSet) -> FoldData:
+                 fold: int, store: RunStore, device: torch.device, label_crops: CropSet,
+                 externals: dict[str, tuple[Sequence[Any], CropSet]] | None = None) -> FoldData:
     """Detector fit and predict, and the views of one fold.
 
     Models always train on views of the labelled samples (``label_crops``). For a framing that uses a
@@ -168,15 +217,18 @@ def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: 
     train_idx, val_idx, test_idx = (np.asarray(a, dtype=int) for a in fold_indices(split, fold))
     stats: dict[str, Any] = {}
     oracle_crops = None
+    externals = externals or {}
+    external_views = {name: views for name, (_, views) in externals.items()}
     if not framing.uses_detector or bench.detector.type == "gt":
         test_crops = label_crops.subset(test_idx)
     else:
-        test_crops, stats = _detector_crops(bench, framing, dataset_key, samples, train_idx, val_idx, test_idx,
-                                            fold, store, device)
+        test_crops, stats, external_views = _detector_crops(
+            bench, framing, dataset_key, samples, train_idx, val_idx, test_idx, fold, store, device,
+            {name: ext_samples for name, (ext_samples, _) in externals.items()})
         oracle_crops = label_crops.subset(test_idx)
     return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
                     label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops,
-                    framing.describe())
+                    framing.describe(), {name: (externals[name][0], views) for name, views in external_views.items()})
 
 
 def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
@@ -225,6 +277,11 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
         framing = resolve_framing(bench, framing_spec, samples[0].schema)
         stage = "crops"
         label_crops = make_label_views(framing, samples)
+        stage = "test datasets"
+        externals = {}
+        for component in bench.test_datasets:
+            ext_samples = load_external(component, samples[0].schema)
+            externals[external_name(component)] = (ext_samples, make_label_views(framing, ext_samples))
         save_samples(store.root, key, samples)
     except Exception as exc:
         write_json(prepared_dir(store.root, key) / FAILED, {"stage": stage, "error": f"{type(exc).__name__}: {exc}",
@@ -235,7 +292,7 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
     errors: dict[int, str] = {}
     for fold in todo:
         try:
-            data = prepare_fold(bench, framing, key, samples, split, fold, store, device, label_crops)
+            data = prepare_fold(bench, framing, key, samples, split, fold, store, device, label_crops, externals)
             save_fold(store.root, data, digest)
         except Exception as exc:  # that fold's cells fail; the other folds go on
             errors[fold] = f"{type(exc).__name__}: {exc}"

@@ -126,6 +126,32 @@ def dataset_schemas(bench: Benchmark) -> dict[str, Any]:
     return schemas
 
 
+def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
+    """Why each test dataset cannot score the models of each dataset (unreadable, or landmarks that cannot
+    be mapped onto the training schema), found before training."""
+    from hipbench.data.mapping import landmark_mapping
+    from hipbench.runner.config import external_name
+    from hipbench.runner.prepare import load_dataset
+
+    problems = []
+    for component in bench.test_datasets:
+        where = f"test dataset {external_name(component)}" + (f" (line {component.line})" if component.line else "")
+        try:
+            kwargs = {k: v for k, v in component.kwargs.items() if k != "landmark_map"}
+            samples, _ = load_dataset(Component(component.type, kwargs, component.line))
+        except Exception as exc:
+            problems.append(f"{where}: {type(exc).__name__}: {exc}")
+            continue
+        for dataset in bench.datasets:
+            if dataset.key not in schemas:
+                continue
+            try:
+                landmark_mapping(samples[0].schema, schemas[dataset.key], component.kwargs.get("landmark_map"))
+            except ValueError as exc:
+                problems.append(f"{where} for {dataset.label}: {exc}")
+    return problems
+
+
 def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None = None) -> Plan:
     """Validate every combination (against its dataset's schema when ``schemas`` has it), hash every cell
     and find those still to run."""
@@ -181,7 +207,11 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
     if fresh and out.exists() and not worker:
         shutil.rmtree(out)
     store = RunStore(out)
-    plan = plan_run(bench, store, dataset_schemas(bench) if any(bench.framings) else None)
+    schemas = dataset_schemas(bench) if any(bench.framings) or bench.test_datasets else None
+    problems = check_test_datasets(bench, schemas or {}) if bench.test_datasets else []
+    if problems:
+        raise RunInvalid("; ".join(problems))
+    plan = plan_run(bench, store, schemas)
     for problem in plan.problems:
         echo(f"INVALID {problem.combination.key}: {problem.reason}")
     if plan.problems and strict:
