@@ -1,4 +1,5 @@
-"""``hipbench predict``: detection, landmarks and measurement on new radiographs with a trained run.
+"""``hipbench predict``: landmarks and measurement on new radiographs with a trained run (hip crops from
+the run's detector, or the whole image, as the chosen cell was trained).
 
 Example:
     >>> from click.testing import CliRunner
@@ -10,15 +11,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from hipbench.pipeline.predict import Prediction
 
 
 @click.command("predict")
 @click.argument("inputs", nargs=-1, required=True, metavar="IMAGE_OR_DIR...",
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--model", "model_path", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A run directory (its best cell is used) or one cell directory (RUN_DIR/cells/KEY/foldN).")
+              help="A run directory (the cell of its best row that can run on new images is used) or one cell "
+                   "directory (RUN_DIR/cells/KEY/foldN).")
+@click.option("--combination", default=None, metavar="KEY",
+              help="Predict with this leaderboard row of the run (its key, or a unique part of it) instead of the "
+                   "best one.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("predictions"),
               show_default=True, help="Where the JSON files, overlays and summary.csv go.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -26,17 +35,17 @@ import click
               help="A local YOLO hip-detector .pt to use instead of the run's own detector.")
 @click.option("--on-miss", type=click.Choice(["missing", "mirror"]), default=None,
               help="What to do with a hip the detector misses (default: the run's policy).")
-def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, device: str,
+def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str | None, out_dir: Path, device: str,
                     detector_weights: Path | None, on_miss: str | None) -> None:
-    """Find each hip, predict its landmarks and measure AI and IHDI on PNG/JPEG/DICOM images.
+    """Predict landmarks and measure AI and IHDI on PNG/JPEG/DICOM images.
 
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
     """
     from hipbench.data.images import ImageReadError
     from hipbench.pipeline.predict import (
         HipPredictor,
+        choose_cell,
         find_images,
-        pick_cell,
         unique_stems,
         write_image_outputs,
         write_summary,
@@ -47,14 +56,13 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
         images = find_images(inputs)
         if not images:
             raise FileNotFoundError(f"no images (.png, .jpg, .dcm, ...) in {', '.join(map(str, inputs))}")
-        cell = pick_cell(model_path)
-        predictor = HipPredictor(cell, device=device, detector_weights=detector_weights, on_miss=on_miss)
+        choice = choose_cell(model_path, combination, have_detector_weights=detector_weights is not None)
+        predictor = HipPredictor(choice.cell, device=device, detector_weights=detector_weights, on_miss=on_miss)
     except (FileNotFoundError, ValueError, PluginError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    described = predictor.describe()
-    click.echo(f"model: {cell} ({described['backbone']['type']} / {described['head']['type']}, "
-               f"detector {described['detector']}, on_miss={described['on_miss']})")
+    click.echo(f"row: {choice.reason}")
+    click.echo(f"model: {choice.cell} ({_model_text(predictor.describe())})")
     stems = unique_stems(images)
     rows: list[dict] = []
     failed: list[tuple[Path, str]] = []
@@ -65,9 +73,7 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
             failed.append((path, str(exc)))
             continue
         rows.append(write_image_outputs(pred, pixels, predictor, out_dir, stems[path]))
-        ai = ", ".join(f"{side} {v:.1f}" if v == v else f"{side} n/a" for side, v in zip(("L", "R"), pred.ai))
-        click.echo(f"{path.name}: AI {ai} deg (image-left, image-right); IHDI {pred.ihdi.tolist()}; "
-                   f"{len(pred.warnings)} warning(s)")
+        click.echo(f"{path.name}: {_measures_text(pred)}; {len(pred.warnings)} warning(s)")
     summary = write_summary(rows, failed, out_dir)
     click.echo(f"{len(rows)} image(s) processed: {2 * len(rows)} files and {summary}")
     if failed:
@@ -75,3 +81,24 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, out_dir: Path, d
         for path, why in failed:
             click.echo(f"  {path}: {why}", err=True)
         sys.exit(1)
+
+
+def _model_text(described: dict[str, Any]) -> str:
+    parts = [f"{described['backbone']['type']} / {described['head']['type']}",
+             f"framing {described['framing']['type']}", f"detector {described['detector']}"]
+    if described["on_miss"] is not None:
+        parts.append(f"on_miss={described['on_miss']}")
+    return ", ".join(parts)
+
+
+def _measures_text(pred: Prediction) -> str:
+    """AI and IHDI per image side, or, for a schema without hip measures, how many landmarks were found."""
+    import numpy as np
+
+    from hipbench.pipeline.overlay import NO_HIP_MEASURES
+
+    if pred.ai is None or pred.ihdi is None:
+        found = int(np.isfinite(pred.keypoints).all(axis=1).sum())
+        return f"{found}/{len(pred.keypoints)} landmarks; {NO_HIP_MEASURES}"
+    ai = ", ".join(f"{side} {v:.1f}" if np.isfinite(v) else f"{side} n/a" for side, v in zip(("L", "R"), pred.ai))
+    return f"AI {ai} deg (image-left, image-right); IHDI {pred.ihdi.tolist()}"

@@ -180,11 +180,14 @@ def _assign_folds(members: list[list[int]], strata: np.ndarray, folds: int, rng:
     order = rng.permutation(len(members))
     order = sorted(order, key=lambda g: -len(members[g]))  # stable: ties keep the seeded order
     assignment = [0] * len(members)
-    # equal shares keep the original division so that existing k-fold splits stay bit-identical
+    # equal shares keep the original arithmetic, so that existing k-fold splits stay bit-identical; with
+    # unequal shares, counting half the group rounds each part to its nearest share instead of starving the
+    # small part (the fill ratio after a whole group is steeper for it)
     target = (lambda total: total / folds) if shares is None else (lambda total: total * shares)
     for g in order:
         c, size = int(strata[g]), len(members[g])
-        cost = (counts[c] + size) / np.maximum(target(totals[c]), 1e-9) + (sizes + size) / target(n)
+        added = size if shares is None else size / 2
+        cost = (counts[c] + added) / np.maximum(target(totals[c]), 1e-9) + (sizes + added) / target(n)
         best = int(np.argmin(cost))
         assignment[g] = best
         counts[c][best] += size
@@ -411,7 +414,7 @@ def _names(entries: Any, path: Path, part: str) -> list[str]:
 def _match_lists(lists: dict[str, list[str]], ids: list[str], path: Path) -> dict[str, list[int]]:
     """Part -> sample indices; unknown names and images listed in two parts are errors."""
     position = {image_id: i for i, image_id in enumerate(ids)}
-    parts: dict[str, list[int]] = {}
+    parts: dict[str, list[int]] = {part: [] for part in lists}
     part_of: dict[int, str] = {}
     unknown: list[str] = []
     clashes: list[str] = []
@@ -420,17 +423,18 @@ def _match_lists(lists: dict[str, list[str]], ids: list[str], path: Path) -> dic
             i = next((position[k] for k in (name, Path(name).name, Path(name).stem) if k in position), None)
             if i is None:
                 unknown.append(name)
-            elif part_of.setdefault(i, part) != part:
-                clashes.append(f"{name!r} ({part_of[i]} and {part})")
-            elif i not in parts.setdefault(part, []):
+            elif i not in part_of:
+                part_of[i] = part
                 parts[part].append(i)
+            elif part_of[i] != part:  # a repeat within one part is harmless
+                clashes.append(f"{name!r} ({part_of[i]} and {part})")
     if unknown:
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         raise ValueError(f"{path}: {len(unknown)} listed image(s) are not in the dataset: "
                          f"{', '.join(map(repr, unknown[:10]))}{more}")
     if clashes:
         raise ValueError(f"{path}: {len(clashes)} image(s) are listed in two parts: {', '.join(clashes[:10])}")
-    return {part: parts.get(part, []) for part in lists}
+    return parts
 
 
 def _carve_val_indices(train: list[int], grouping: _Grouping, val_share: float,
@@ -478,8 +482,10 @@ def write_split(split: Split, path: str | Path, samples: Sequence[Any] | None = 
         raise ValueError(f"{path}: the samples given do not match the split's images")
     ids = split.image_ids
     data = {
-        "version": SPLIT_VERSION, "seed": split.seed, "num_folds": split.num_folds, "val_share": split.val_share,
-        "patient_regex": split.patient_regex,
+        "version": SPLIT_VERSION, "protocol": split.protocol, "seed": split.seed, "num_folds": split.num_folds,
+        "val_share": split.val_share, "test_share": split.test_share, "source": split.source,
+        "patient_regex": split.patient_regex, "settings": split.settings,
+        "unassigned": list(split.unassigned), "warnings": list(split.warnings),
         "images": [{"id": ids[i], "patient": split.patients[i], "group": split.groups[i], "stratum": split.strata[i]}
                    for i in range(len(ids))],
         "folds": [{"train": [ids[i] for i in f.train], "val": [ids[i] for i in f.val], "test": [ids[i] for i in f.test]}
@@ -510,6 +516,7 @@ def read_split(path: str | Path, samples: Sequence[Any] | None = None) -> Split:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a hipbench split file ({exc})") from None
     stored = [str(im["id"]) for im in images]
+    fields = _protocol_fields(data, set(stored), path)
     if samples is None:
         ids = stored
     else:
@@ -525,4 +532,19 @@ def read_split(path: str | Path, samples: Sequence[Any] | None = None) -> Split:
                 sorted(position[i] for i in fold["test"])) for f, fold in enumerate(folds)]
     return Split(out, ids, [str(info[i]["patient"]) for i in ids], [int(info[i]["group"]) for i in ids],
                  [int(info[i]["stratum"]) for i in ids], int(data.get("seed", 0)), float(data.get("val_share", 0)),
-                 data.get("patient_regex"))
+                 data.get("patient_regex"), **fields)
+
+
+def _protocol_fields(data: dict, stored: set[str], path: Path) -> dict[str, Any]:
+    """The protocol fields of a split file; files written before protocols existed are k-fold."""
+    protocol = data.get("protocol") or "kfold"
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"{path}: not a hipbench split file (unknown protocol {protocol!r})")
+    unassigned = [str(i) for i in data.get("unassigned") or []]
+    strays = [i for i in unassigned if i not in stored]
+    if strays:
+        raise ValueError(f"{path}: not a hipbench split file (unassigned images {strays[:3]} are not in it)")
+    test_share = data.get("test_share")
+    return {"protocol": protocol, "test_share": None if test_share is None else float(test_share),
+            "source": data.get("source"), "unassigned": unassigned, "warnings": list(data.get("warnings") or []),
+            "settings": dict(data.get("settings") or {})}

@@ -92,6 +92,8 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
         "error": failed[0].get("error", "") if failed else "",
     }
+    if combo.get("train_fraction") is not None:
+        row["train_fraction"] = float(combo["train_fraction"])
     weights = next((r.get("weights") for r in results if r.get("weights")), None) or {}
     row["weights"] = weights.get("label") or ("-" if row["backbone"] == "mean_shape" else "scratch")
     if row["backbone"] == "mean_shape":
@@ -111,6 +113,14 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         row["det_map50"] = _mean_std([s.get("test_map50") for s in stats])[0]
         row["det_miss_rate"] = _mean_std([s.get("test_miss_rate") for s in stats])[0]
         row["det_missed"] = int(sum(s.get("test_missed", 0) for s in stats))
+    if not oracle:
+        from hipbench.leaderboard.curves import finetune_points
+        from hipbench.leaderboard.external import external_figures
+
+        row["external"] = external_figures(store, key, ok)
+        if any(r.get("finetune") for r in ok):
+            row["finetune"] = finetune_points(ok)
+            row["finetune_dataset"] = next(r["finetune"]["dataset"] for r in ok if r.get("finetune"))
     pooled = load_pooled(store, key, [r["fold"] for r in ok], "predictions_oracle" if oracle else "predictions")
     if pooled is not None:
         schema = get_schema(pooled["schema"])
@@ -260,6 +270,15 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
     if ranks is not None:
         cd_plot = plot_critical_difference(ranks, run_dir / "plots" / "critical_difference.png")
         run_info = {**run_info, "ranks": ranks, "cd_plot": cd_plot}
+    from hipbench.leaderboard.curves import finetune_section, fraction_section
+
+    sections: list[str] = []
+    for make, name in ((finetune_section, "finetune.png"), (fraction_section, "train_fractions.png")):
+        lines, plot = make(rows, run_dir / "plots" / name)
+        sections += lines
+        if plot is not None:
+            plots.setdefault("__curves__", {})[name] = plot
+    run_info = {**run_info, "sections": sections}
     table = render.table_rows(rows)
     paths: dict[str, Path] = {}
     if "csv" in formats:

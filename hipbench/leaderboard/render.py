@@ -15,7 +15,8 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
                    "IHDI acc [95% CI]", "IHDI κw", "coverage", "train min"]
 # column groups of the full view; the HTML shows the default view and toggles the other groups
-GROUPS = {"identity": ["rank", "dataset", "framing", "detector", "backbone", "weights", "neck", "head", "loss"],
+GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", "backbone", "weights", "neck",
+                       "head", "loss"],
           "keypoints": ["params (M)", "NME % (mean ± std)", "NME % [95% CI]", "NME vs best", "MRE px", "SDR %"],
           "AI agreement": ["AI MAE °", "AI MAE ° [95% CI]", "AI vs best", "AI LoA °", "AI ICC"],
           "IHDI": ["IHDI acc", "IHDI acc [95% CI]", "IHDI κw"],
@@ -44,7 +45,15 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
     has_coverage = any(isinstance(p.get("coverage_hips"), float) and math.isfinite(p["coverage_hips"])
                        for p in pooled)
     dropped = (set() if has_hips else HIP_COLUMNS) | (set() if has_coverage else {"coverage"})
-    return [c for c in columns if c not in dropped]
+    if not any(r.get("train_fraction") is not None for r in rows):
+        dropped.add("train share")
+    external = external_columns(rows)
+    wanted = [c for cols in external.values() for c in cols]
+    if columns is DEFAULT_COLUMNS:
+        wanted = [c for c in wanted if c.endswith("NME % ensemble")]
+    if not has_hips:
+        wanted = [c for c in wanted if not c.endswith(("AI MAE ° ensemble", "IHDI acc ensemble"))]
+    return [c for c in columns + wanted if c not in dropped]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -64,6 +73,24 @@ def _coverage(pooled: dict[str, Any]) -> str:
     return f"{int(total - missed)}/{int(total)} ({share})" if total is not None and missed is not None else share
 
 
+def external_columns(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """One column group per test dataset: fold-model NME, and the fold ensemble's NME, AI MAE and IHDI."""
+    names = sorted({n for r in rows for n in (r.get("external") or {})})
+    return {f"test: {n}": [f"{n} NME % (folds)", f"{n} NME % ensemble", f"{n} AI MAE ° ensemble",
+                           f"{n} IHDI acc ensemble"] for n in names}
+
+
+def _external_cells(row: dict[str, Any]) -> dict[str, str]:
+    cells = {}
+    for name, entry in (row.get("external") or {}).items():
+        ensemble = entry.get("ensemble") or {}
+        cells[f"{name} NME % (folds)"] = f"{_fmt(entry.get('nme_mean'))} ± {_fmt(entry.get('nme_std'))}"
+        cells[f"{name} NME % ensemble"] = _fmt(ensemble.get("nme"))
+        cells[f"{name} AI MAE ° ensemble"] = _fmt(ensemble.get("ai_mae"))
+        cells[f"{name} IHDI acc ensemble"] = _fmt(ensemble.get("ihdi_accuracy"), 3)
+    return cells
+
+
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Display strings per row, keyed by column name; failed rows say so (and why) in the NME columns."""
     out = []
@@ -71,14 +98,14 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         pooled = row.get("pooled") or {}
         _, sdr = _sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
-                 "framing": row.get("framing", "bilateral_crops"),
+                 "framing": row.get("framing", "bilateral_crops"), "train share": _share(row),
                  "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"],
                  "loss": row["loss"], "combination": combination_label(row, rows)}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
             failed = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
             cells["NME % (mean ± std)"] = cells["NME % [95% CI]"] = failed
-            out.append({c: cells.get(c, "") for c in ALL_COLUMNS + DEFAULT_COLUMNS})
+            out.append(cells)
             continue
         loa = (_pooled(row, "ai_loa_low"), _pooled(row, "ai_loa_high"))
         coverage = _pooled(row, "coverage_hips")
@@ -105,8 +132,12 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "AI vs best": mark(row, "ai_mae"),
             "IHDI acc [95% CI]": values_with_ci(_pooled(row, "ihdi_accuracy"), row.get("ihdi_accuracy_ci"), 3),
         })
-        out.append(cells)
+        out.append(cells | _external_cells(row))
     return out
+
+
+def _share(row: dict[str, Any]) -> str:
+    return f"{row['train_fraction']:.0%}" if row.get("train_fraction") is not None else "100%"
 
 
 def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -121,6 +152,8 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     extras = []
     if row.get("weights") not in (None, "-", "scratch"):
         extras.append(str(row["weights"]).split(" (")[0])
+    if row.get("train_fraction") is not None:
+        extras.append(f"{_share(row)} of training")
     for key in ("run", "dataset", "framing", "detector"):
         if len({r.get(key) for r in rows}) > 1 and not (key == "detector" and row[key] == "none"):
             value = str(row[key])
@@ -181,6 +214,7 @@ def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[d
     lines += ["", "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     for cells in table:
         lines.append("| " + " | ".join(cells.get(c, "").replace("|", "\\|") for c in shown) + " |")
+    lines += run_info.get("sections") or []
     if run_info.get("ranks") is not None:
         lines += run_info["ranks"].markdown()
         if run_info.get("cd_plot"):
@@ -209,7 +243,8 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     # the default view's columns always; every other column in its group, hidden until its box is ticked
     extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
     shown = columns_for(DEFAULT_COLUMNS + extra, rows)
-    group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in GROUPS.items() for c in cols
+    groups = GROUPS | external_columns(rows)
+    group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in groups.items() for c in cols
                                                        if c not in DEFAULT_COLUMNS}
     cls = {c: "" if group[c] == "default" else " class='hidden'" for c in shown}
     head = "".join(f"<th data-group='{esc(group[c])}'{cls[c]} onclick='sortBy(this)'>{esc(c)}</th>" for c in shown)
@@ -224,13 +259,17 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
         body.append("<tr>" + "".join(tds) + "</tr>")
     on: set[str] = set()
     boxes = "".join(f"<label><input type='checkbox' value='{esc(g)}' onchange='toggle(this)'"
-                    f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in GROUPS)
+                    f"{' checked' if g in on else ''}> {esc(g)}</label> " for g in groups)
     sections = []
     if run_info.get("ranks") is not None:
         text = "".join(f"<p>{esc(line)}</p>" for line in run_info["ranks"].markdown()[3:4])
         cd = (f"<img class='wide' src='{esc(os.path.relpath(run_info['cd_plot'], run_dir))}' alt='CD diagram'>"
               if run_info.get("cd_plot") else "")
         sections.append(f"<section><h2>Across datasets</h2>{text}{cd}</section>")
+    for name, path in (plots.get("__curves__") or {}).items():
+        title = "Fine-tuning" if name.startswith("finetune") else "Data efficiency"
+        sections.append(f"<section><h2>{title}</h2><img class='wide' src='{esc(os.path.relpath(path, run_dir))}' "
+                        f"alt='{esc(title)}'></section>")
     if "__pareto__" in plots:
         pareto = os.path.relpath(plots["__pareto__"]["accuracy against cost"], run_dir)
         sections.append(f"<section><h2>Accuracy against cost</h2><p class='caption'>Red: rows no other row beats "

@@ -1,7 +1,7 @@
 """Overlay drawing for ``hipbench predict``: landmarks, Hilgenreiner, Perkin, diagonal and roof lines, AI.
 
 Every line comes from :mod:`hipbench.geometry` (the same frame the metrics use), so what a reader sees
-on the overlay is what was measured.
+on the overlay is what was measured. A schema without hip measures gets its landmarks and a note only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from hipbench.schema import SIDES, LandmarkSchema
 # BGR colours: image-left hip orange, image-right hip cyan, shared lines yellow
 SIDE_COLOURS = {"left": (0, 140, 255), "right": (255, 200, 0)}
 LINE_COLOUR = (0, 230, 230)
+MIDLINE_COLOUR = (80, 220, 80)  # landmarks on neither image side
+NO_HIP_MEASURES = "no hip measures for this schema"
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
@@ -26,12 +28,13 @@ def _finite(*points: np.ndarray) -> bool:
     return all(np.isfinite(np.asarray(p, dtype=float)).all() for p in points)
 
 
-def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema, ai: np.ndarray,
-                 ihdi: np.ndarray, boxes: dict[str, Any], box_source: dict[str, str]) -> np.ndarray:
+def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema, ai: np.ndarray | None,
+                 ihdi: np.ndarray | None, boxes: dict[str, Any], box_source: dict[str, str]) -> np.ndarray:
     """A BGR uint8 image: ``pixels`` (H, W) in [0, 1] with the measurement drawn on it.
 
-    ``points`` (K, 2) full-image landmarks (NaN = not predicted); ``ai`` / ``ihdi`` per side [left, right];
-    ``boxes`` per side (None = missed); ``box_source`` per side: ``detector``, ``mirrored`` or ``missed``.
+    ``points`` (K, 2) full-image landmarks (NaN = not predicted); ``ai`` / ``ihdi`` per side [left, right],
+    None for a schema without hip measures; ``boxes`` per side (None = missed, or no box at all);
+    ``box_source`` per side: ``detector``, ``mirrored``, ``missed``, or ``whole_image`` (no detector).
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -42,6 +45,11 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
         ...                    {"left": "missed", "right": "missed"})
         >>> img.shape, img.dtype.name, bool(img.any())
         ((200, 300, 3), 'uint8', True)
+        >>> from hipbench.schema import generic_schema
+        >>> img = draw_overlay(np.zeros((200, 300), np.float32), pts[:2], generic_schema("ceph", ["sella", "nasion"]),
+        ...                    None, None, {}, {})
+        >>> bool(img.any())
+        True
     """
     import cv2
 
@@ -68,7 +76,7 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
         for index in schema.side_indices(side):
             if _finite(points[index]):
                 cv2.circle(canvas, _pt(points[index]), radius, colour, -1, cv2.LINE_AA)
-        if not bool(frame.valid):
+        if not bool(frame.valid) or ai is None:
             continue
         tri = frame.triradiate[k]
         asm = schema.role_points(points, "acetabular_margin", side)
@@ -83,18 +91,38 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
             diagonal = (lateral + caudal) / np.sqrt(2.0)
             cv2.line(canvas, _pt(origin), _pt(origin + length * diagonal), LINE_COLOUR, max(1, thick // 2),
                      cv2.LINE_AA)
+    for index in schema.side_indices("none"):
+        if _finite(points[index]):
+            cv2.circle(canvas, _pt(points[index]), radius, MIDLINE_COLOUR, -1, cv2.LINE_AA)
+    labels = [(text, colour, cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)[0])
+              for text, colour in _labels(ai, ihdi, box_source)]
+    stacked = sum(size[0] + 16 for _, _, size in labels) > width  # too wide for one row: one label per row
+    for k, (text, colour, (tw, th)) in enumerate(labels):
+        x = 8 if k == 0 or stacked else width - tw - 8
+        y = 8 + th + (k * (th + 14) if stacked else 0)
+        cv2.rectangle(canvas, (x - 4, y - th - 4), (x + tw + 4, y + 6), (0, 0, 0), -1)
+        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thick, cv2.LINE_AA)
+    return canvas
+
+
+def _labels(ai: np.ndarray | None, ihdi: np.ndarray | None, box_source: dict[str, str],
+            ) -> list[tuple[str, tuple[int, int, int]]]:
+    """The overlay's captions and their colours: AI and IHDI per image side, or the note that there are none.
+
+    Example:
+        >>> _labels(np.array([20.0, np.nan]), np.array([1, 0]), {"left": "detector", "right": "missed"})[1][0]
+        'image-right: AI n/a, IHDI ungradable (missed box)'
+        >>> _labels(None, None, {})
+        [('no hip measures for this schema', (80, 220, 80))]
+    """
+    if ai is None or ihdi is None:
+        return [(NO_HIP_MEASURES, MIDLINE_COLOUR)]
     labels = []
     for k, side in enumerate(SIDES):
         ai_text = f"{ai[k]:.1f} deg" if np.isfinite(ai[k]) else "n/a"
         text = f"image-{side}: AI {ai_text}, IHDI {GRADE_NAMES.get(int(ihdi[k]), '?')}"
-        if box_source.get(side) != "detector":
-            text += f" ({box_source.get(side, 'missed')} box)"
-        labels.append((text, cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)[0]))
-    stacked = labels[0][1][0] + labels[1][1][0] + 32 > width  # too wide for one row: one label per row
-    for k, (side, (text, (tw, th))) in enumerate(zip(SIDES, labels)):
-        x = 8 if side == "left" or stacked else width - tw - 8
-        y = 8 + th + (k * (th + 14) if stacked else 0)
-        cv2.rectangle(canvas, (x - 4, y - th - 4), (x + tw + 4, y + 6), (0, 0, 0), -1)
-        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, SIDE_COLOURS[side], thick,
-                    cv2.LINE_AA)
-    return canvas
+        source = box_source.get(side, "missed")
+        if source in ("mirrored", "missed"):
+            text += f" ({source} box)"
+        labels.append((text, SIDE_COLOURS[side]))
+    return labels

@@ -182,7 +182,10 @@ def _usable_folds(folds: list[dict[str, Any]], run_dir: Path, have_detector_weig
             usable.append(result)
             continue
         checkpoint, why = detector_checkpoint(result, run_dir)
-        (usable if checkpoint is not None else reasons).append(result if checkpoint is not None else why)
+        if checkpoint is not None:
+            usable.append(result)
+        else:
+            reasons.append(why)
     return usable, reasons[0] if reasons else ""
 
 
@@ -233,11 +236,7 @@ class Prediction:
     ihdi: np.ndarray | None
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def measured(self) -> bool:
-        return self.ai is not None and self.ihdi is not None
-
-    def as_json(self, schema_names: Sequence[str], model: dict[str, Any]) -> dict[str, Any]:
+    def as_json(self, schema: LandmarkSchema, model: dict[str, Any]) -> dict[str, Any]:
         """Plain data for the per-image JSON file."""
         def point(p: np.ndarray) -> list[float] | None:
             return [round(float(p[0]), 2), round(float(p[1]), 2)] if np.isfinite(p).all() else None
@@ -245,7 +244,7 @@ class Prediction:
         data = {
             "image": str(self.image), "width": self.image_size[0], "height": self.image_size[1],
             "pixel_spacing_mm": self.pixel_spacing, "model": model,
-            "keypoints": {name: point(self.keypoints[k]) for k, name in enumerate(schema_names)},
+            "keypoints": {name: point(self.keypoints[k]) for k, name in enumerate(schema.names)},
             "boxes": {side: None if self.boxes.get(side) is None else [round(float(v), 2) for v in self.boxes[side][:4]]
                       for side in SIDES},
             "box_source": self.box_source,
@@ -256,7 +255,8 @@ class Prediction:
                                               for k, side in enumerate(SIDES)},
                      "ihdi_grade": {side: int(self.ihdi[k]) or None for k, side in enumerate(SIDES)}}
         else:
-            data |= {"hip_measures": f"{NO_HIP_MEASURES} (it has no triradiate and acetabular margin landmarks)",
+            data |= {"hip_measures": f"{NO_HIP_MEASURES} ({schema.name!r}: AI and IHDI need a triradiate landmark "
+                                     "on each image side and an acetabular margin)",
                      "acetabular_index_deg": None, "ihdi_grade": None}
         return data | {"sides": "image sides (image-left is the patient's right on a standard AP radiograph)",
                        "warnings": self.warnings}
@@ -440,7 +440,7 @@ def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPred
     from hipbench.runner.store import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = pred.as_json(predictor.schema.names, predictor.describe())
+    data = pred.as_json(predictor.schema, predictor.describe())
     atomic_write(out_dir / f"{stem}.json", lambda p: p.write_text(json.dumps(data, indent=2)))
     overlay = draw_overlay(pixels, pred.keypoints, predictor.schema, pred.ai, pred.ihdi, pred.boxes, pred.box_source)
     ok, encoded = cv2.imencode(".png", overlay)
