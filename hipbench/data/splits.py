@@ -334,20 +334,22 @@ def holdout_split(samples: Sequence[Any], test_share: float = 0.2, val_share: fl
 
 
 def predefined_split(samples: Sequence[Any], path: str | Path, val_share: float = 0.15, seed: int = 0,
-                     patient_regex: str | None = None, dedupe: bool = True) -> Split:
+                     patient_regex: str | None = None, dedupe: bool = True, left_out: Sequence[str] = ()) -> Split:
     """The official split in the JSON file ``path`` (a ``Split`` with one fold), images named by id.
 
     Shapes read: ``{"train": [...], "val": [...], "test": [...]}``; the same under ``"splits"`` (MTDDH's
     ``dataset_splits.json``: ``{"splits": {"train": [...], "val": [...], "test": [...]},
     "ihdi_class_distribution": {...}}``); and per-dataset lists (``{"dataset1": {"train": [...], ...},
     "dataset2": {...}}``, also under ``"splits"``), merged. Other keys are ignored. ``train`` and ``test``
-    are required; without ``val``, ``val_share`` of the train list is held out, patient-grouped and
-    stratified as in :func:`make_folds`. A name matches a sample whose ``image_id`` equals it, its file name
-    (without folders) or its stem (without folders and extension), tried in that order, case-sensitive:
-    ``a.png``, ``images/a.png`` and ``a`` all name image ``a``.
+    are required; without a ``val`` list, ``val_share`` of the train list is held out, patient-grouped and
+    stratified as in :func:`make_folds` (an empty ``val`` list stays empty).
+    A name matches the sample whose ``image_id`` equals it, its file name (without folders) or its stem
+    (without folders and extension), tried in that order, case-sensitive: ``a.png``, ``images/a.png`` and
+    ``a`` all name image ``a``.
     A name that matches no sample, or an image in two parts, is an error. Images in no list are left out
     of every part and their ids kept in ``unassigned``. A patient (or duplicate-image) group with images in
-    two parts is kept as the file says, with a note in ``warnings``.
+    two parts is kept as the file says, with a note in ``warnings``. Names in ``left_out`` (ids or stems of
+    images the dataset skipped or excluded, e.g. by its ``exclude.txt``) are dropped with a note too.
 
     Example:
         >>> import json, tempfile
@@ -364,6 +366,10 @@ def predefined_split(samples: Sequence[Any], path: str | Path, val_share: float 
     path = Path(path)
     lists = _read_lists(path)
     grouping = _grouping(samples, patient_regex, dedupe=dedupe)
+    absent = {Path(str(name)).stem for name in left_out} | {str(name) for name in left_out}
+    dropped = {part: [n for n in names if n in absent or Path(n).name in absent or Path(n).stem in absent]
+               for part, names in lists.items()}
+    lists = {part: [n for n in names if n not in dropped[part]] for part, names in lists.items()}
     parts = _match_lists(lists, grouping.ids, path)
     if "val" not in parts:
         parts["train"], parts["val"] = _carve_val_indices(parts["train"], grouping, val_share,
@@ -372,7 +378,10 @@ def predefined_split(samples: Sequence[Any], path: str | Path, val_share: float 
     fold = Fold(0, sorted(parts["train"]), sorted(parts["val"]), sorted(parts["test"]))
     return grouping.split([fold], seed, val_share, patient_regex, protocol="predefined", source=str(path),
                           unassigned=[image_id for i, image_id in enumerate(grouping.ids) if i not in assigned],
-                          warnings=_leakage_warnings(fold, grouping))
+                          warnings=_leakage_warnings(fold, grouping) + [
+                              f"{len(names)} {part} image(s) listed in {path.name} were left out by the dataset "
+                              f"(skipped or excluded): {', '.join(names[:5])}"
+                              for part, names in dropped.items() if names])
 
 
 def _read_lists(path: Path) -> dict[str, list[str]]:
@@ -468,7 +477,8 @@ def _leakage_warnings(fold: Fold, grouping: _Grouping) -> list[str]:
 
 
 def write_split(split: Split, path: str | Path, samples: Sequence[Any] | None = None) -> Path:
-    """Write ``split`` as JSON (image ids per fold, with patients, groups and strata) to ``path``.
+    """Write ``split`` as JSON (image ids per fold, with patients, groups and strata, and the protocol with
+    its ``test_share`` or ``source``, ``unassigned`` ids, ``warnings`` and ``settings``) to ``path``.
 
     Example:
         >>> import tempfile

@@ -19,6 +19,7 @@ import numpy as np
 
 from hipbench.data.sample import Sample
 from hipbench.pipeline.crops import SIDES, points_to_full_image
+from hipbench.pipeline.framing import Framing
 from hipbench.pipeline.misses import MISS_POLICIES, apply_miss_policy
 from hipbench.pipeline.overlay import NO_HIP_MEASURES
 from hipbench.schema import LandmarkSchema
@@ -203,8 +204,9 @@ def _choice_reason(row: dict[str, Any], skipped: list[tuple[dict[str, Any], str]
 def _no_row_message(run_dir: Path, skipped: list[tuple[dict[str, Any], str]], named: bool) -> str:
     framings = ", ".join(sorted({row["framing"] for row, _ in skipped}))
     which = f"row {skipped[0][0]['key']}" if named else "every trained row of this run"
-    return (f"{run_dir}: {which} ({framings}) needs a hip detector to predict on new images, and {skipped[0][1]}; "
-            f"{DETECTOR_HINT}")
+    hint = ("pick a row that needs no detector (a whole_image row), or pass --detector-weights FILE.pt (a YOLO hip "
+            "detector)") if named else DETECTOR_HINT
+    return f"{run_dir}: {which} ({framings}) needs a hip detector to predict on new images, and {skipped[0][1]}; {hint}"
 
 
 # predictions -----------------------------------------------------------------------------------
@@ -403,7 +405,7 @@ def _unlabelled_sample(image_id: str, pixels: np.ndarray, schema: LandmarkSchema
                   pixel_spacing=pixel_spacing, image_path=path, loader=lambda: pixels)
 
 
-def _view_keypoints(framing: Any, schema: LandmarkSchema) -> int:
+def _view_keypoints(framing: Framing, schema: LandmarkSchema) -> int:
     """How many keypoints the framing's model predicts per view (one hip's for crops, K for the whole image),
     read off the views of a blank image so that any framing plugin answers."""
     blank = _unlabelled_sample("blank", np.zeros((64, 64), np.float32), schema, None)

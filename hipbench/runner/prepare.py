@@ -112,7 +112,8 @@ def fold_indices(split: Any, fold: int) -> tuple[Sequence[int], Sequence[int], S
     return entry["train"], entry["val"], entry["test"]
 
 
-def make_split(cv: CVConfig, samples: Sequence[Any], path: Path, echo: Any = print) -> Any:
+def make_split(cv: CVConfig, samples: Sequence[Any], path: Path, echo: Any = print,
+               left_out: Sequence[str] = ()) -> Any:
     """The dataset's split under the benchmark's protocol: read from ``path`` when present (and made with
     the same settings), else made and written there."""
     from hipbench.data import splits
@@ -129,7 +130,7 @@ def make_split(cv: CVConfig, samples: Sequence[Any], path: Path, echo: Any = pri
         return split
     if cv.type == "predefined":
         split = splits.predefined_split(samples, Path(str(cv.file)).expanduser(), val_share=cv.val_share, seed=cv.seed,
-                                 patient_regex=cv.patient_regex)
+                                 patient_regex=cv.patient_regex, left_out=left_out)
         for warning in getattr(split, "warnings", []):
             echo(f"WARNING {cv.file}: {warning}")
         unassigned = getattr(split, "unassigned", [])
@@ -270,7 +271,8 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
             echo(f"{dataset.label}: {len(skipped)} sample(s) left out (skipped or excluded), e.g. "
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
-        split = make_split(bench.cv, samples, store.split_path(dataset.key))
+        split = make_split(bench.cv, samples, store.split_path(dataset.key), echo,
+                           left_out=[Path(f).stem for f, _ in skipped])
         for i, sample in enumerate(samples):  # the split's patients and groups are the statistics' units
             sample.meta["split_patient"], sample.meta["split_group"] = split.patients[i], f"g{split.groups[i]}"
         stage = "framing"
