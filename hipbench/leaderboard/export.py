@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-# per cell: the result, its configuration and the out-of-fold predictions (never model.pt)
+# per cell: the result, its configuration and the out-of-fold predictions, also on each test dataset (never
+# model.pt)
 CELL_FILES = ("result.json", "config.json", "predictions.npz", "predictions_oracle.npz")
+CELL_PATTERNS = ("predictions_ext-*.npz",)
 RUN_FILES = ("run.json", "benchmark.yaml")
 
 
@@ -32,4 +34,7 @@ def export_run(run_dir: Path, dest: Path) -> Path:
         for name in CELL_FILES:
             if (result.parent / name).exists():
                 shutil.copyfile(result.parent / name, target / name)
+        for pattern in CELL_PATTERNS:
+            for path in result.parent.glob(pattern):
+                shutil.copyfile(path, target / path.name)
     return dest

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import itertools
 import logging
 from typing import Any, Sequence
 
@@ -73,6 +72,21 @@ def finetune_curve(bench: Benchmark, combination: Combination, model: Any, sampl
     return {"dataset": ft.dataset, "points": points}
 
 
+def _fit_nme(views: CropSet, samples: Sequence[Any]) -> Any:
+    """NME % on the fine-tuning images themselves (logged; with no held-out images the last epoch is kept)."""
+    from hipbench.metrics import evaluate
+
+    rows = np.unique(views.sample_index)
+    chosen = [samples[i] for i in rows]
+    gt = np.stack([s.keypoints for s in chosen])
+
+    def nme(view_points: np.ndarray) -> float:
+        pred = points_to_full_image(views, view_points, samples)[rows]
+        return float(evaluate(pred, gt, chosen[0].schema)["nme"])
+
+    return nme
+
+
 def _predict(bench: Benchmark, model: Any, views: CropSet, device: torch.device) -> np.ndarray:
     from hipbench.training.baseline import MeanShape
     from hipbench.training.trainer import Trainer
@@ -96,7 +110,6 @@ def _tuned(bench: Benchmark, combination: Combination, model: Any, train: CropSe
     assert ft is not None
     cfg = dataclasses.replace(bench.train, epochs=ft.epochs, lr=bench.train.lr * ft.lr_scale, warmup_epochs=0)
     trainer = Trainer(cfg, device, amp=bench.amp, progress=False, log=log)
-    epochs = itertools.count()  # a falling score: the trainer keeps the last epoch
-    result = trainer.fit(copy.deepcopy(model), build_loss(combination), train, train,
-                         lambda _: -float(next(epochs)), desc="finetune")
+    result = trainer.fit(copy.deepcopy(model), build_loss(combination), train, train, _fit_nme(train, samples),
+                         desc="finetune", keep_last=True)
     return load_best(model, result)

@@ -143,9 +143,10 @@ class Trainer:
 
     # training ------------------------------------------------------------------------------
     def fit(self, model: nn.Module, loss_fn: nn.Module, train: CropSet, val: CropSet,
-            val_nme: Callable[[np.ndarray], float], desc: str = "") -> TrainResult:
+            val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False) -> TrainResult:
         """Train ``model``; after every epoch score the validation crops with ``val_nme`` (crop-pixel
-        predictions -> NME %) and keep a copy of the best weights."""
+        predictions -> NME %) and keep a copy of the best weights (the last epoch's with ``keep_last``, for
+        training without held-out images)."""
         cfg = self.cfg
         seed_everything(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -195,7 +196,7 @@ class Trainer:
             self.log.info("epoch %d/%d loss %.5f val NME %.3f%%", epoch + 1, cfg.epochs, record["train_loss"], nme)
             if self.progress:
                 epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_nme=f"{nme:.2f}")
-            if math.isfinite(nme) and nme < best.best_val_nme:
+            if keep_last or (math.isfinite(nme) and nme < best.best_val_nme):
                 best.best_val_nme, best.best_epoch = nme, epoch + 1
                 best.best_state = {k: v.detach().to("cpu", copy=True) for k, v in scored.state_dict().items()}
         best.train_seconds = time.perf_counter() - started
