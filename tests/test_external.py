@@ -106,3 +106,24 @@ def test_finetune_must_name_a_test_dataset_and_protocol_settings_must_fit() -> N
         parse_benchmark(_bench(cv={"type": "holdout", "folds": 3}))
     with pytest.raises(ConfigError, match="train_fractions must be a list of shares"):
         parse_benchmark(_bench(train_fractions=[0, 0.5]))
+
+
+def test_a_predefined_split_is_honoured_exactly_by_the_run(tmp_path: Path) -> None:
+    from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+
+    ids = [phantom_sample(sample_params(0, i, PhantomConfig(size=96))).image_id for i in range(16)]
+    split = tmp_path / "dataset_splits.json"
+    split.write_text(json.dumps({"splits": {"train": ids[:10], "val": ids[10:12], "test": ids[12:]}}))
+    bench = parse_benchmark(_bench(cv={"type": "predefined", "file": str(split)}))
+    lines: list[str] = []
+    summary = run_benchmark(bench, tmp_path / "run", device="cpu", progress=False, echo=lines.append)
+    assert summary.exit_code == 0 and any("one predefined split" in line for line in lines)
+    config = json.loads(next((tmp_path / "run").glob("cells/*resnet18*/fold0/config.json")).read_text())
+    assert config["split"] == {"train": ids[:10], "val": ids[10:12], "test": ids[12:]}
+    assert not list((tmp_path / "run").glob("cells/*/fold1"))
+    split.write_text(json.dumps({"train": ids[:10] + ["ghost_01"], "test": ids[12:]}))
+    again = run_benchmark(parse_benchmark(_bench(name="other", cv={"type": "predefined", "file": str(split)})),
+                          tmp_path / "run2", device="cpu", progress=False, echo=lines.append)
+    assert again.exit_code == 1
+    failure = json.loads(next((tmp_path / "run2").glob("cells/*resnet18*/fold0/result.json")).read_text())
+    assert "ghost_01" in failure["error"] and "not in the dataset" in failure["error"]

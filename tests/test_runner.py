@@ -157,4 +157,4 @@ def test_a_changed_split_setting_is_refused_not_run_on_the_old_split(tmp_path: P
     assert first.returncode == 1  # the unknown backbone fails; the baseline ran and wrote the split
     bench.write_text(bench.read_text().replace("seed: 0}", "seed: 5}"))
     again = run_cli("run", str(bench), "--out", str(tmp_path / "run"), "--no-progress")
-    assert again.returncode == 1 and "seed, val_share, patient_regex" in again.stdout
+    assert again.returncode == 1 and "other split settings: seed 0 (asked: 5)" in again.stdout

@@ -372,8 +372,8 @@ def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Points (N, 2) through the 3x3 homography ``h``.
 
     Example:
-        >>> apply_homography(np.diag([2.0, 2.0, 1.0]), np.array([[1.0, 3.0]]))
-        array([[2., 6.]])
+        >>> apply_homography(np.diag([2.0, 2.0, 1.0]), np.array([[1.0, 3.0]])).tolist()
+        [[2.0, 6.0]]
     """
     p = np.c_[points, np.ones(len(points))] @ np.asarray(h, float).T
     return p[:, :2] / p[:, 2:]

@@ -25,14 +25,21 @@ def dataset_sizes(bench: Benchmark) -> dict[str, int | str]:
 def dry_run(bench: Benchmark, out: Path, device: str | None, executor: Component,
             echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Print the plan (cells, datasets, executor, estimated duration) and return it as data."""
-    from hipbench.runner.run import RunInvalid, build_executor, check_datasets_exist, estimate_seconds, plan_run
+    from hipbench.runner.run import (
+        RunInvalid,
+        build_executor,
+        check_datasets_exist,
+        checked_plan,
+        describe_grid,
+        estimate_seconds,
+    )
     from hipbench.training.trainer import resolve_device
 
     missing = check_datasets_exist(bench)
     if missing:
         raise RunInvalid("; ".join(missing))
     runner = build_executor(executor)
-    plan = plan_run(bench, RunStore(Path(out)))
+    plan = checked_plan(bench, RunStore(Path(out)))
     sizes = dataset_sizes(bench)
     broken = {k: v for k, v in sizes.items() if isinstance(v, str)}
     if broken:
@@ -40,10 +47,7 @@ def dry_run(bench: Benchmark, out: Path, device: str | None, executor: Component
     torch_device = resolve_device(device or bench.device)
     images = max(int(v) for v in sizes.values())
     seconds = estimate_seconds(bench, plan.runnable, torch_device, images=images)
-    echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
-         f"{f' x {bench.cv.repeats} repeats' if bench.cv.repeats > 1 else ''}"
-         f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
-         f"{len(plan.pending)} to run")
+    echo(f"{describe_grid(bench, plan)}, {len(plan.pending)} to run")
     for name, count in sizes.items():
         echo(f"  dataset {name}: {count} images")
     for problem in plan.problems:

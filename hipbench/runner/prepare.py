@@ -124,9 +124,11 @@ def make_split(cv: CVConfig, samples: Sequence[Any], path: Path, echo: Any = pri
         stored = getattr(split, "settings", None) or {"folds": split.num_folds, "seed": split.seed,
                                                       "val_share": split.val_share,
                                                       "patient_regex": split.patient_regex}
-        if stored != _split_settings(cv):
-            raise ValueError(f"{path} was made with {stored} but the benchmark asks for {_split_settings(cv)}; "
-                             "use another --out, or --fresh")
+        asked = _split_settings(cv)
+        if stored != asked:
+            differs = ", ".join(f"{k} {stored.get(k)!r} (asked: {asked.get(k)!r})"
+                                for k in sorted(set(stored) | set(asked)) if stored.get(k) != asked.get(k))
+            raise ValueError(f"{path} was made with other split settings: {differs}; use another --out, or --fresh")
         return split
     if cv.type == "predefined":
         split = splits.predefined_split(samples, Path(str(cv.file)).expanduser(), val_share=cv.val_share, seed=cv.seed,

@@ -207,21 +207,14 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
     if fresh and out.exists() and not worker:
         shutil.rmtree(out)
     store = RunStore(out)
-    schemas = dataset_schemas(bench) if any(bench.framings) or bench.test_datasets else None
-    problems = check_test_datasets(bench, schemas or {}) if bench.test_datasets else []
-    if problems:
-        raise RunInvalid("; ".join(problems))
-    plan = plan_run(bench, store, schemas)
+    plan = checked_plan(bench, store)
     for problem in plan.problems:
         echo(f"INVALID {problem.combination.key}: {problem.reason}")
     if plan.problems and strict:
         raise RunInvalid(f"{len(plan.problems)} invalid combination(s); nothing was trained (--strict)")
     torch_device = resolve_device(device or bench.device)
     where = "this worker" if worker else runner.describe()
-    echo(f"{bench.name}: {len(plan.runnable)} combination(s) x {bench.cv.folds} folds"
-         f"{f' x {bench.cv.repeats} repeats' if bench.cv.repeats > 1 else ''}"
-         f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells, "
-         f"{len(plan.pending)} to run on {torch_device.type} via {where}")
+    echo(f"{describe_grid(bench, plan)}, {len(plan.pending)} to run on {torch_device.type} via {where}")
     since = _write_run_record(bench, out, plan, torch_device, join=worker)
     for problem in plan.problems:
         for fold in range(bench.cv.total_folds):
@@ -237,6 +230,25 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
         else:
             runner.run(tasks)
     return _gather(out, plan, store, worker, echo)
+
+
+def checked_plan(bench: Benchmark, store: RunStore) -> Plan:
+    """The plan, with the checks that need each dataset's schema (framings, test datasets) when the benchmark
+    has any; an unmappable test dataset is :class:`RunInvalid`."""
+    schemas = dataset_schemas(bench) if any(bench.framings) or bench.test_datasets else None
+    problems = check_test_datasets(bench, schemas or {}) if bench.test_datasets else []
+    if problems:
+        raise RunInvalid("; ".join(problems))
+    return plan_run(bench, store, schemas)
+
+
+def describe_grid(bench: Benchmark, plan: Plan) -> str:
+    """``NAME: C combination(s) x F folds [x R repeats] [+ baseline] = N cells`` (or the single split)."""
+    cv = bench.cv
+    folds = (f"{cv.folds} folds" + (f" x {cv.repeats} repeats" if cv.repeats > 1 else "") if cv.type == "kfold"
+             else f"one {cv.type} split")
+    return (f"{bench.name}: {len(plan.runnable)} combination(s) x {folds}"
+            f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells")
 
 
 def build_executor(spec: Component) -> Any:
