@@ -45,9 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipbench.schema import LandmarkSchema
+from hipbench.schema import SIDES, LandmarkSchema
 
-SIDES = ("left", "right")
 UNGRADABLE = 0
 GRADE_NAMES = {UNGRADABLE: "ungradable", 1: "I", 2: "II", 3: "III", 4: "IV"}
 BOUNDARY_RTOL = 1e-9
@@ -134,6 +133,46 @@ def acetabular_index(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     return np.where(length > 0, angle, np.nan)
 
 
+def perkin_coordinates(points: np.ndarray, schema: LandmarkSchema, role: str) -> np.ndarray:
+    """Local (x lateral, y caudal) pixels of ``role`` on each side from the foot O of the perpendicular
+    from that side's acetabular margin onto Hilgenreiner's line (where Perkin's line crosses it),
+    (..., 2 sides, 2); NaN where a role is missing.
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
+        ...                 [240, 90], [200, 100], [250, 95], [230, 105.]])
+        >>> perkin_coordinates(pts, get_schema("mtddh8"), "femoral_head").tolist()
+        [[-10.0, 10.0], [10.0, -5.0]]
+    """
+    points = _as_points(points, schema)
+    frame = hilgenreiner_frame(points, schema)
+    asm = _role_pair(points, schema, "acetabular_margin")
+    lateral_offset = ((asm - frame.triradiate) * frame.lateral).sum(-1, keepdims=True)
+    origin = frame.triradiate + lateral_offset * frame.lateral
+    return _local(_role_pair(points, schema, role) - origin, frame)
+
+
+def triradiate_coordinates(points: np.ndarray, schema: LandmarkSchema, role: str) -> np.ndarray:
+    """Local (x lateral, y caudal) pixels of ``role`` on each side from that side's triradiate point,
+    (..., 2 sides, 2).
+
+    Example:
+        >>> from hipbench.schema import get_schema
+        >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
+        ...                 [240, 90], [200, 100], [250, 95], [230, 105.]])
+        >>> triradiate_coordinates(pts, get_schema("mtddh8"), "h_point").tolist()
+        [[25.0, 20.0], [30.0, 5.0]]
+    """
+    points = _as_points(points, schema)
+    frame = hilgenreiner_frame(points, schema)
+    return _local(_role_pair(points, schema, role) - frame.triradiate, frame)
+
+
+def _local(rel: np.ndarray, frame: HilgenreinerFrame) -> np.ndarray:
+    return np.stack([(rel * frame.lateral).sum(-1), (rel * frame.caudal).sum(-1)], axis=-1)
+
+
 def ihdi_coordinates(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     """Local (x lateral, y caudal) pixels of each H-point from its IHDI origin O, (..., 2 sides, 2).
 
@@ -146,15 +185,7 @@ def ihdi_coordinates(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
         >>> ihdi_coordinates(pts, get_schema("mtddh8")).tolist()  # [[x, y] left, [x, y] right]
         [[-15.0, 20.0], [-10.0, 5.0]]
     """
-    points = _as_points(points, schema)
-    frame = hilgenreiner_frame(points, schema)
-    asm = _role_pair(points, schema, "acetabular_margin")
-    hpt = _role_pair(points, schema, "h_point")
-    lateral_offset = ((asm - frame.triradiate) * frame.lateral).sum(-1, keepdims=True)
-    origin = frame.triradiate + lateral_offset * frame.lateral
-    rel = hpt - origin
-    local = np.stack([(rel * frame.lateral).sum(-1), (rel * frame.caudal).sum(-1)], axis=-1)
-    return local
+    return perkin_coordinates(points, schema, "h_point")
 
 
 def grade_from_coordinates(local: np.ndarray, tolerance: np.ndarray | float = 0.0) -> np.ndarray:
@@ -212,34 +243,46 @@ def ungradable_reason(points: np.ndarray, schema: LandmarkSchema, measure: str =
     """
     if measure not in ("ai", "ihdi"):
         raise ValueError(f"measure must be 'ai' or 'ihdi', got {measure!r}")
+    roles = ("triradiate", "acetabular_margin") + (("h_point",) if measure == "ihdi" else ())
+    reasons = missing_reasons(points, schema, roles)
+    if measure == "ai":
+        points = _as_points(points, schema)
+        frame = hilgenreiner_frame(points, schema)
+        for k, side in enumerate(SIDES):
+            seg = schema.role_points(points, "acetabular_margin", side) - frame.triradiate[..., k, :]
+            add_reason(reasons, k, np.isfinite(seg).all(-1) & (np.hypot(seg[..., 0], seg[..., 1]) == 0),
+                       "acetabular margin coincides with the triradiate point")
+    return reasons
+
+
+def add_reason(reasons: np.ndarray, side: int, mask: np.ndarray, text: str) -> None:
+    """Append ``text`` to ``reasons[..., side]`` where ``mask`` holds (reasons joined by '; ')."""
+    current = reasons[..., side]
+    joined = np.where(current == "", text, current + "; " + text)
+    reasons[..., side] = np.where(np.broadcast_to(mask, current.shape), joined, current)
+
+
+def missing_reasons(points: np.ndarray, schema: LandmarkSchema, roles: tuple[str, ...]) -> np.ndarray:
+    """Why each hip cannot be measured from ``roles`` (plus both triradiate points, which every measure in
+    the Hilgenreiner frame needs): a role the schema lacks, a missing landmark, coincident triradiate points.
+    (..., 2) str, ``""`` where everything is there."""
     points = _as_points(points, schema)
     batch = points.shape[:-2]
     reasons = np.full(batch + (2,), "", dtype=object)
-    roles = ("triradiate", "acetabular_margin") + (("h_point",) if measure == "ihdi" else ())
-
-    def add(mask: np.ndarray, side: int, text: str) -> None:
-        current = reasons[..., side]
-        joined = np.where(current == "", text, current + "; " + text)
-        reasons[..., side] = np.where(np.broadcast_to(mask, batch), joined, current)
-
     frame = hilgenreiner_frame(points, schema)
     for k, side in enumerate(SIDES):
-        for role in roles:
+        for role in dict.fromkeys(("triradiate",) + tuple(roles)):
             if not schema.has_role(role, side):
-                add(np.ones(batch, bool), k, f"schema {schema.name!r} has no {role} on the {side} side")
+                add_reason(reasons, k, np.ones(batch, bool), f"schema {schema.name!r} has no {role} on the {side} side")
                 continue
             missing = ~np.isfinite(schema.role_points(points, role, side)).all(-1)
-            add(missing, k, f"missing {role} ({side})")
+            add_reason(reasons, k, missing, f"missing {role} ({side})")
         other = SIDES[1 - k]
         if schema.has_role("triradiate", other):
             missing_other = ~np.isfinite(schema.role_points(points, "triradiate", other)).all(-1)
-            add(missing_other, k, f"missing contralateral triradiate ({other})")
+            add_reason(reasons, k, missing_other, f"missing contralateral triradiate ({other})")
         tri_ok = np.isfinite(frame.triradiate).all(-1).all(-1)
-        add(tri_ok & ~frame.valid, k, "triradiate points coincide (Hilgenreiner line undefined)")
-        if measure == "ai":
-            seg = schema.role_points(points, "acetabular_margin", side) - frame.triradiate[..., k, :]
-            add(np.isfinite(seg).all(-1) & (np.hypot(seg[..., 0], seg[..., 1]) == 0), k,
-                "acetabular margin coincides with the triradiate point")
+        add_reason(reasons, k, tri_ok & ~frame.valid, "triradiate points coincide (Hilgenreiner line undefined)")
     return reasons
 
 

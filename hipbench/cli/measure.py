@@ -1,4 +1,6 @@
-"""``hipbench measure``: acetabular index and IHDI grade of annotation files, per image and summarised.
+"""``hipbench measure``: acetabular index, IHDI grade and every other measure the schema supports (Tönnis
+grade, Hilgenreiner's h and d, centre-edge angle, installed measure plugins) of annotation files, per image
+and summarised.
 
 A clinician can measure manual annotations with it, and it is how the geometry is checked on real
 labels. Every file gets a row: measured, or the reason it could not be read; no file is skipped.
@@ -26,8 +28,11 @@ AI_PLAUSIBLE_MAX = 45.0       # degrees; infant AIs above this are rare even in 
 AI_ASYMMETRY_MAX = 15.0       # degrees between the two hips of one image
 H_POINT_FAR = 0.5             # H-point farther than this x inter-triradiate distance from its origin O
 ROBUST_Z = 3.5                # batch outlier: |AI - median| > ROBUST_Z x 1.4826 x MAD
-GRADE_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV"}
-SIDES = ("left", "right")
+from hipbench.geometry import GRADE_NAMES, UNGRADABLE  # noqa: E402  (numpy only: still cheap)
+from hipbench.schema import SIDES  # noqa: E402
+
+GRADES = {grade: name for grade, name in GRADE_NAMES.items() if grade != UNGRADABLE}
+EXTRA_SKIP = ("ai", "ihdi")  # measured above with their own columns
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -119,8 +124,28 @@ def measure_file(path: Path, fmt: str = "auto", image_size: tuple[int, int] | No
         record[f"ihdi_y_{side}"] = _num(m.local[k, 1])
         reason = m.ihdi_reason[k] or m.ai_reason[k]
         record[f"ungradable_{side}"] = reason
+    _other_measures(record, points, schema)
     record["flags"] = _label_flags(record, points, schema, frame, np)
     return record
+
+
+def _other_measures(record: dict[str, Any], points: Any, schema: Any) -> None:
+    """Every other measure the schema supports, per side: a value (continuous), a grade name (graded),
+    None with ``<name>_ungradable_<side>`` saying why."""
+    from hipbench.measures import build_measures, measure_names
+
+    titles = {}
+    for measure in build_measures([n for n in measure_names(schema) if n not in EXTRA_SKIP]):
+        titles[measure.name] = measure.title
+        result = measure.compute(points, schema)
+        for k, side in enumerate(SIDES):
+            value, reason = float(result.values[k]), str(result.reasons[k])
+            if measure.kind == "graded":
+                record[f"{measure.name}_{side}"] = measure.grade_name(value) if not reason else None
+            else:
+                record[f"{measure.name}_{side}"] = _num(value) if not reason else None
+            record[f"{measure.name}_ungradable_{side}"] = reason
+    record["measure_titles"] = titles
 
 
 def _num(value: Any) -> float | None:
@@ -200,7 +225,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         medians[key] = float(np.median(values)) if values else None
         n_ai[key] = len(values)
         grades = [r[f"ihdi_{s}"] for r in measured for s in sides]
-        counts[key] = {name: sum(g == grade for g in grades) for grade, name in GRADE_NAMES.items()}
+        counts[key] = {name: sum(g == grade for g in grades) for grade, name in GRADES.items()}
         counts[key]["ungradable"] = sum(g is None for g in grades)
     return {
         "files": len(records), "measured": len(measured), "unreadable": len(records) - len(measured),
@@ -233,10 +258,13 @@ def write_output(path: Path, records: list[dict[str, Any]], summary: dict[str, A
         path.write_text(json.dumps({"records": records, "summary": summary}, indent=2) + "\n")
     elif suffix == ".csv":
         with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            extra = list(dict.fromkeys(f"{name}_{side}" for r in records for name in r.get("measure_titles", {})
+                                       for side in SIDES))
+            columns = [*CSV_COLUMNS[:-2], *extra, *CSV_COLUMNS[-2:]]
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
             for r in records:
-                row = {c: r.get(c) for c in CSV_COLUMNS}
+                row = {c: r.get(c) for c in columns}
                 row["flags"] = ";".join(r.get("flags", []))
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})
     else:
@@ -250,6 +278,7 @@ def _fmt_ai(value: float | None) -> str:
 def _table(records: Sequence[dict[str, Any]]) -> str:
     from tabulate import tabulate
 
+    titles = {name: title for r in records for name, title in r.get("measure_titles", {}).items()}
     rows = []
     for r in records:
         if r["error"]:
@@ -258,9 +287,20 @@ def _table(records: Sequence[dict[str, Any]]) -> str:
             notes = "; ".join([f"{s} ungradable: {r[f'ungradable_{s}']}" for s in SIDES if r[f"ungradable_{s}"]]
                               + r["flags"])
         rows.append([Path(r["file"]).name, _fmt_ai(r.get("ai_left")), _fmt_ai(r.get("ai_right")),
-                     GRADE_NAMES.get(r.get("ihdi_left"), "-"), GRADE_NAMES.get(r.get("ihdi_right"), "-"), notes])
-    return tabulate(rows, headers=["file", "AI left", "AI right", "IHDI left", "IHDI right", "notes"],
+                     GRADES.get(r.get("ihdi_left"), "-"), GRADES.get(r.get("ihdi_right"), "-"), *_extra_cells(r, titles),
+                     notes])
+    extra = [f"{title} {side}" for title in titles.values() for side in ("L", "R")]
+    return tabulate(rows, headers=["file", "AI left", "AI right", "IHDI left", "IHDI right", *extra, "notes"],
                     disable_numparse=True)
+
+
+def _extra_cells(record: dict[str, Any], titles: dict[str, str]) -> list[str]:
+    cells = []
+    for name in titles:
+        for side in SIDES:
+            value = record.get(f"{name}_{side}")
+            cells.append("-" if value is None else f"{value:.1f}" if isinstance(value, float) else str(value))
+    return cells
 
 
 def _summary_text(s: dict[str, Any]) -> str:
@@ -271,8 +311,7 @@ def _summary_text(s: dict[str, Any]) -> str:
              f"(n={n['right']}), both {_fmt_ai(med['both'])} (n={n['both']})"]
     for key in ("left", "right", "both"):
         c = s["ihdi_counts"][key]
-        lines.append(f"IHDI grades {key:>5}: " + ", ".join(f"{g} {c[g]}" for g in (*GRADE_NAMES.values(),
-                                                                                    "ungradable")))
+        lines.append(f"IHDI grades {key:>5}: " + ", ".join(f"{g} {c[g]}" for g in (*GRADES.values(), "ungradable")))
     lines.append(f"Flagged for review: {len(s['flagged'])} files"
                  + (" (worth a second look; not diagnoses)" if s["flagged"] else ""))
     lines += [f"  {Path(f).name}: {', '.join(flags)}" for f, flags in s["flagged"].items()]

@@ -1,7 +1,8 @@
 """``hipbench data stats``: acetabular-index and IHDI-grade distributions per side (CSV and PNG plots).
 
 Writes ``hips.csv`` (one row per image and side), ``summary.csv`` (per side: counts, AI mean/sd/median/
-range, IHDI grade counts), ``ai_distribution.png`` and ``ihdi_grades.png``.
+range, IHDI grade counts), ``ai_distribution.png``, ``ihdi_grades.png`` and ``measures.png`` (every other measure
+the schema supports).
 
 Example:
     >>> import tempfile
@@ -80,7 +81,7 @@ def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dic
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(6)]
         >>> sorted(write_stats(samples, tempfile.mkdtemp()))
-        ['ai_plot', 'grade_plot', 'hips', 'summary']
+        ['ai_plot', 'grade_plot', 'hips', 'measures_plot', 'summary']
     """
     import matplotlib
 
@@ -129,4 +130,41 @@ def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dic
     fig.tight_layout()
     fig.savefig(paths["grade_plot"])
     plt.close(fig)
+    other = _plot_other_measures(samples, out / "measures.png", colours, title)
+    if other is not None:
+        paths["measures_plot"] = other
     return paths
+
+
+def _plot_other_measures(samples: Sequence[Any], path: Path, colours: dict[str, str], title: str) -> Path | None:
+    """One panel per other measure the schema supports (histogram per side, or grade counts); None if none."""
+    import matplotlib.pyplot as plt
+
+    from hipbench.measures import build_measures, measure_names
+
+    schema = samples[0].schema
+    measures = build_measures([n for n in measure_names(schema) if n not in ("ai", "ihdi")])
+    if not measures:
+        return None
+    points = np.stack([s.keypoints for s in samples])
+    fig, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3.6), dpi=120, squeeze=False)
+    for ax, measure in zip(axes[0], measures):
+        values = measure.compute(points, schema).values
+        for k, side in enumerate(("left", "right")):
+            column = values[:, k]
+            if measure.kind == "graded":
+                counts = [int((column == g).sum()) for g in range(1, len(measure.grades) + 1)]
+                x = np.arange(len(measure.grades))
+                ax.bar(x + (k - 0.5) * 0.4, counts, width=0.4, color=colours[side], label=f"image-{side}")
+                ax.set_xticks(x, measure.grades)
+            else:
+                finite = column[np.isfinite(column)]
+                ax.hist(finite, bins=20, alpha=0.55, color=colours[side], label=f"image-{side} (n={len(finite)})")
+        ax.set_xlabel(f"{measure.title} ({measure.unit})" if measure.unit else measure.title)
+        ax.set_ylabel("hips")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Other measures {title}".strip(), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

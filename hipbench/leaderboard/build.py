@@ -74,7 +74,8 @@ def _sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
     return preferred, float(metrics[preferred])
 
 
-def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool) -> dict[str, Any]:
+def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
+         measures: list[str] | None = None) -> dict[str, Any]:
     """One leaderboard row: the combination scored with the run's detector, or (``oracle``) on label boxes."""
     from hipbench.metrics import evaluate
     from hipbench.schema import get_schema
@@ -117,14 +118,15 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool)
         from hipbench.leaderboard.curves import finetune_points
         from hipbench.leaderboard.external import external_figures
 
-        row["external"] = external_figures(store, key, ok)
+        row["external"] = external_figures(store, key, ok, measures)
         if any(r.get("finetune") for r in ok):
             row["finetune"] = finetune_points(ok)
             row["finetune_dataset"] = next(r["finetune"]["dataset"] for r in ok if r.get("finetune"))
     pooled = load_pooled(store, key, [r["fold"] for r in ok], "predictions_oracle" if oracle else "predictions")
     if pooled is not None:
         schema = get_schema(pooled["schema"])
-        row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"])
+        row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"],
+                                 measures=measures)
         row["pooled_arrays"] = pooled
         row["split_hash"] = split_hash(pooled)
     return row
@@ -180,11 +182,13 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                           "error": result.get("error", ""), **flat,
                           "train_seconds": result.get("train_seconds"), "params": result.get("params"),
                           "infer_ms_per_image": result.get("infer_ms_per_image")})
+    run_record = read_json(Path(run_dir) / "run.json") if (Path(run_dir) / "run.json").exists() else {}
+    measures = (run_record.get("resolved") or {}).get("measures")  # None: every measure the schema supports
     rows = []
     for key, results in by_key.items():
-        rows.append(_row(store, key, results, oracle=False))
+        rows.append(_row(store, key, results, oracle=False, measures=measures))
         if any("oracle_metrics" in r for r in results):
-            rows.append(_row(store, key, results, oracle=True))
+            rows.append(_row(store, key, results, oracle=True, measures=measures))
     return rows, fold_rows
 
 

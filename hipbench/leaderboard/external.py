@@ -33,7 +33,8 @@ def ensemble_predictions(store: RunStore, key: str, folds: list[int], name: str)
     return {**loaded[0], "pred": pred, "schema": str(loaded[0]["schema"])}
 
 
-def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measures: list[str] | None = None
+                     ) -> dict[str, dict[str, Any]]:
     """Per test dataset: fold-model means and stds of :data:`FOLD_FIGURES`, and the ensemble's figures."""
     from hipbench.metrics import evaluate
     from hipbench.schema import get_schema
@@ -50,7 +51,7 @@ def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]]) -> dic
         arrays = ensemble_predictions(store, key, [r["fold"] for r in ok], name)
         if arrays is not None:
             entry["ensemble"] = evaluate(arrays["pred"], arrays["gt"], get_schema(arrays["schema"]),
-                                         pixel_spacing=arrays["pixel_spacing"])
+                                         pixel_spacing=arrays["pixel_spacing"], measures=measures)
             entry["n_images"] = int(len(arrays["image_id"]))
         entry["n_models"] = len(ok)
         out[name] = entry

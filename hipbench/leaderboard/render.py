@@ -51,6 +51,8 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
     wanted = [c for cols in external.values() for c in cols]
     if columns is DEFAULT_COLUMNS:
         wanted = [c for c in wanted if c.endswith("NME % ensemble")]
+    else:
+        wanted = measure_columns(rows) + wanted
     if not has_hips:
         wanted = [c for c in wanted if not c.endswith(("AI MAE ° ensemble", "IHDI acc ensemble"))]
     return [c for c in columns + wanted if c not in dropped]
@@ -78,6 +80,50 @@ def external_columns(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     names = sorted({n for r in rows for n in (r.get("external") or {})})
     return {f"test: {n}": [f"{n} NME % (folds)", f"{n} NME % ensemble", f"{n} AI MAE ° ensemble",
                            f"{n} IHDI acc ensemble"] for n in names}
+
+
+SHOWN_ELSEWHERE = ("ai", "ihdi")  # measures with columns of their own (and CIs) in the fixed groups
+
+
+def _measure_info(name: str) -> tuple[str, str, str]:
+    """(title, kind, unit) of a measure from its class; the name itself when its plugin is not installed."""
+    from hipbench.registry import MEASURES, PluginError
+
+    try:
+        cls = MEASURES.get(name)
+    except PluginError:
+        return name, "continuous", ""
+    return cls.title, cls.kind, cls.unit
+
+
+def measure_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of every other measure the rows were evaluated with: MAE for a continuous one (and in mm
+    when the rows have it), accuracy and weighted kappa for a graded one."""
+    names = dict.fromkeys(n for r in rows for n in (r.get("pooled") or {}).get("measures", [])
+                          if n not in SHOWN_ELSEWHERE)
+    columns = []
+    for name in names:
+        title, kind, unit = _measure_info(name)
+        if kind == "graded":
+            columns += [f"{title} acc", f"{title} κw"]
+        else:
+            columns.append(f"{title} MAE {unit}".strip())
+            if any(f"{name}_mm_mae" in (r.get("pooled") or {}) for r in rows):
+                columns.append(f"{title} MAE mm")
+    return columns
+
+
+def _measure_cells(row: dict[str, Any]) -> dict[str, str]:
+    pooled, cells = row.get("pooled") or {}, {}
+    for name in pooled.get("measures", []):
+        title, kind, unit = _measure_info(name)
+        if kind == "graded":
+            cells[f"{title} acc"] = _fmt(pooled.get(f"{name}_accuracy"), 3)
+            cells[f"{title} κw"] = _fmt(pooled.get(f"{name}_kappa_qw"), 3)
+        else:
+            cells[f"{title} MAE {unit}".strip()] = _fmt(pooled.get(f"{name}_mae"))
+            cells[f"{title} MAE mm"] = _fmt(pooled.get(f"{name}_mm_mae"))
+    return cells
 
 
 def _external_cells(row: dict[str, Any]) -> dict[str, str]:
@@ -132,7 +178,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "AI vs best": mark(row, "ai_mae"),
             "IHDI acc [95% CI]": values_with_ci(_pooled(row, "ihdi_accuracy"), row.get("ihdi_accuracy_ci"), 3),
         })
-        out.append(cells | _external_cells(row))
+        out.append(cells | _measure_cells(row) | _external_cells(row))
     return out
 
 
@@ -243,7 +289,7 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     # the default view's columns always; every other column in its group, hidden until its box is ticked
     extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
     shown = columns_for(DEFAULT_COLUMNS + extra, rows)
-    groups = GROUPS | external_columns(rows)
+    groups = GROUPS | {"measures": measure_columns(rows)} | external_columns(rows)
     group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in groups.items() for c in cols
                                                        if c not in DEFAULT_COLUMNS}
     cls = {c: "" if group[c] == "default" else " class='hidden'" for c in shown}

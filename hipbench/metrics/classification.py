@@ -117,19 +117,9 @@ def ihdi_agreement(gt: np.ndarray, pred: np.ndarray) -> dict[str, object]:
         >>> r["ihdi_n"], r["ihdi_accuracy"], r["ihdi_accuracy_strict"]
         (3, 0.6666666666666666, 0.5)
     """
-    gt_all = np.asarray(gt).reshape(-1)
-    pred_all = np.asarray(pred).reshape(-1)
-    matrix = confusion_matrix(gt_all, pred_all)
-    n = int(matrix.sum())
-    gradable_ref = np.isin(gt_all, GRADES)
-    correct_strict = int((gradable_ref & (gt_all == pred_all)).sum())
+    from hipbench.measures import graded_agreement
+
+    gt_all, pred_all = np.asarray(gt).reshape(-1), np.asarray(pred).reshape(-1)
     screen = screening(gt_all, pred_all)
-    return {
-        "ihdi_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
-        "ihdi_accuracy_strict": correct_strict / int(gradable_ref.sum()) if gradable_ref.any() else float("nan"),
-        "ihdi_kappa_qw": weighted_kappa(matrix, "quadratic"),
-        "ihdi_macro_f1": macro_f1(matrix),
-        "ihdi_confusion": matrix.tolist(),
-        "ihdi_n": n,
-        **{f"screening_{key}": value for key, value in screen.items()},
-    }
+    return {**graded_agreement(pred_all, gt_all, "ihdi", len(GRADES)),
+            **{f"screening_{key}": value for key, value in screen.items()}}

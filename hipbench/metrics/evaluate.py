@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.geometry import GRADE_NAMES, SIDES, measure_hips
+from hipbench.measures import build_measures, measure_names
 from hipbench.metrics.agreement import agreement
 from hipbench.metrics.bootstrap import bootstrap_ci
-from hipbench.metrics.classification import ihdi_agreement
 from hipbench.metrics.coverage import coverage
 from hipbench.metrics.keypoint import (
     DEFAULT_SDR_MM_THRESHOLDS,
@@ -73,15 +73,17 @@ def drop_mm(thresholds: Sequence[str | float]) -> tuple[str | float, ...]:
 def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
              pixel_spacing: np.ndarray | float | None = None, normaliser: str | None = None,
              sdr_thresholds: Sequence[str | float] | None = None, image_size: np.ndarray | None = None,
-             bootstrap: int = 0, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
+             bootstrap: int = 0, seed: int = 0, alpha: float = 0.05,
+             measures: Sequence[str] | None = None) -> dict[str, Any]:
     """Every figure for predictions ``pred`` against ``gt`` (both (N, K, 2) full-image px, NaN = missing).
 
     ``normaliser`` None is the schema's :func:`~hipbench.metrics.keypoint.default_normaliser`.
     Returns a flat dict: ``normaliser`` (its name), ``nme`` (%), ``mre_px``, ``sdr@...`` (%), ``per_landmark``
     (name -> figures), mm figures (``mre_mm``, ``sdr@<x>mm``, per-landmark ``mre_mm`` and their CIs) only when
     every scored image has a finite positive spacing, else ``mm_unavailable`` saying how many lack one,
-    ``ai_*`` (see :func:`~hipbench.metrics.agreement.agreement`), ``ihdi_*`` and ``screening_*`` (see
-    :func:`~hipbench.metrics.classification.ihdi_agreement`), coverage counts and shares (see
+    the agreement figures of every measure (``measures``: registered MEASURES names; None = every measure the
+    schema supports), named by the measure (``ai_*``, ``ihdi_*`` and ``screening_*``, ``tonnis_*``, ...;
+    length measures in px also as ``<name>_mm_*`` with a complete spacing), coverage counts and shares (see
     :func:`~hipbench.metrics.coverage.coverage`, whose ``POLICY`` says how each metric treats missing
     predictions). With ``bootstrap`` > 0 replicates, ``<key>_boot_ci`` gives a seeded percentile
     ``1 - alpha`` interval (resampling images) for each key in :data:`BOOTSTRAP_KEYS` and each SDR.
@@ -110,7 +112,8 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
     if spacing is None:
         thresholds = drop_mm(thresholds)
     normaliser_values(gt[:1], schema, normaliser, None if size is None else size[:1])  # fail early on a bad name
-    m_gt, m_pred = measure_hips(gt, schema), measure_hips(pred, schema)
+    chosen = build_measures(measure_names(schema, measures))
+    values = [(m, m.compute(pred, schema).values, m.compute(gt, schema).values) for m in chosen]
 
     def figures(idx: np.ndarray, full: bool) -> dict[str, Any]:
         p, g = pred[idx], gt[idx]
@@ -120,16 +123,17 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         if s is not None:
             out["mre_mm"] = mre(p, g, s)
         out.update(sdr(p, g, schema, thresholds, s, normaliser, z))
-        out.update(agreement(m_pred.ai[idx], m_gt.ai[idx], "ai", alpha))
-        ihdi = ihdi_agreement(m_gt.ihdi[idx], m_pred.ihdi[idx])
+        for measure, v_pred, v_gt in values:
+            out.update(measure.agreement(v_pred[idx], v_gt[idx]))
+            if measure.unit == "px" and s is not None:  # lengths also in mm, when every image has a spacing
+                out.update(agreement(v_pred[idx] * s[:, None], v_gt[idx] * s[:, None], f"{measure.name}_mm"))
         if not full:
-            return {k: v for k, v in {**out, **ihdi}.items() if isinstance(v, float)}
-        out.update(ihdi)
+            return {k: v for k, v in out.items() if isinstance(v, float)}
         out.update(coverage(p, g, schema))
         return out
 
     all_idx = np.arange(gt.shape[0])
-    result: dict[str, Any] = {"normaliser": normaliser}
+    result: dict[str, Any] = {"normaliser": normaliser, "measures": [m.name for m in chosen]}
     if spacing is None:
         result["mm_unavailable"] = mm_unavailable
     result.update(figures(all_idx, full=True))

@@ -28,12 +28,12 @@ log = logging.getLogger("hipbench.run")
 
 
 # one cell --------------------------------------------------------------------------------------
-def _metrics(pred: np.ndarray, samples: Sequence[Any]) -> dict[str, Any]:
+def _metrics(pred: np.ndarray, samples: Sequence[Any], measures: Sequence[str] | None = None) -> dict[str, Any]:
     from hipbench.metrics import evaluate
 
     gt = np.stack([s.keypoints for s in samples])
     spacing = np.array([s.pixel_spacing if s.pixel_spacing else np.nan for s in samples], dtype=float)
-    return evaluate(pred, gt, samples[0].schema, pixel_spacing=spacing)
+    return evaluate(pred, gt, samples[0].schema, pixel_spacing=spacing, measures=measures)
 
 
 def _full_image(fold: FoldData, crops: CropSet, crop_points: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -103,7 +103,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         trainer = Trainer(bench.train, device, amp=bench.amp, progress=progress, log=logger)
 
         def val_nme(crop_points: np.ndarray) -> float:
-            return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples)["nme"])
+            return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples, [])["nme"])
 
         desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
         result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc)
@@ -122,16 +122,16 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
                  "data_seconds": result.data_seconds}
         _plot_curve(result.history, cell_dir / "curve.png", desc)
     pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
-    metrics = _metrics(pred, test_samples)
+    metrics = _metrics(pred, test_samples, bench.measures)
     _write_predictions(cell_dir, test_samples, pred)
     if fold.oracle_crops is not None:
         oracle_pred = _full_image(fold, fold.oracle_crops, predict_crops(fold.oracle_crops), fold.test_idx)
-        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples)
+        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples, bench.measures)
         _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
     for name, (ext_samples, views) in fold.externals.items():
         ext_pred = points_to_full_image(views, predict_crops(views), ext_samples)
-        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples)
+        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures)
         _write_predictions(cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
     if bench.finetune is not None:
         from hipbench.runner.finetune import finetune_curve

@@ -24,8 +24,8 @@ from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
-                  "train_fractions", "cv", "test_datasets", "finetune", "detector", "device", "amp", "baseline",
-                  "executor")
+                  "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device", "amp",
+                  "baseline", "executor")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
 
@@ -218,6 +218,7 @@ class Benchmark:
     test_datasets: list[Component] = field(default_factory=list)
     finetune: FinetuneConfig | None = None
     train_fractions: list[float | None] = field(default_factory=lambda: [None])
+    measures: list[str] | None = None
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
@@ -234,6 +235,8 @@ class Benchmark:
             data["test_datasets"] = [t.as_dict() for t in self.test_datasets]
         if self.finetune is not None:
             data["finetune"] = _plain(self.finetune)
+        if self.measures is not None:
+            data["measures"] = list(self.measures)
         return data
 
 
@@ -348,6 +351,23 @@ class _Parser:
         if config.epochs < 1 or config.repeats < 1 or config.lr_scale <= 0:
             raise self.fail(_line(block), "finetune.epochs and finetune.repeats must be >= 1, lr_scale > 0")
         return dataclasses.replace(config, shots=tuple(sorted(set(shots))))
+
+    def measures(self, data: dict) -> list[str] | None:
+        """``measures:``: the clinical measures to evaluate (MEASURES names); omitted = every measure each
+        dataset's schema supports (checked against the schemas before training)."""
+        from hipbench.registry import MEASURES, PluginError
+
+        if "measures" not in data:
+            return None
+        names = data["measures"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise self.fail(_line(data, "measures"), f"measures must be a list of measure names, got {names!r}")
+        for name in names:
+            try:
+                MEASURES.get(name)
+            except PluginError as exc:
+                raise self.fail(_line(data, "measures"), f"measures: {exc}") from None
+        return list(dict.fromkeys(names))
 
     def train_fractions(self, data: dict) -> list[float | None]:
         values = data.get("train_fractions")
@@ -467,6 +487,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
         framings=parser.framings(data, train), test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
+        measures=parser.measures(data),
     )
 
 

@@ -65,7 +65,7 @@ def finetune_curve(bench: Benchmark, combination: Combination, model: Any, sampl
                                                     samples, device, log)
             test_views = views.subset(test)
             pred = points_to_full_image(test_views, _predict(bench, tuned, test_views, device), samples)[test]
-            figures = evaluate(pred, gt, test_samples[0].schema, pixel_spacing=spacing)
+            figures = evaluate(pred, gt, test_samples[0].schema, pixel_spacing=spacing, measures=bench.measures)
             points.append({"repeat": repeat, "shots": shots, "n_test": len(test),
                            **{k: figures[k] for k in CURVE_FIGURES if k in figures}})
             log.info("finetune repeat %d, %d shots: NME %.3f%%", repeat, shots, figures.get("nme", np.nan))
@@ -82,7 +82,7 @@ def _fit_nme(views: CropSet, samples: Sequence[Any]) -> Any:
 
     def nme(view_points: np.ndarray) -> float:
         pred = points_to_full_image(views, view_points, samples)[rows]
-        return float(evaluate(pred, gt, chosen[0].schema)["nme"])
+        return float(evaluate(pred, gt, chosen[0].schema, measures=[])["nme"])
 
     return nme
 

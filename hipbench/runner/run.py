@@ -92,13 +92,12 @@ def check_combination(combination: Combination) -> str | None:
         except PluginError as exc:
             return f"{role}: {exc}"
     if combination.neck is not None:
-        try:
-            from hipbench.models.neck import NECKS  # type: ignore[attr-defined]
+        from hipbench.registry import NECKS
 
-            if combination.neck.type not in NECKS:
-                return f"neck: unknown neck {combination.neck.type!r}; known: {sorted(NECKS)}"
-        except ImportError:
-            pass
+        try:
+            NECKS.get(combination.neck.type)
+        except PluginError as exc:
+            return f"neck: {exc}"
     if combination.loss is not None:
         try:
             check_head_loss(combination.head.cfg, combination.loss.cfg)
@@ -124,6 +123,23 @@ def dataset_schemas(bench: Benchmark) -> dict[str, Any]:
             continue
         schemas[dataset.key] = samples[0].schema
     return schemas
+
+
+def check_measures(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
+    """Measures the benchmark names that a dataset's schema cannot support (before training)."""
+    from hipbench.measures import measure_names
+
+    if bench.measures is None:
+        return []
+    problems = []
+    for dataset in bench.datasets:
+        if dataset.key in schemas:
+            try:
+                measure_names(schemas[dataset.key], bench.measures)
+            except ValueError as exc:
+                where = f" (line {dataset.line})" if dataset.line else ""
+                problems.append(f"dataset {dataset.label}{where}: {exc}")
+    return problems
 
 
 def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
@@ -235,8 +251,10 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
 def checked_plan(bench: Benchmark, store: RunStore) -> Plan:
     """The plan, with the checks that need each dataset's schema (framings, test datasets) when the benchmark
     has any; an unmappable test dataset is :class:`RunInvalid`."""
-    schemas = dataset_schemas(bench) if any(bench.framings) or bench.test_datasets else None
+    schemas = (dataset_schemas(bench) if any(bench.framings) or bench.test_datasets or bench.measures is not None
+               else None)
     problems = check_test_datasets(bench, schemas or {}) if bench.test_datasets else []
+    problems += check_measures(bench, schemas or {})
     if problems:
         raise RunInvalid("; ".join(problems))
     return plan_run(bench, store, schemas)

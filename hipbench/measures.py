@@ -1,0 +1,141 @@
+"""The measure contract shared by every MEASURES plugin: a clinical measure of each hip, computed from
+full-image landmarks through their roles, continuous (degrees, px) or graded (ordered classes).
+
+The evaluator, the leaderboard, ``hipbench measure`` and ``hipbench predict`` read measures only through
+this contract: agreement is derived from the kind (continuous: MAE, bias, 95 % limits of agreement,
+ICC(2,1); graded: accuracy, quadratic-weighted kappa, confusion matrix), so a new measure needs no other
+code. A hip that a measure cannot support is reported with a reason (value NaN, grade 0), never dropped.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from hipbench.schema import SIDES, LandmarkSchema
+
+CONTINUOUS, GRADED = "continuous", "graded"
+UNGRADED = 0  # the grade of a hip a graded measure cannot grade
+
+
+@dataclass(frozen=True)
+class MeasureValues:
+    """Per-hip values of one measure: ``values`` (..., 2) [image-left, image-right] (float; for a graded
+    measure the grade index 1..n, :data:`UNGRADED` where it cannot grade) and ``reasons`` (..., 2) str,
+    ``""`` where the hip was measured."""
+
+    values: np.ndarray
+    reasons: np.ndarray
+
+
+class Measure(abc.ABC):
+    """A per-hip clinical measure.
+
+    Class attributes, read without building it: ``name`` (the registry key and the prefix of its figures),
+    ``title`` (for tables), ``kind`` (:data:`CONTINUOUS` or :data:`GRADED`), ``unit`` (``deg``, ``px``,
+    ``%``; ``mm`` is derived for ``px`` measures when every image has a pixel spacing), ``grades`` (the
+    ordered class names of a graded measure, index 1..n), ``roles`` (the landmark roles it needs on each
+    side). ``compute(points, schema)`` returns :class:`MeasureValues` for points (..., K, 2) in full-image
+    pixels. ``agreement(pred, ref)`` turns the values of predictions and references into figures named
+    ``<name>_<figure>``; the default follows ``kind``.
+    """
+
+    name: ClassVar[str] = "measure"
+    title: ClassVar[str] = "measure"
+    kind: ClassVar[str] = CONTINUOUS
+    unit: ClassVar[str] = ""
+    grades: ClassVar[tuple[str, ...]] = ()
+    roles: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def unsupported(cls, schema: LandmarkSchema) -> str | None:
+        """Why ``schema`` cannot support this measure (a role it lacks on a side), or None."""
+        missing = [f"{role} ({side})" for role in cls.roles for side in SIDES if not schema.has_role(role, side)]
+        return f"schema {schema.name!r} has no {', '.join(missing)}" if missing else None
+
+    @abc.abstractmethod
+    def compute(self, points: np.ndarray, schema: LandmarkSchema) -> MeasureValues:
+        """Per-hip values of ``points`` (..., K, 2)."""
+
+    def agreement(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+        """Figures comparing predicted with reference values (N, 2), named ``<name>_<figure>``."""
+        if self.kind == GRADED:
+            return graded_agreement(pred, ref, self.name, len(self.grades))
+        from hipbench.metrics.agreement import agreement
+
+        return agreement(pred, ref, self.name)
+
+    def grade_name(self, value: float) -> str:
+        """A graded value as its class name (``ungradable`` for :data:`UNGRADED`)."""
+        index = int(value) if np.isfinite(value) else UNGRADED
+        return self.grades[index - 1] if 1 <= index <= len(self.grades) else "ungradable"
+
+
+def graded_agreement(pred: np.ndarray, ref: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
+    """Accuracy, quadratic-weighted kappa, macro F1 and the confusion matrix (rows reference, columns
+    prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
+    ungraded prediction as wrong.
+
+    Example:
+        >>> r = graded_agreement(np.array([[1, 2], [3, 0]]), np.array([[1, 2], [2, 1]]), "t", 3)
+        >>> r["t_accuracy"], r["t_accuracy_strict"], r["t_n"], r["t_confusion"]
+        (0.6666666666666666, 0.5, 3, [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
+    """
+    from hipbench.metrics.classification import confusion_matrix, macro_f1, weighted_kappa
+
+    labels = tuple(range(1, n_grades + 1))
+    ref, pred = np.asarray(ref).reshape(-1), np.asarray(pred).reshape(-1)
+    matrix = confusion_matrix(ref, pred, labels)
+    n = int(matrix.sum())
+    graded_ref = np.isin(ref, labels)
+    return {f"{prefix}_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
+            f"{prefix}_accuracy_strict": float((graded_ref & (ref == pred)).sum() / graded_ref.sum())
+            if graded_ref.any() else float("nan"),
+            f"{prefix}_kappa_qw": weighted_kappa(matrix, "quadratic"), f"{prefix}_macro_f1": macro_f1(matrix),
+            f"{prefix}_confusion": matrix.tolist(), f"{prefix}_n": n}
+
+
+def measure_names(schema: LandmarkSchema, wanted: Sequence[str] | None = None) -> list[str]:
+    """The measures to compute for ``schema``: ``wanted`` (each must exist and fit the schema: ValueError
+    naming what is available otherwise), or every registered measure the schema supports."""
+    from hipbench.registry import MEASURES, PluginError
+
+    available = {}
+    for name in MEASURES.names():
+        try:
+            cls = MEASURES.get(name)
+        except PluginError:  # a broken third-party measure does not stop the others
+            continue
+        available[name] = cls
+    if wanted is None:
+        return [n for n, cls in available.items() if cls.unsupported(schema) is None]
+    problems = []
+    for name in wanted:
+        if name not in available:
+            MEASURES.get(name)  # raises the registry's "did you mean" error
+        reason = available[name].unsupported(schema)
+        if reason is not None:
+            problems.append(f"{name}: {reason}")
+    if problems:
+        fits = [n for n, cls in available.items() if cls.unsupported(schema) is None]
+        raise ValueError(f"measure(s) not supported by schema {schema.name!r}: {'; '.join(problems)}; "
+                         f"this schema supports {', '.join(fits) or 'none'}")
+    return list(wanted)
+
+
+def build_measures(names: Sequence[str]) -> list[Measure]:
+    from hipbench.registry import MEASURES
+
+    return [MEASURES.get(name)() for name in names]
+
+
+def measure_agreement(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema,
+                      measures: Sequence[Measure]) -> dict[str, Any]:
+    """Every measure's agreement figures between predicted and reference points (N, K, 2)."""
+    out: dict[str, Any] = {}
+    for measure in measures:
+        out.update(measure.agreement(measure.compute(pred, schema).values, measure.compute(gt, schema).values))
+    return out
