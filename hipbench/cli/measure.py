@@ -287,8 +287,8 @@ def _table(records: Sequence[dict[str, Any]]) -> str:
             notes = "; ".join([f"{s} ungradable: {r[f'ungradable_{s}']}" for s in SIDES if r[f"ungradable_{s}"]]
                               + r["flags"])
         rows.append([Path(r["file"]).name, _fmt_ai(r.get("ai_left")), _fmt_ai(r.get("ai_right")),
-                     GRADES.get(r.get("ihdi_left"), "-"), GRADES.get(r.get("ihdi_right"), "-"), *_extra_cells(r, titles),
-                     notes])
+                     GRADES.get(r.get("ihdi_left"), "-"), GRADES.get(r.get("ihdi_right"), "-"),
+                     *_extra_cells(r, titles), notes])
     extra = [f"{title} {side}" for title in titles.values() for side in ("L", "R")]
     return tabulate(rows, headers=["file", "AI left", "AI right", "IHDI left", "IHDI right", *extra, "notes"],
                     disable_numparse=True)
