@@ -81,13 +81,17 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     from hipbench.schema import get_schema
 
     combo = results[0]["combination"]
+    baseline = combo.get("baseline") or (combo.get("backbone") or {}).get("type") == "mean_shape"  # or as before
     ok = sorted((r for r in results if r["status"] == "ok"), key=lambda r: r["fold"])
     failed = [r for r in results if r["status"] != "ok"]
     detector = results[0].get("detector") or {"type": "gt"}
     row: dict[str, Any] = {
         "key": f"{key}@oracle" if oracle else key, "dataset": _component_label(combo["dataset"]),
-        "backbone": _component_label(combo["backbone"]), "neck": _component_label(combo.get("neck"), "-"),
-        "head": _component_label(combo["head"]), "loss": _component_label(combo.get("loss")),
+        "baseline": str(combo.get("baseline") or "mean_shape") if baseline else None,
+        "backbone": "-" if baseline else _component_label(combo["backbone"]),
+        "neck": "-" if baseline else _component_label(combo.get("neck"), "-"),
+        "head": "-" if baseline else _component_label(combo["head"]),
+        "loss": "-" if baseline else _component_label(combo.get("loss")),
         "detector": "gt (oracle boxes)" if oracle else _component_label(detector),
         "framing": _framing_label(combo, results),
         "folds_ok": len(ok), "folds_total": len(results), "status": "ok" if not failed else "failed",
@@ -96,9 +100,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     if combo.get("train_fraction") is not None:
         row["train_fraction"] = float(combo["train_fraction"])
     weights = next((r.get("weights") for r in results if r.get("weights")), None) or {}
-    row["weights"] = weights.get("label") or ("-" if row["backbone"] == "mean_shape" else "scratch")
-    if row["backbone"] == "mean_shape":
-        row["head"] = row["loss"] = row["weights"] = "-"
+    row["weights"] = "-" if baseline else weights.get("label") or "scratch"
     if not ok:
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"

@@ -32,7 +32,7 @@ def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]
 
 
 def _base_label(row: dict[str, Any]) -> str:
-    parts = [row["backbone"], row["head"]] if row["backbone"] != "mean_shape" else ["mean_shape baseline"]
+    parts = [f"{row['baseline']} baseline"] if row.get("baseline") else [row["backbone"], row["head"]]
     framing = row.get("framing")
     return " / ".join(parts) + (f" ({framing})" if framing and framing != "bilateral_crops" else "")
 
@@ -68,7 +68,7 @@ def finetune_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[
 
 def fraction_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[str], Path | None]:
     """Markdown lines and a PNG of pooled NME against the training share, for runs with ``train_fractions``."""
-    rows = [r for r in rows if r.get("status") == "ok" and "@oracle" not in r["key"] and r["backbone"] != "mean_shape"]
+    rows = [r for r in rows if r.get("status") == "ok" and "@oracle" not in r["key"] and not r.get("baseline")]
     if len({r.get("train_fraction", 1.0) for r in rows}) < 2:
         return [], None
     fractions = sorted({r.get("train_fraction", 1.0) for r in rows})

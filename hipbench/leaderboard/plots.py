@@ -125,7 +125,7 @@ def plot_pareto(rows: list[dict[str, Any]], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [r for r in rows if r.get("status") == "ok" and r.get("backbone") != "mean_shape" and r.get("pooled")]
+    models = [r for r in rows if r.get("status") == "ok" and not r.get("baseline") and r.get("pooled")]
     if len(models) < 2:
         return None
     labels = [f"{r['rank']}. {r['head']}" + (" (oracle)" if "oracle" in str(r.get("detector")) else "")

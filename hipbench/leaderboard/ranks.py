@@ -52,7 +52,7 @@ def rank_across_datasets(rows: list[dict[str, Any]]) -> RankSummary | None:
     from scipy.stats import friedmanchisquare, rankdata, studentized_range
 
     scored = [r for r in rows if r.get("status") == "ok" and r.get("pooled") and "oracle" not in str(r["detector"])
-              and r.get("backbone") != "mean_shape"]
+              and not r.get("baseline")]
     datasets = sorted({r["dataset"] for r in scored})
     table: dict[str, dict[str, float]] = {}
     for row in scored:

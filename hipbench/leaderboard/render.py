@@ -145,7 +145,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         _, sdr = _sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
                  "framing": row.get("framing", "bilateral_crops"), "train share": _share(row),
-                 "backbone": row["backbone"], "weights": row["weights"], "neck": row["neck"], "head": row["head"],
+                 "backbone": f"{row['baseline']} baseline" if row.get("baseline") else row["backbone"],
+                 "weights": row["weights"], "neck": row["neck"], "head": row["head"],
                  "loss": row["loss"], "combination": combination_label(row, rows)}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
@@ -188,8 +189,8 @@ def _share(row: dict[str, Any]) -> str:
 
 def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """backbone / head / loss, plus what varies across the table (weights, neck, dataset, detector)."""
-    if row["backbone"] == "mean_shape":
-        parts = ["mean_shape baseline"]
+    if row.get("baseline"):
+        parts = [f"{row['baseline']} baseline"]
     else:
         parts = [row["backbone"], row["head"]] + ([row["loss"]] if row["loss"] not in ("default", "-") else [])
         if row.get("neck") not in (None, "-"):

@@ -18,7 +18,6 @@ import torch
 from hipbench.pipeline.crops import CropSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination
 from hipbench.runner.fold_data import FoldData, external_file
-from hipbench.runner.hashing import BASELINE
 from hipbench.runner.store import RunStore, atomic_write, write_json
 from hipbench.schema import schema_text
 from hipbench.training.baseline import MeanShape
@@ -82,7 +81,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
     started = time.perf_counter()
     extra: dict[str, Any] = {}
     weights: dict[str, Any] = {"source": "scratch", "label": "-"}
-    if combination.backbone == BASELINE:
+    if combination.baseline is not None:
         model = MeanShape().fit(train_crops)
         train_seconds = time.perf_counter() - started
         predict_crops: Callable[[CropSet], np.ndarray] = model.predict
@@ -106,7 +105,12 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples, [])["nme"])
 
         desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
-        result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc)
+        from hipbench.training.tracking import open_tracker
+
+        tracked = {"benchmark": bench.resolved(), "combination": combination.as_dict(), "fold": fold.fold}
+        with open_tracker(bench.tracking, cell_dir, bench.name, combination.key, fold.fold, tracked) as tracker:
+            result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc,
+                                 on_epoch=tracker.log_epoch)
         train_seconds = result.train_seconds
         best = load_best(model, result)
         atomic_write(cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))

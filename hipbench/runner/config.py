@@ -25,7 +25,7 @@ from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
                   "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device", "amp",
-                  "baseline", "executor")
+                  "baseline", "executor", "tracking")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
 
@@ -162,7 +162,8 @@ class FinetuneConfig:
 class Combination:
     """One row of the leaderboard: dataset x framing x training share x backbone x neck x head x loss
     (``loss`` None = the head's default loss; ``framing`` None = the dataset schema's default framing;
-    ``train_fraction`` None = the whole training part of each fold)."""
+    ``train_fraction`` None = the whole training part of each fold). A ``baseline`` row (e.g.
+    ``mean_shape``) is a reference model of the dataset and framing; it has no backbone, head or loss."""
 
     dataset: Component
     backbone: Component
@@ -171,10 +172,15 @@ class Combination:
     neck: Component | None = None
     framing: Component | None = None
     train_fraction: float | None = None
+    baseline: str | None = None
 
     @property
     def key(self) -> str:
         """A readable, filesystem-safe id that is unique for a resolved combination."""
+        if self.baseline is not None:
+            text = "__".join(p for p in (self.dataset.label, self.framing.label if self.framing else "",
+                                         f"baseline-{self.baseline}") if p)
+            return f"{_safe(text)[:120]}-{config_hash(self.as_dict())[:8]}"
         fraction = f"train{self.train_fraction:g}" if self.train_fraction is not None else ""
         parts = [self.dataset.label, self.framing.label if self.framing else "", fraction, self.backbone.label,
                  self.neck.label if self.neck else "", self.head.label, self.loss.label if self.loss else "default"]
@@ -184,6 +190,9 @@ class Combination:
         return f"{safe}-{digest}"
 
     def as_dict(self) -> dict[str, Any]:
+        if self.baseline is not None:  # a reference model, not a trained network: no backbone, head or loss
+            return {"dataset": self.dataset.as_dict(), "baseline": self.baseline,
+                    **({"framing": self.framing.as_dict()} if self.framing is not None else {})}
         data = {"dataset": self.dataset.as_dict(), "backbone": self.backbone.as_dict(),
                 "neck": self.neck.as_dict() if self.neck else None, "head": self.head.as_dict(),
                 "loss": self.loss.as_dict() if self.loss else None}
@@ -219,6 +228,7 @@ class Benchmark:
     finetune: FinetuneConfig | None = None
     train_fractions: list[float | None] = field(default_factory=lambda: [None])
     measures: list[str] | None = None
+    tracking: list[Component] = field(default_factory=list)  # where training curves also go; not hashed
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
@@ -369,6 +379,20 @@ class _Parser:
                 raise self.fail(_line(data, "measures"), f"measures: {exc}") from None
         return list(dict.fromkeys(names))
 
+    def tracking(self, data: dict) -> list[Component]:
+        """``tracking:``: trackers that also receive the training curves (tensorboard, mlflow), checked to
+        work here (an unknown name, or a missing extra with its pip command, stops the run)."""
+        from hipbench.runner.executor import MissingExtra
+        from hipbench.training.tracking import check_tracker
+
+        found = self.components(data, "tracking", False)
+        for component in found:
+            try:
+                check_tracker(component.type, component.kwargs)
+            except (ValueError, MissingExtra) as exc:
+                raise self.fail(component.line or _line(data, "tracking"), f"tracking: {exc}") from None
+        return found
+
     def train_fractions(self, data: dict) -> list[float | None]:
         values = data.get("train_fractions")
         if values is None:
@@ -487,7 +511,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
         framings=parser.framings(data, train), test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
-        measures=parser.measures(data),
+        measures=parser.measures(data), tracking=parser.tracking(data),
     )
 
 

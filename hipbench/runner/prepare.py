@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from hipbench.pipeline.crops import SIDES, CropSet
+from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash, external_name
@@ -29,6 +30,7 @@ from hipbench.runner.fold_data import (
     save_samples,
 )
 from hipbench.runner.store import RunStore, read_json, write_json
+from hipbench.schema import SIDES
 
 FAILED = "FAILED.json"
 PREPARE_FORMAT = 2  # views carry their landmark indices (framings)
@@ -163,8 +165,8 @@ def _split_settings(cv: CVConfig) -> dict[str, Any]:
 
 
 def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
-    """Views of every sample as labelled (hip crops from the ``gt`` detector's boxes), made once per dataset."""
-    boxes = build_detector(Component("gt")).predict(samples) if framing.uses_detector else None
+    """Views of every sample as labelled (hip crops from the oracle boxes), made once per dataset."""
+    boxes = oracle_boxes(samples) if framing.uses_detector else None
     return framing.views(samples, boxes)
 
 
@@ -189,7 +191,7 @@ def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, sample
         stats["checkpoint"] = os.path.relpath(Path(stats["checkpoint"]).resolve(), store.root.resolve())
     test_samples = [samples[i] for i in test_idx]
     found = detector.predict(test_samples)
-    truth = build_detector(Component("gt", {"margin": getattr(detector, "margin", 0.25)})).predict(test_samples)
+    truth = oracle_boxes(test_samples, getattr(detector, "margin", 0.25))
     summary = detection_summary(found, truth)
     boxes, filled = apply_miss_policy(found, [s.width for s in test_samples], bench.on_miss)
     test_stats = {f"test_{k}": v for k, v in detector.evaluate(test_samples, work_dir).items()}

@@ -24,7 +24,7 @@ import numpy as np
 from hipbench import __version__
 from hipbench.runner.config import Benchmark, Combination, Component, config_hash
 from hipbench.runner.failures import exception_reason, write_failure
-from hipbench.runner.hashing import baseline_combination, cell_hash, weights_identity
+from hipbench.runner.hashing import BASELINE, baseline_combination, cell_hash, weights_identity
 from hipbench.runner.store import RunStore, read_json, write_json
 from hipbench.runner.tasks import CellTask
 
@@ -266,7 +266,7 @@ def describe_grid(bench: Benchmark, plan: Plan) -> str:
     folds = (f"{cv.folds} folds" + (f" x {cv.repeats} repeats" if cv.repeats > 1 else "") if cv.type == "kfold"
              else f"one {cv.type} split")
     return (f"{bench.name}: {len(plan.runnable)} combination(s) x {folds}"
-            f"{' + mean_shape baseline' if bench.baseline else ''} = {plan.total_cells} cells")
+            f"{f' + {BASELINE} baseline' if bench.baseline else ''} = {plan.total_cells} cells")
 
 
 def build_executor(spec: Component) -> Any:
