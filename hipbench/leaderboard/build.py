@@ -14,9 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hipbench.leaderboard import render
 from hipbench.runner.store import RunStore, atomic_write, read_json
-
-SDR_KEY_PREFIX = "sdr"
 
 
 def _component_label(entry: dict[str, Any] | None, default: str = "default") -> str:
@@ -64,14 +63,6 @@ def split_hash(pooled: dict[str, Any]) -> str:
     from hipbench.runner.config import config_hash
 
     return config_hash(sorted(zip(pooled["fold"].tolist(), pooled["image_id"].tolist())))
-
-
-def _sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
-    keys = sorted(k for k in metrics if k.startswith(SDR_KEY_PREFIX) and isinstance(metrics[k], (int, float)))
-    if not keys:
-        return "SDR", math.nan
-    preferred = next((k for k in keys if "5" in k and "2.5" not in k), keys[len(keys) // 2])
-    return preferred, float(metrics[preferred])
 
 
 def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
@@ -252,7 +243,6 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
     """
     import pandas as pd
 
-    from hipbench.leaderboard import render
 
     dirs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(d) for d in run_dir]
     if len(dirs) > 1 and out is None:

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hipbench.leaderboard.build import _sdr_value
 from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 
 # the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
@@ -56,6 +55,14 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
     if not has_hips:
         wanted = [c for c in wanted if not c.endswith(("AI MAE ° ensemble", "IHDI acc ensemble"))]
     return [c for c in columns + wanted if c not in dropped]
+
+
+def sdr_value(metrics: dict[str, Any]) -> tuple[str, float]:
+    keys = sorted(k for k in metrics if k.startswith("sdr") and isinstance(metrics[k], (int, float)))
+    if not keys:
+        return "SDR", math.nan
+    preferred = next((k for k in keys if "5" in k and "2.5" not in k), keys[len(keys) // 2])
+    return preferred, float(metrics[preferred])
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -142,7 +149,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for row in rows:
         pooled = row.get("pooled") or {}
-        _, sdr = _sdr_value(pooled)
+        _, sdr = sdr_value(pooled)
         cells = {"rank": str(row["rank"]), "dataset": row["dataset"], "detector": row["detector"],
                  "framing": row.get("framing", "bilateral_crops"), "train share": _share(row),
                  "backbone": f"{row['baseline']} baseline" if row.get("baseline") else row["backbone"],
@@ -226,7 +233,7 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     normaliser = next((r["pooled"].get("normaliser") for r in rows if r.get("pooled")), None)
-    sdr_name = next((_sdr_value(r["pooled"])[0] for r in rows if r.get("pooled")), "SDR")
+    sdr_name = next((sdr_value(r["pooled"])[0] for r in rows if r.get("pooled")), "SDR")
     bench = run_info.get("benchmark_file") or run_info.get("name", "")
     datasets = sorted({r["dataset"] for r in rows})
     return [
