@@ -467,7 +467,8 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     for key in data:
         if key == "metrics":  # accepted once and never read: now refused rather than silently ignored
             raise parser.fail(_line(data, key), "'metrics:' is not a setting: the leaderboard computes every "
-                              "metric (NME, MRE, SDR, AI, IHDI, coverage); remove it")
+                              "keypoint figure (NME, MRE, SDR, coverage); select clinical measures with "
+                              "'measures:' (e.g. [ai, ihdi, tonnis]), or remove it")
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
