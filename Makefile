@@ -17,9 +17,11 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check hipbench plugins tests benchmarks examples
+	$(BIN)/mypy hipbench
 	$(BIN)/python -m pytest -q
 
-# the tests marked slow (long cross-products, the Slurm-local and Ray executors); CI runs them after `make test`
+# the tests marked slow (long cross-products, the Slurm-local and Ray executors, the wheel and sdist); CI runs them
+# after `make test`
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 

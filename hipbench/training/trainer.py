@@ -143,10 +143,12 @@ class Trainer:
 
     # training ------------------------------------------------------------------------------
     def fit(self, model: nn.Module, loss_fn: nn.Module, train: CropSet, val: CropSet,
-            val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False) -> TrainResult:
+            val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False,
+            on_epoch: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
         """Train ``model``; after every epoch score the validation crops with ``val_nme`` (crop-pixel
         predictions -> NME %) and keep a copy of the best weights (the last epoch's with ``keep_last``, for
-        training without held-out images)."""
+        training without held-out images). ``on_epoch`` receives each epoch's history record (e.g. the
+        cell's trackers, :mod:`hipbench.training.tracking`)."""
         cfg = self.cfg
         seed_everything(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -193,6 +195,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "train_loss": float(total) / max(count, 1), "val_nme": nme,
                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
             best.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
             self.log.info("epoch %d/%d loss %.5f val NME %.3f%%", epoch + 1, cfg.epochs, record["train_loss"], nme)
             if self.progress:
                 epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_nme=f"{nme:.2f}")
