@@ -68,7 +68,7 @@ def test_broken_plugin_and_bad_pair_are_reported_and_other_rows_run(tmp_path: Pa
     assert "kl_discret" in out and "direct_regression" in out
     board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     ok = board[board.status == "ok"]
-    assert set(ok.backbone) == {"resnet18", "mean_shape"}
+    assert set(ok.backbone) == {"resnet18", "-"} and set(ok.baseline.dropna()) == {"mean_shape"}
     assert len(board[board.status == "failed"]) == 3  # broken x {auto, kl_discret}, resnet18 x kl_discret
     markdown = (tmp_path / "run" / "leaderboard.md").read_text()
     assert "FAILED" in markdown and "broken_net" in markdown

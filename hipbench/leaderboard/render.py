@@ -215,15 +215,17 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return label + (f" ({'; '.join(extras)})" if extras else "")
 
 
+IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
+                "loss", "status")
+FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
+               "det_miss_rate", "det_missed", "error")
+
+
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Machine-readable rows: identity, fold-mean figures and every scalar pooled metric."""
     out = []
     for row in rows:
-        base = {k: row.get(k) for k in ("rank", "run", "dataset", "framing", "detector", "backbone", "weights",
-                                        "neck", "head", "loss", "status", "folds_ok", "folds_total", "params_m",
-                                        "nme", "nme_std",
-                                        "train_minutes", "infer_ms", "det_map50", "det_miss_rate", "det_missed",
-                                        "error")}
+        base = {k: row.get(k) for k in IDENTITY_CSV + FIGURES_CSV}
         base |= ci_columns(row)
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}
