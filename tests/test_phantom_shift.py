@@ -12,7 +12,6 @@ import pytest
 from hipbench.data.phantom import (
     Acquisition,
     PhantomConfig,
-    _detector,
     apply_homography,
     phantom_homography,
     phantom_keypoints,
@@ -21,6 +20,7 @@ from hipbench.data.phantom import (
     sample_params,
 )
 from hipbench.geometry import acetabular_index
+from hipbench.imaging import blur, lower_resolution
 from hipbench.registry import DATASETS
 from hipbench.schema import get_schema
 
@@ -135,7 +135,7 @@ def test_the_warp_of_a_marker_lands_on_the_transformed_point():
 def test_resolution_and_blur_keep_pixel_centres():
     point = np.array([40.3, 71.8])
     for acq in (Acquisition(resolution=0.37), Acquisition(resolution=0.5), Acquisition(blur=2.0, resolution=0.25)):
-        moved = centroid(_detector(blob(SIZE, point, 3.0), acq))
+        moved = centroid(lower_resolution(blur(blob(SIZE, point, 3.0), acq.blur), acq.resolution))
         assert np.hypot(*(moved - point)) < 0.25
 
 

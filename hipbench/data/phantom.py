@@ -42,9 +42,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from hipbench.schema import get_schema
+from hipbench.imaging import (
+    apply_homography,
+    blur,
+    gaussian_noise,
+    lower_resolution,
+    quantum_noise,
+    tilt_homography,
+    window,
+)
+from hipbench.schema import SIDES, get_schema
 
-SIDES = ("left", "right")
 GRADE_MARGIN = 0.06  # minimum distance of an H-point from a grade boundary, in roof lengths
 HALF_ITD = 0.16  # half the inter-triradiate distance as a share of the image size, before scaling
 FOCAL = 4.0  # source-to-pelvis distance in image sizes (~80 cm to an infant pelvis on a ~20 cm field)
@@ -359,24 +367,7 @@ def phantom_homography(params: PhantomParams) -> np.ndarray:
     acq = params.acquisition
     if not acq.tilted:
         return np.eye(3)
-    f, c = FOCAL * params.size, (params.size - 1) / 2
-    k = np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
-    (cx, cy), (sx, sy) = np.cos(np.radians([acq.tilt_x, acq.tilt_y])), np.sin(np.radians([acq.tilt_x, acq.tilt_y]))
-    rot_x = np.array([[1.0, 0.0, 0.0], [0.0, cx, sx], [0.0, -sx, cx]])  # lower half nearer for tilt_x > 0
-    rot_y = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])  # image-right half nearer for tilt_y > 0
-    r = rot_y @ rot_x
-    return k @ np.column_stack([r[:, 0], r[:, 1], [0.0, 0.0, 1.0]]) @ np.linalg.inv(k)
-
-
-def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Points (N, 2) through the 3x3 homography ``h``.
-
-    Example:
-        >>> apply_homography(np.diag([2.0, 2.0, 1.0]), np.array([[1.0, 3.0]])).tolist()
-        [[2.0, 6.0]]
-    """
-    p = np.c_[points, np.ones(len(points))] @ np.asarray(h, float).T
-    return p[:, :2] / p[:, 2:]
+    return tilt_homography(params.size, params.size, acq.tilt_x, acq.tilt_y, FOCAL)
 
 
 def phantom_keypoints(params: PhantomParams) -> np.ndarray:
@@ -538,36 +529,12 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
     return _acquire(np.clip(image, 0, 1).astype(np.float32), params)
 
 
-def _window(image: np.ndarray, acq: Acquisition) -> np.ndarray:
-    if acq.contrast != 1.0 or acq.exposure != 0.0:
-        image = 0.5 + acq.contrast * (image - 0.5) + acq.exposure
-    if acq.gamma != 1.0:
-        image = np.power(np.clip(image, 0, 1), acq.gamma)
-    return image
-
-
-def _detector(image: np.ndarray, acq: Acquisition) -> np.ndarray:
-    import cv2
-
-    if acq.blur > 0:
-        image = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), acq.blur)
-    if acq.resolution < 1.0:  # area sampling and linear scaling both keep pixel centres where they are
-        size = image.shape[1], image.shape[0]
-        low = tuple(max(1, round(n * acq.resolution)) for n in size)
-        image = cv2.resize(np.asarray(image, np.float32), low, interpolation=cv2.INTER_AREA)
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-    return image
-
-
 def _noise(image: np.ndarray, params: PhantomParams) -> np.ndarray:
     acq = params.acquisition
     if acq.poisson > 0:
-        rng = np.random.default_rng([params.seed, params.index, POISSON_STREAM])
-        quantum = acq.poisson ** 2
-        image = 1.0 - rng.poisson(np.clip(1.0 - image, 0, 1) / quantum) * quantum
+        image = quantum_noise(image, acq.poisson, np.random.default_rng([params.seed, params.index, POISSON_STREAM]))
     if acq.noise > 0:
-        rng = np.random.default_rng([params.seed, params.index, NOISE_STREAM])
-        image = image + acq.noise * rng.standard_normal(image.shape).astype(np.float32)
+        image = gaussian_noise(image, acq.noise, np.random.default_rng([params.seed, params.index, NOISE_STREAM]))
     return image
 
 
@@ -580,7 +547,9 @@ def _acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
         >>> _acquire(image, p) is image
         True
     """
-    out = _noise(_detector(_window(image, params.acquisition), params.acquisition), params)
+    acq = params.acquisition
+    windowed = window(image, acq.contrast, acq.exposure, acq.gamma)
+    out = _noise(lower_resolution(blur(windowed, acq.blur), acq.resolution), params)
     return image if out is image else np.clip(out, 0, 1).astype(np.float32)
 
 
@@ -600,7 +569,7 @@ def phantom_sample(params: PhantomParams):
     image_id = f"phantom_s{params.seed}_{params.index:05d}"
     acquisition = {**asdict(params.acquisition), "homography": phantom_homography(params).tolist()}
     meta = {"ai": [params.left.ai, params.right.ai], "grade": [params.left.grade, params.right.grade],
-            "phantom_params": params, "acquisition": acquisition}
+            "phantom_params": params, "acquisition": acquisition, "synthetic": True}
     return Sample(image_id, image_id, phantom_keypoints(params), np.ones(schema.num_keypoints, bool), {},
                   (params.size, params.size), schema, phantom_pixel_spacing(params), None,
                   partial(render_phantom, params), meta)
