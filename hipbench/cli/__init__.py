@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "hipbench.cli.run:leaderboard_command",
     "status": "hipbench.cli.run:status_command",
     "predict": "hipbench.cli.predict:predict_command",
+    "robustness": "hipbench.cli.robustness:robustness_command",
 }
 
 

@@ -177,9 +177,14 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                           "infer_ms_per_image": result.get("infer_ms_per_image")})
     run_record = read_json(Path(run_dir) / "run.json") if (Path(run_dir) / "run.json").exists() else {}
     measures = (run_record.get("resolved") or {}).get("measures")  # None: every measure the schema supports
+    from hipbench.robustness.suite import read_summary
+
+    robustness = read_summary(run_dir)
     rows = []
     for key, results in by_key.items():
         rows.append(_row(store, key, results, oracle=False, measures=measures))
+        if key in robustness:
+            rows[-1]["robustness_pct"] = robustness[key].get("degradation_pct")
         if any("oracle_metrics" in r for r in results):
             rows.append(_row(store, key, results, oracle=True, measures=measures))
     return rows, fold_rows

@@ -12,7 +12,7 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 
 # the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
-                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "train min"]
+                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "robustness Δ%", "train min"]
 # column groups of the full view; the HTML shows the default view and toggles the other groups
 GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", "backbone", "weights", "neck",
                        "head", "loss"],
@@ -21,7 +21,8 @@ GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", 
           "IHDI": ["IHDI acc", "IHDI acc [95% CI]", "IHDI κw"],
           "screening": ["screen sens", "screen spec"],
           "detector": ["coverage", "det mAP50", "det miss %"],
-          "cost": ["train min", "infer ms/img"]}
+          "cost": ["train min", "infer ms/img"],
+          "robustness": ["robustness Δ%"]}
 ALL_COLUMNS = [c for group in GROUPS.values() for c in group]
 LEGEND = ("'vs best' compares each row with the best row of its group (same dataset, split and detector boxes, "
           "hence the same patients), the row with the lowest pooled NME, for NME and for AI MAE alike: 'best' is "
@@ -46,6 +47,8 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
     dropped = (set() if has_hips else HIP_COLUMNS) | (set() if has_coverage else {"coverage"})
     if not any(r.get("train_fraction") is not None for r in rows):
         dropped.add("train share")
+    if not any(r.get("robustness_pct") is not None for r in rows):
+        dropped.add("robustness Δ%")
     external = external_columns(rows)
     wanted = [c for cols in external.values() for c in cols]
     if columns is DEFAULT_COLUMNS:
@@ -180,6 +183,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "det miss %": _fmt(100 * row["det_miss_rate"], 1) if "det_miss_rate" in row else "–",
             "train min": _fmt(row.get("train_minutes"), 2),
             "infer ms/img": _fmt(row.get("infer_ms"), 1),
+            "robustness Δ%": _fmt(row.get("robustness_pct"), 1),
             "NME % [95% CI]": values_with_ci(_pooled(row, "nme"), row.get("nme_ci"), 2),
             "NME vs best": mark(row, "nme"),
             "AI MAE ° [95% CI]": values_with_ci(_pooled(row, "ai_mae"), row.get("ai_mae_ci"), 2),
@@ -218,7 +222,7 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
                 "loss", "status")
 FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
-               "det_miss_rate", "det_missed", "error")
+               "det_miss_rate", "det_missed", "robustness_pct", "error")
 
 
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
