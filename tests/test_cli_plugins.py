@@ -92,3 +92,20 @@ def test_list_all_kinds_has_a_heading_per_kind() -> None:
 def test_list_rejects_unknown_kind() -> None:
     result = run_cli("list", "backbonez")
     assert result.returncode == 2 and "backbones" in result.stderr
+
+
+def test_plugins_contracts_prints_every_kinds_contract() -> None:
+    from click.testing import CliRunner
+
+    from hipbench.cli import main
+    from hipbench.registry import ALL_REGISTRIES
+
+    result = CliRunner().invoke(main, ["plugins", "--contracts"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    for kind, registry in ALL_REGISTRIES.items():
+        assert f"{kind} (entry-point group hipbench.{kind})" in result.output
+        assert " ".join(registry.contract.split()) in flat, kind
+    assert "hipbench.models.codec.Codec" in flat and "plugins: fpn, fpn_concat" in flat
+    table = CliRunner().invoke(main, ["plugins"])
+    assert table.exit_code == 0 and "hipbench plugins --contracts" in table.output

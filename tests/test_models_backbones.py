@@ -10,10 +10,11 @@ import torch
 
 from hipbench.models import Backbone, get_model, list_models
 from hipbench.models.keypoint_model import build_model
-from hipbench.models.neck import FPNConcatNeck, build_neck
-from hipbench.registry import BACKBONES
+from hipbench.models.neck import Neck, build_neck
+from hipbench.registry import BACKBONES, NECKS, UnknownPluginError
 from hipbench_plugins.backbones.presets import PRESETS
 from hipbench_plugins.backbones.timm_adapter import TimmBackbone, load_checkpoint
+from hipbench_plugins.necks.fpn import FPNConcatNeck
 from tests.conftest import run_cli
 
 TINY = {"type": "timm", "model_name": "test_resnet"}
@@ -147,8 +148,33 @@ def test_fpn_neck_fuses_every_level_at_the_finest_stride() -> None:
     assert tuple(fused.shape) == (2, 32, 16, 16)
     chosen = FPNConcatNeck(backbone.out_channels, backbone.strides, channels=4, levels=[0, -1])
     assert chosen.strides == (2,) and chosen.out_channels == (8,)
-    with pytest.raises(ValueError, match="unknown neck 'bifpn'"):
-        build_neck({"type": "bifpn"}, (8,), (4,))
+    with pytest.raises(UnknownPluginError, match="Unknown necks 'fpm'. Did you mean 'fpn'"):
+        build_neck({"type": "fpm"}, (8,), (4,))
+
+
+def test_necks_are_a_registry_that_a_plugin_extends() -> None:
+    assert {"fpn", "fpn_concat"} <= set(NECKS.names()) and NECKS.group == "hipbench.necks"
+    assert list_models("necks") == NECKS.names()
+
+    class Coarsest(Neck):
+        def __init__(self, in_channels, in_strides, scale: float = 1.0) -> None:
+            super().__init__(in_channels, in_strides)
+            self.scale = scale
+            self.out_channels, self.strides = self.in_channels[-1:], self.in_strides[-1:]
+
+        def forward(self, features):
+            return (features[-1] * self.scale,)
+
+    NECKS.register_module(name="test_coarsest", module=Coarsest, force=True)
+    try:
+        model = build_model(TINY, {"type": "direct_regression"}, num_keypoints=2, input_size=32,
+                            neck={"type": "test_coarsest", "scale": 2.0})
+        assert isinstance(model.neck, Coarsest) and model.neck.strides == model.backbone.strides[-1:]
+        assert tuple(model.eval()(torch.zeros(1, 3, 32, 32)).shape) == (1, 2, 2)
+    finally:
+        NECKS._module_dict.pop("test_coarsest", None)
+    with pytest.raises(ValueError, match="fills in itself"):
+        build_neck({"type": "fpn", "in_channels": (8,)}, (8,), (4,))
 
 
 @pytest.mark.parametrize("head", ["heatmap", "dilated_mask", "simcc_2d", "integral"])

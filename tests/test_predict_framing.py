@@ -132,3 +132,49 @@ def test_schema_without_hips_gets_keypoints_and_no_measures(both_run: Path, imag
     assert (out / "phantom_s9_00000_overlay.png").stat().st_size > 0
     summary = pd.read_csv(out / "summary.csv")
     assert summary.ai_left_deg.isna().all() and (summary.keypoints_found == 12).all()
+
+
+class FixedBoxDetector:
+    """A restorable detector of a private suffix: boxes read from its JSON checkpoint (for --detector-weights)."""
+
+    name = "fixed_box"
+    needs_labels = False
+    checkpoint_suffixes = (".fixedbox",)
+
+    def __init__(self, boxes: dict | None = None) -> None:
+        self.boxes = boxes or {}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Path, device: str = "cpu", **kwargs) -> "FixedBoxDetector":
+        return cls(json.loads(Path(checkpoint).read_text()))
+
+    def predict(self, samples):
+        return [{side: np.array(box, float) * [s.width, s.height, s.width, s.height]
+                 for side, box in self.boxes.items()} for s in samples]
+
+
+def test_detector_weights_pick_their_detector_by_suffix_or_type(both_run: Path, images: Path, tmp_path: Path) -> None:
+    from hipbench.pipeline.detector import HipDetector
+    from hipbench.registry import DETECTORS
+
+    detector = type("FixedBox", (FixedBoxDetector, HipDetector), {})
+    weights = tmp_path / "hips.fixedbox"
+    weights.write_text(json.dumps({"left": [0.05, 0.2, 0.45, 0.8], "right": [0.55, 0.2, 0.95, 0.8]}))
+    DETECTORS.register_module(name="fixed_box", module=detector, force=True)
+    try:
+        out = tmp_path / "pred"
+        code, output = invoke("predict", str(images), "--model", str(both_run), "--out", str(out), "--device", "cpu",
+                              "--combination", "bilateral_crops__resnet18", "--detector-weights", str(weights))
+        assert code == 0, output
+        payload = json.loads((out / "phantom_s9_00000.json").read_text())
+        assert payload["model"]["detector"] == "fixed_box(hips.fixedbox)"
+        assert payload["box_source"] == {"left": "detector", "right": "detector"}
+        assert any("synthetic phantom" in w for w in payload["warnings"])  # from the prepared samples' meta
+        code, output = invoke("predict", str(images), "--model", str(both_run), "--out", str(tmp_path / "gt"),
+                              "--combination", "bilateral_crops__resnet18", "--detector-weights", str(weights),
+                              "--detector-type", "gt")
+        assert code == 2 and "'gt' (GroundTruthDetector) cannot be restored from a checkpoint" in output
+        code, output = invoke("predict", str(images), "--model", str(both_run), "--detector-type", "fixed_box")
+        assert code == 2 and "pass both" in output
+    finally:
+        DETECTORS._module_dict.pop("fixed_box", None)

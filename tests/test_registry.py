@@ -32,8 +32,8 @@ def widgets(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> PluginRegistr
 
 
 def test_registries_are_root_mmengine_registries_with_contracts() -> None:
-    assert set(ALL_REGISTRIES) == {"backbones", "heads", "losses", "codecs", "datasets", "metrics",
-                                   "detectors", "framings", "executors"}
+    assert set(ALL_REGISTRIES) == {"backbones", "necks", "heads", "losses", "codecs", "datasets", "metrics",
+                                   "measures", "detectors", "framings", "executors"}
     for kind, registry in ALL_REGISTRIES.items():
         assert registry.scope == "hipbench" and registry.parent is None
         assert registry.group == f"hipbench.{kind}"

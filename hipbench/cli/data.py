@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import click
 
-FORMAT_CHOICES = ["auto", "ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints"]
+from hipbench.data.dataset import FORMATS
+
+FORMAT_CHOICES = ["auto", *FORMATS]
 
 
 @click.group("data")

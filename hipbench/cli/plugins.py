@@ -1,8 +1,11 @@
-"""``hipbench list`` and ``hipbench plugins``: what the registries hold and where it comes from."""
+"""``hipbench list`` and ``hipbench plugins``: what the registries hold, where it comes from, and the contract
+a plugin of each kind fulfils."""
 
 from __future__ import annotations
 
 import sys
+import textwrap
+from typing import Iterable
 
 import click
 
@@ -58,10 +61,36 @@ def list_command(kind: str | None) -> None:
             click.echo("  (none)")
 
 
+def contracts_text(registries: Iterable[PluginRegistry], width: int = 100) -> str:
+    """Each kind with its entry-point group, its contract (wrapped to ``width``) and its plugins' names.
+
+    Example:
+        >>> reg = PluginRegistry("widgets", contract="Widgets: callables ``f(**kwargs) -> Widget``.")
+        >>> print(contracts_text([reg]))
+        widgets (entry-point group hipbench.widgets)
+            Widgets: callables ``f(**kwargs) -> Widget``.
+            plugins: (none)
+    """
+    def wrap(text: str) -> str:
+        return textwrap.fill(text, width=width, initial_indent="    ", subsequent_indent="    ",
+                             break_long_words=False, break_on_hyphens=False)
+
+    sections = []
+    for registry in registries:
+        names = [name if (entry := registry.entries().get(name)) is None or entry.status in {"not loaded", "loaded"}
+                 else f"{name} ({entry.status})" for name in registry.names()]
+        sections.append(f"{registry.kind} (entry-point group {registry.group})\n{wrap(registry.contract)}\n"
+                        f"{wrap('plugins: ' + (', '.join(names) or '(none)'))}")
+    return "\n\n".join(sections)
+
+
 @click.command("plugins")
 @click.option("--check", is_flag=True, help="Import every plugin; exit 1 if any fails, printing why.")
-def plugins_command(check: bool) -> None:
-    """Table of every plugin: kind, name, distribution, version and load status."""
+@click.option("--contracts", is_flag=True,
+              help="One section per kind: its contract (what a plugin of that kind provides) and its plugins.")
+def plugins_command(check: bool, contracts: bool) -> None:
+    """Table of every plugin: kind, name, distribution, version and load status (--contracts: each kind's
+    contract instead)."""
     from tabulate import tabulate
 
     registries = list(ALL_REGISTRIES.values())
@@ -69,8 +98,12 @@ def plugins_command(check: bool) -> None:
         for registry in registries:
             registry.load_all()
     entries = list(iter_entries(registries))
-    rows = [(e.kind, e.name, e.distribution, e.version, e.status) for e in entries]
-    click.echo(tabulate(rows, headers=["kind", "name", "distribution", "version", "status"]))
+    if contracts:
+        click.echo(contracts_text(registries))
+    else:
+        rows = [(e.kind, e.name, e.distribution, e.version, e.status) for e in entries]
+        click.echo(tabulate(rows, headers=["kind", "name", "distribution", "version", "status"]))
+        click.echo("\nWhat a plugin of each kind provides: hipbench plugins --contracts")
     problems = [e for e in entries if e.status in {"failed", "conflict"}]
     for entry in problems:
         registry = ALL_REGISTRIES[entry.kind]

@@ -32,11 +32,15 @@ if TYPE_CHECKING:
               show_default=True, help="Where the JSON files, overlays and summary.csv go.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--detector-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A local YOLO hip-detector .pt to use instead of the run's own detector.")
+              help="A trained hip detector's weights file (e.g. a YOLO .pt) to use instead of the run's own "
+                   "detector.")
+@click.option("--detector-type", default=None, metavar="NAME",
+              help="The detector plugin that loads --detector-weights (default: the registered detector that "
+                   "declares the file's suffix).")
 @click.option("--on-miss", type=click.Choice(["missing", "mirror"]), default=None,
               help="What to do with a hip the detector misses (default: the run's policy).")
 def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str | None, out_dir: Path, device: str,
-                    detector_weights: Path | None, on_miss: str | None) -> None:
+                    detector_weights: Path | None, detector_type: str | None, on_miss: str | None) -> None:
     """Predict landmarks and measure AI and IHDI on PNG/JPEG/DICOM images.
 
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
@@ -56,9 +60,12 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str
         images = find_images(inputs)
         if not images:
             raise FileNotFoundError(f"no images (.png, .jpg, .dcm, ...) in {', '.join(map(str, inputs))}")
+        if detector_type is not None and detector_weights is None:
+            raise ValueError("--detector-type names the detector of --detector-weights; pass both")
         choice = choose_cell(model_path, combination, have_detector_weights=detector_weights is not None)
-        predictor = HipPredictor(choice.cell, device=device, detector_weights=detector_weights, on_miss=on_miss)
-    except (FileNotFoundError, ValueError, PluginError) as exc:
+        predictor = HipPredictor(choice.cell, device=device, detector_weights=detector_weights, on_miss=on_miss,
+                                 detector_type=detector_type)
+    except (FileNotFoundError, ValueError, NotImplementedError, PluginError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"row: {choice.reason}")

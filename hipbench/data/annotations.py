@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hipbench.data.dataset import FORMATS as ANNOTATION_FORMATS
 from hipbench.data.dataset import DatasetError, check_points
 from hipbench.data.images import IMAGE_SUFFIXES, probe_image
 from hipbench.data.sample import HIP_LABELS, Sample
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 
-ANNOTATION_FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")
 SPACING_COLUMNS = ("pixel_spacing_mm", "pixel_spacing")  # optional last landmark_csv column, mm/px
 _TUPLE = re.compile(r"\(([^()]*)\)")
 

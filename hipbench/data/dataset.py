@@ -276,7 +276,7 @@ def check_points(points: np.ndarray, file: str | Path, image_size: tuple[int, in
                 raise DatasetError(f"{file}: point {i + 1} ({x:g}, {y:g}) lies outside the {w}x{h} image")
 
 
-FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")
+FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")  # on-disk layouts; detect_format names one
 
 
 def detect_format(root: str | Path) -> str:

@@ -42,8 +42,10 @@ class Sample:
     ``keypoints`` are (K, 2) float full-image pixels (x right, y down) in ``schema`` order, NaN where a
     landmark is missing; ``visible`` is (K,) bool. ``boxes`` maps ``LeftHip``/``RightHip`` (image sides)
     to ``[x1, y1, x2, y2]`` pixels. ``image_size`` is (width, height). ``pixel_spacing`` is mm per pixel
-    when known (``meta["pixel_spacing_from"]``: ``csv``, ``dicom`` or ``option``). ``load_image`` decodes
-    the image as float32 (H, W) grayscale in [0, 1] on every call; the sample never keeps the pixels.
+    when known (``meta["pixel_spacing_from"]``: ``csv``, ``dicom`` or ``option``). ``meta["synthetic"]`` is
+    true for generated images (the phantom): ``hipbench predict`` warns that a model trained on them gives no
+    clinical reading. ``load_image`` decodes the image as float32 (H, W) grayscale in [0, 1] on every call;
+    the sample never keeps the pixels.
 
     Example:
         >>> from hipbench.schema import get_schema

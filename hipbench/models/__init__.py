@@ -1,4 +1,5 @@
-"""Model contracts and the model zoo's front door.
+"""Model contracts (:class:`Backbone`, :class:`Neck`, :class:`Codec`; heads in ``keypoint_model``) and the model
+zoo's front door.
 
 ``list_models(kind)`` names what a registry holds without importing plugins; ``get_model(name,
 kind=..., **kwargs)`` builds one. Keypoint models are assembled by
@@ -10,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from hipbench.models.backbone import Backbone
+from hipbench.models.codec import Codec
+from hipbench.models.neck import Neck
 
-MODEL_KINDS = ("backbones", "heads", "losses", "codecs")
+MODEL_KINDS = ("backbones", "necks", "heads", "losses", "codecs")
 
 
 def _registry(kind: str) -> Any:
@@ -23,7 +26,7 @@ def _registry(kind: str) -> Any:
 
 
 def list_models(kind: str = "backbones") -> list[str]:
-    """Registered names of ``kind`` (backbones, heads, losses or codecs), sorted; nothing is imported.
+    """Registered names of ``kind`` (backbones, necks, heads, losses or codecs), sorted; nothing is imported.
 
     Example:
         >>> {"resnet18", "hrnet_w32", "timm"} <= set(list_models())
@@ -46,4 +49,4 @@ def get_model(name: str, kind: str = "backbones", **kwargs: Any) -> Any:
     return _registry(kind).build({"type": name, **kwargs})
 
 
-__all__ = ["MODEL_KINDS", "Backbone", "get_model", "list_models"]
+__all__ = ["MODEL_KINDS", "Backbone", "Codec", "Neck", "get_model", "list_models"]

@@ -14,18 +14,9 @@ import torch
 from torch import nn
 
 from hipbench.models.backbone import Backbone
+from hipbench.models.codec import check_keypoints
 
 AUTO_LOSS = ("auto", "default")
-
-
-def _check_keypoints(keypoints: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if keypoints.ndim != 3 or keypoints.shape[-1] != 2 or tuple(visible.shape) != tuple(keypoints.shape[:2]):
-        raise ValueError(f"keypoints must be (B, K, 2) and visible (B, K); got {tuple(keypoints.shape)} and "
-                         f"{tuple(visible.shape)}")
-    points = keypoints.float()
-    finite = torch.isfinite(points).all(dim=-1)
-    vis = visible.to(device=points.device, dtype=torch.float32) * finite
-    return torch.where(finite[..., None], points, torch.zeros_like(points)), vis
 
 
 class KeypointHead(nn.Module, abc.ABC):
@@ -137,7 +128,7 @@ class KeypointModel(nn.Module):
 
         Keypoints that are NaN count as invisible.
         """
-        points, vis = _check_keypoints(keypoints, visible)
+        points, vis = check_keypoints(keypoints, visible)
         targets = self.head.codec.encode(points, vis)
         return self.head.loss(outputs, targets, vis, loss_fn)
 
@@ -150,8 +141,11 @@ class KeypointModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def set_progress(self, fraction: float) -> None:
-        """Tell the codec how far training is (0..1); ``disk_mask`` shrinks its radius with it."""
-        self.head.codec.set_progress(fraction)
+        """Tell the codec how far training is (0..1), through :meth:`hipbench.models.codec.Codec.set_progress`
+        (a codec that is not a ``Codec`` and lacks the hook is left alone)."""
+        hook = getattr(self.head.codec, "set_progress", None)
+        if hook is not None:
+            hook(fraction)
 
     def build_default_loss(self) -> nn.Module:
         """The head's default loss, built from the LOSSES registry."""
@@ -162,7 +156,8 @@ class KeypointModel(nn.Module):
 
 def build_model(backbone: dict, head: dict, num_keypoints: int, input_size: int, neck: dict | None = None
                 ) -> KeypointModel:
-    """Build backbone (BACKBONES), optional neck (``hipbench.models.neck.NECKS``) and head (HEADS).
+    """Build backbone (BACKBONES), optional neck (NECKS, :func:`hipbench.models.neck.build_neck`) and head
+    (HEADS).
 
     The head is built as ``HEADS.build({**head, "in_channels": ..., "in_strides": ...,
     "num_keypoints": num_keypoints, "input_size": input_size})`` with the channels and strides of

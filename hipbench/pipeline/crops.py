@@ -13,8 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from hipbench.data.sample import Sample
-
-SIDES = ("left", "right")
+from hipbench.schema import SIDES
 
 
 def crop_affine(box: np.ndarray, size: int, expand: float = 1.25, mirror: bool = False) -> np.ndarray:

@@ -17,19 +17,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hipbench.data.images import IMAGE_SUFFIXES
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import SIDES, points_to_full_image
+from hipbench.pipeline.crops import points_to_full_image
 from hipbench.pipeline.framing import Framing
 from hipbench.pipeline.misses import MISS_POLICIES, apply_miss_policy
 from hipbench.pipeline.overlay import NO_HIP_MEASURES
-from hipbench.schema import LandmarkSchema
+from hipbench.schema import SIDES, LandmarkSchema
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".tif", ".tiff", ".bmp")
 AI_PLAUSIBLE = (5.0, 45.0)
 WHOLE_IMAGE_SOURCE = "whole_image"  # ``box_source`` of a hip seen through the whole-image framing (no box)
 DETECTOR_HINT = ("add a whole_image framing to the benchmark, e.g. `framings: [{type: bilateral_crops}, "
-                 "{type: whole_image}]`, and run it again, or pass --detector-weights FILE.pt (a YOLO hip "
-                 "detector)")
+                 "{type: whole_image}]`, and run it again, or pass --detector-weights FILE (a trained hip detector's "
+                 "weights, e.g. a YOLO .pt; --detector-type names its detector when the file suffix does not)")
 
 
 def find_images(inputs: Sequence[str | Path]) -> list[Path]:
@@ -80,15 +80,28 @@ def needs_detector(framing: dict[str, Any]) -> bool:
 
 
 def detector_checkpoint(result: dict[str, Any], run_dir: Path) -> tuple[Path | None, str]:
-    """The cell's restorable detector checkpoint, or None and why there is none.
+    """The cell's restorable detector checkpoint (the detector recorded in its ``result.json``), or None and
+    why there is none. A detector that reads its boxes from the labels (``needs_labels``) has none.
 
     Example:
         >>> detector_checkpoint({"detector": {"type": "gt"}}, Path("run"))[1]
-        "this run used the 'gt' detector (label boxes), which cannot find hips on a new image"
+        "this run used the 'gt' detector, which reads its boxes from the labels and cannot find hips on a new image"
     """
-    kind = (result.get("detector") or {"type": "gt"}).get("type")
-    if kind == "gt":
-        return None, "this run used the 'gt' detector (label boxes), which cannot find hips on a new image"
+    from hipbench.pipeline.detector import restorable
+    from hipbench.registry import DETECTORS, PluginError
+
+    kind = (result.get("detector") or {}).get("type")
+    if kind in (None, "none"):
+        return None, "this cell recorded no detector"
+    try:
+        detector = DETECTORS.get(kind)
+    except PluginError as exc:
+        return None, f"this run's detector cannot be loaded: {exc}"
+    if getattr(detector, "needs_labels", False):
+        return None, (f"this run used the {kind!r} detector, which reads its boxes from the labels and cannot "
+                      "find hips on a new image")
+    if not restorable(detector):
+        return None, f"this run's {kind!r} detector cannot be restored from a checkpoint"
     stored = (result.get("detector_stats") or {}).get("checkpoint")
     if not stored:
         return None, f"this run's {kind!r} detector stored no checkpoint"
@@ -114,7 +127,7 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
     The row is the best ranked leaderboard row that can run on new images (``combination``: the row whose
     key is, or uniquely contains, that text); the ``mean_shape`` baseline and the oracle-box rows are never
     chosen. A row whose framing needs a detector can run only with a restorable detector checkpoint (a
-    learned detector; ``gt`` needs labels) or with ``have_detector_weights``; otherwise the next row is
+    learned detector; one that ``needs_labels`` cannot) or with ``have_detector_weights``; otherwise the next row is
     tried, e.g. a ``whole_image`` one. Among the row's usable folds, the one with the best validation NME.
     Raises ``ValueError`` saying why when no row can run.
     """
@@ -204,8 +217,8 @@ def _choice_reason(row: dict[str, Any], skipped: list[tuple[dict[str, Any], str]
 def _no_row_message(run_dir: Path, skipped: list[tuple[dict[str, Any], str]], named: bool) -> str:
     framings = ", ".join(sorted({row["framing"] for row, _ in skipped}))
     which = f"row {skipped[0][0]['key']}" if named else "every trained row of this run"
-    hint = ("pick a row that needs no detector (a whole_image row), or pass --detector-weights FILE.pt (a YOLO hip "
-            "detector)") if named else DETECTOR_HINT
+    hint = ("pick a row that needs no detector (a whole_image row), or pass --detector-weights FILE (a trained hip "
+            "detector's weights)") if named else DETECTOR_HINT
     return f"{run_dir}: {which} ({framings}) needs a hip detector to predict on new images, and {skipped[0][1]}; {hint}"
 
 
@@ -271,14 +284,16 @@ class HipPredictor:
     Args:
         cell_dir: a finished cell (``model.pt``, ``config.json``, ``result.json``, ``predictions.npz``).
         device: ``auto``, ``cpu`` or ``cuda``.
-        detector_weights: a local YOLO ``.pt`` to use instead of the run's detector (required for a framing
-            that needs a detector when the run used the ``gt`` oracle, which needs labels that new images do
-            not have); unused by a framing without a detector.
+        detector_weights: a trained detector's weights file to use instead of the run's detector (required for
+            a framing that needs a detector when the run's detector ``needs_labels``, which new images do not
+            have); unused by a framing without a detector.
+        detector_type: the DETECTORS name that loads ``detector_weights``; default: the one registered detector
+            whose ``checkpoint_suffixes`` include the file's suffix.
         on_miss: ``missing`` or ``mirror``; default: the run's own policy.
     """
 
     def __init__(self, cell_dir: str | Path, device: str = "auto", detector_weights: str | Path | None = None,
-                 on_miss: str | None = None) -> None:
+                 on_miss: str | None = None, detector_type: str | None = None) -> None:
         from hipbench.pipeline.framing import build_framing
         from hipbench.runner.store import read_json
         from hipbench.training.trainer import Trainer, resolve_device
@@ -296,9 +311,10 @@ class HipPredictor:
         stored = cell_framing(self.result, self.config["combination"])
         self.framing = build_framing({k: v for k, v in stored.items() if k != "uses_detector"}, self.train_cfg)
         self.model = self._model()
+        self.synthetic = self.trained_on_synthetic()
         self.trainer = Trainer(self.train_cfg, self.device, amp=False, progress=False)
-        self.detector, self.detector_label = (self._detector(detector_weights) if self.framing.uses_detector
-                                              else (None, "none"))
+        self.detector, self.detector_label = (self._detector(detector_weights, detector_type)
+                                              if self.framing.uses_detector else (None, "none"))
 
     def _schema(self) -> LandmarkSchema:
         from hipbench.schema import get_schema
@@ -318,21 +334,46 @@ class HipPredictor:
         model.load_state_dict(state)
         return model.eval()
 
-    def _detector(self, weights: str | Path | None) -> tuple[Any, str]:
+    def _detector(self, weights: str | Path | None, kind: str | None) -> tuple[Any, str]:
+        """The detector restored from ``weights`` (by ``kind``, else by the file's suffix), else the run's own
+        (the type and settings recorded in the cell's ``result.json``, from its stored checkpoint)."""
+        from hipbench.pipeline.detector import detector_for_checkpoint
         from hipbench.registry import DETECTORS
 
         if weights is not None:
-            detector = DETECTORS.build({"type": "yolo", "weights": str(weights)})
-            detector.load(Path(weights), str(self.device))
-            return detector, f"yolo({Path(weights).name})"
-        cfg = self.config["benchmark"]["detector"]
-        path, why = detector_checkpoint(self.result, self.cell_dir.parent.parent.parent)
+            kind = kind or detector_for_checkpoint(Path(weights))
+            detector = DETECTORS.get(kind).from_checkpoint(Path(weights), str(self.device))
+            return detector, f"{kind}({Path(weights).name})"
+        path, why = detector_checkpoint(self.result, self.run_dir)
         if path is None:
             raise ValueError(f"{self.cell_dir}: its framing ({self.framing.name}) needs a hip detector to predict "
                              f"on new images, and {why}; {DETECTOR_HINT}")
-        detector = DETECTORS.build(cfg)
-        detector.load(path, str(self.device))
-        return detector, cfg["type"]
+        settings = dict(self.result["detector"])
+        kind = settings.pop("type")
+        return DETECTORS.get(kind).from_checkpoint(path, str(self.device), **settings), kind
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory that holds this cell (``RUN/cells/KEY/foldN``)."""
+        return self.cell_dir.parent.parent.parent
+
+    def trained_on_synthetic(self) -> bool:
+        """Whether the cell's dataset is synthetic: its prepared samples (``RUN/prepared/<view>/samples.pkl``)
+        carry ``meta["synthetic"]``. False when the run's prepared data is not beside the cell."""
+        from hipbench.runner.config import Component
+        from hipbench.runner.fold_data import load_samples
+        from hipbench.runner.prepare import view_key
+
+        combo = self.config["combination"]
+
+        def component(data: dict[str, Any] | None) -> Component | None:
+            return None if data is None else Component(data["type"], {k: v for k, v in data.items() if k != "type"})
+
+        try:
+            samples = load_samples(self.run_dir, view_key(component(combo["dataset"]), component(combo.get("framing"))))
+        except (FileNotFoundError, OSError):
+            return False
+        return bool(samples) and bool(samples[0].meta.get("synthetic"))
 
     def describe(self) -> dict[str, Any]:
         """What produced the predictions (written into every JSON file)."""
@@ -374,9 +415,8 @@ class HipPredictor:
 
     def _warnings(self, prediction: Prediction, measures: Any) -> list[str]:
         warnings = []
-        dataset = self.config["combination"]["dataset"]["type"]
-        if dataset == "synthetic_pelvis":
-            warnings.append("model trained on the synthetic phantom, not on radiographs: landmarks and measures "
+        if self.synthetic:
+            warnings.append("model trained on synthetic phantom images, not on radiographs: landmarks and measures "
                             "are a pipeline demonstration, not a clinical reading")
         for k, side in enumerate(SIDES):
             if prediction.box_source[side] == "missed":

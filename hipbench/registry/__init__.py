@@ -50,34 +50,59 @@ LOSSES = PluginRegistry(
         "``loss(prediction, target, weight)`` that returns a scalar tensor."
     ),
 )
+NECKS = PluginRegistry(
+    "necks",
+    contract=(
+        "Necks (optional, between backbone and head): callables ``f(in_channels, in_strides, **kwargs)`` "
+        "(usually subclasses of ``hipbench.models.neck.Neck``) returning an ``nn.Module`` whose "
+        "``forward(features)`` maps the backbone's feature tuple to a new one and which declares "
+        "``out_channels`` and ``strides`` (one per returned map), as a backbone does."
+    ),
+)
 CODECS = PluginRegistry(
     "codecs",
     contract=(
-        "Codecs: callables ``f(input_size, **kwargs)`` returning an object with "
-        "``encode(keypoints, visibility) -> targets`` and ``decode(outputs) -> keypoints`` "
-        "(pixels of the model input)."
+        "Codecs: callables ``f(input_size, **kwargs)`` returning a ``hipbench.models.codec.Codec``: "
+        "``encode(keypoints, visible) -> targets`` and ``decode(outputs) -> keypoints`` (pixels of the "
+        "model input), and the training-progress hook ``set_progress(fraction)`` (0 to 1, once per epoch; "
+        "a no-op unless the targets change over training)."
     ),
 )
 DATASETS = PluginRegistry(
     "datasets",
     contract=(
-        "Datasets: callables ``f(**kwargs)`` returning a sequence of samples, each with the image, "
-        "keypoints (K x 2 float pixels) in a declared landmark schema, visibility, LeftHip/RightHip "
-        "boxes and metadata (id, patient id, image size, pixel spacing in mm when known)."
+        "Datasets: callables ``f(**kwargs)`` returning a sequence of ``hipbench.data.sample.Sample``, each "
+        "with the image, keypoints (K x 2 float pixels) in a declared landmark schema, visibility, "
+        "LeftHip/RightHip boxes and metadata (id, patient id, image size, pixel spacing in mm when known; "
+        "``meta['synthetic']`` true for generated images, which ``hipbench predict`` warns about)."
     ),
 )
 METRICS = PluginRegistry(
     "metrics",
     contract=(
-        "Metrics: callables ``f(**kwargs)`` returning an object that computes named figures from "
-        "predicted and ground-truth full-image keypoints of a landmark schema."
+        "Metrics: callables ``f(**kwargs)`` returning a ``hipbench.metrics.metric.Metric`` whose "
+        "``compute(pred, gt, schema, pixel_spacing=None, image_size=None) -> dict`` gives named figures "
+        "from predicted and ground-truth (N, K, 2) full-image keypoints of a landmark schema."
     ),
 )
 DETECTORS = PluginRegistry(
     "detectors",
     contract=(
-        "Hip detectors: callables ``f(**kwargs)`` returning an object that is fitted per dataset and "
-        "fold and predicts LeftHip/RightHip boxes (full-image pixels) for each image."
+        "Hip detectors: subclasses of ``hipbench.pipeline.detector.HipDetector`` (registered as the class), "
+        "built with ``f(**kwargs)``, fitted per dataset and fold, that predict LeftHip/RightHip boxes "
+        "(full-image pixels) for each image. Class-level ``needs_labels`` (boxes read from the labels, so "
+        "it cannot run on new images), ``checkpoint_suffixes`` (the weights files it loads) and "
+        "``from_checkpoint(path, device, **kwargs)`` (restore a trained one for ``hipbench predict``)."
+    ),
+)
+MEASURES = PluginRegistry(
+    "measures",
+    contract=(
+        "Measures: subclasses of ``hipbench.measures.Measure`` (registered as the class) computing one value "
+        "per hip from full-image landmarks through their roles: class-level ``name``, ``kind`` (continuous "
+        "or graded), ``unit``, ``grades``, ``roles`` and ``unsupported(schema)`` are read before building; "
+        "``compute(points, schema) -> MeasureValues`` (values and ungradable reasons per hip); agreement "
+        "figures follow the kind unless the class overrides ``agreement``."
     ),
 )
 FRAMINGS = PluginRegistry(
@@ -102,7 +127,8 @@ EXECUTORS = PluginRegistry(
 )
 ALL_REGISTRIES: dict[str, PluginRegistry] = {
     registry.kind: registry
-    for registry in (BACKBONES, HEADS, LOSSES, CODECS, DATASETS, METRICS, DETECTORS, FRAMINGS, EXECUTORS)
+    for registry in (BACKBONES, NECKS, HEADS, LOSSES, CODECS, DATASETS, METRICS, MEASURES, DETECTORS, FRAMINGS,
+                     EXECUTORS)
 }
 
 __all__ = [
@@ -116,7 +142,9 @@ __all__ = [
     "DISABLE_AUTOLOAD_ENV",
     "HEADS",
     "LOSSES",
+    "MEASURES",
     "METRICS",
+    "NECKS",
     "PluginConflictError",
     "PluginEntry",
     "PluginError",

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from hipbench_plugins.codecs.base import Codec, check_keypoints
+from hipbench.models.codec import Codec, check_keypoints
 
 
 class GaussianHeatmapCodec(Codec):

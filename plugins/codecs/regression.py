@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hipbench_plugins.codecs.base import Codec, check_keypoints
+from hipbench.models.codec import Codec, check_keypoints
 
 
 class RegressionCodec(Codec):

@@ -4,7 +4,33 @@ from __future__ import annotations
 
 import torch
 
-from hipbench_plugins.codecs.base import Codec, check_keypoints, refine_peak_1d
+from hipbench.models.codec import Codec, check_keypoints
+
+
+def refine_peak_1d(log_values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Sub-bin peak position: one Newton step on ``log_values`` (..., N) around ``index`` (...,).
+
+    The step is exact when the values are a sampled Gaussian (its log is a parabola); the
+    derivatives are taken at the nearest interior bin, and a step that is not towards a maximum
+    (non-negative curvature) or longer than 1.5 bins is dropped.
+
+    Example:
+        >>> grid = torch.arange(10.0)
+        >>> logs = -(grid - 4.3) ** 2 / 8
+        >>> round(float(refine_peak_1d(logs, logs.argmax(-1))), 4)
+        4.3
+    """
+    n = log_values.shape[-1]
+    if n < 3:
+        return index.float()
+    centre = index.clamp(1, n - 2)
+    take = lambda offset: log_values.gather(-1, (centre + offset).unsqueeze(-1)).squeeze(-1)  # noqa: E731
+    left, mid, right = take(-1), take(0), take(1)
+    first = (right - left) / 2
+    second = right - 2 * mid + left
+    step = -first / torch.where(second < 0, second, torch.full_like(second, -1.0))
+    ok = (second < 0) & (step.abs() <= 1.5 + (centre - index).abs())
+    return centre.float() + torch.where(ok, step, (index - centre).float())
 
 
 class SimCCCodec(Codec):

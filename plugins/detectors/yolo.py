@@ -21,9 +21,9 @@ import numpy as np
 from hipbench.data.sample import Sample
 from hipbench.models.weights import WeightsRecord, file_sha256
 from hipbench.pipeline.detector import Boxes, HipDetector
+from hipbench.schema import SIDES
 
-CLASSES = ("LeftHip", "RightHip")
-SIDES = ("left", "right")
+CLASSES = ("LeftHip", "RightHip")  # class index = index into SIDES
 
 
 def _to_bgr(sample: Sample) -> np.ndarray:
@@ -112,6 +112,7 @@ class YoloDetector(HipDetector):
     """
 
     name = "yolo"
+    checkpoint_suffixes = (".pt",)
 
     def __init__(self, model: str = "yolo11n.yaml", weights: str | None = None, epochs: int = 30,
                  imgsz: int = 256, batch: int = 8, lr0: float = 0.002, optimizer: str = "AdamW",
@@ -220,8 +221,17 @@ class YoloDetector(HipDetector):
                                          "names": dict(enumerate(CLASSES))}))
         return self._box_map(data_yaml, root / "val")
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Path, device: str = "cpu", **kwargs: Any) -> YoloDetector:
+        """A detector with trained weights (the ``checkpoint`` that ``fit`` reported, or any Ultralytics
+        detection ``.pt`` with the LeftHip/RightHip classes) loaded for inference; ``kwargs`` are the
+        benchmark's settings (``imgsz``, ``conf``, ...)."""
+        detector = cls(**kwargs)
+        detector.load(checkpoint, device)
+        return detector
+
     def load(self, checkpoint: Path, device: str = "cpu") -> None:
-        """Load trained weights (the ``checkpoint`` that ``fit`` reported) for inference."""
+        """Load trained weights in place for inference."""
         from hipbench.offline import import_ultralytics
 
         if not Path(checkpoint).is_file():

@@ -13,35 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests below use np)
 
 from hipbench.geometry import acetabular_index, ihdi_grade
 from hipbench.metrics import agreement, coverage, ihdi_agreement, mre, nme, per_landmark_errors, sdr
 from hipbench.metrics.evaluate import default_sdr_thresholds, drop_mm
 from hipbench.metrics.keypoint import complete_spacing, default_normaliser
-from hipbench.schema import LandmarkSchema, get_schema
-
-
-class Metric:
-    """Base of the built-in metrics: holds keyword options; subclasses implement :meth:`compute`.
-
-    Example:
-        >>> Metric(normaliser="bbox").options
-        {'normaliser': 'bbox'}
-    """
-
-    name = "metric"
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-
-    def compute(self, pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str,
-                pixel_spacing: np.ndarray | float | None = None,
-                image_size: np.ndarray | None = None) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
+from hipbench.metrics.metric import Metric
+from hipbench.schema import get_schema
 
 
 class NME(Metric):

@@ -1,4 +1,9 @@
-"""The codec contract shared by the built-in codecs (the MMPose codec/head split)."""
+"""The codec contract (the MMPose codec/head split): keypoints to training targets and model output back.
+
+Every CODECS plugin builds a :class:`Codec`; a head owns one (``head.codec``) and the trainer reaches it
+only through :meth:`Codec.encode`, :meth:`Codec.decode` and the training-progress hook
+:meth:`Codec.set_progress`.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,8 @@ class Codec(abc.ABC):
     ``encode(keypoints (B, K, 2), visible (B, K)) -> targets`` (a tensor or a dict of tensors) and
     ``decode(outputs) -> (B, K, 2)`` input pixels, where ``outputs`` has the form of the targets
     (probabilities, heatmaps, masks: the head turns its raw output into that form first), so
-    ``decode(encode(points))`` gives the points back.
+    ``decode(encode(points))`` gives the points back. ``set_progress(fraction)`` is called by the trainer
+    once per epoch (0 at the start, 1 at the end) for codecs whose targets change over training.
 
     Example:
         >>> class Identity(Codec):
@@ -48,6 +54,8 @@ class Codec(abc.ABC):
         ...         return outputs
         >>> Identity(input_size=8).decode(torch.zeros(1, 2, 2)).shape
         torch.Size([1, 2, 2])
+        >>> Identity(input_size=8)
+        Identity(input_size=8)
     """
 
     def __init__(self, input_size: int) -> None:
@@ -64,40 +72,8 @@ class Codec(abc.ABC):
         """Keypoints (B, K, 2) in input pixels from outputs shaped like the targets."""
 
     def set_progress(self, fraction: float) -> None:
-        """Tell the codec how far training is (0 at the start, 1 at the end); most codecs ignore it.
-
-        Example:
-            >>> from hipbench_plugins.codecs.regression import RegressionCodec
-            >>> RegressionCodec(input_size=8).set_progress(0.5) is None
-            True
-        """
+        """Tell the codec how far training is (0 at the start, 1 at the end); most codecs ignore it."""
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
-
-
-def refine_peak_1d(log_values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Sub-bin peak position: one Newton step on ``log_values`` (..., N) around ``index`` (...,).
-
-    The step is exact when the values are a sampled Gaussian (its log is a parabola); the
-    derivatives are taken at the nearest interior bin, and a step that is not towards a maximum
-    (non-negative curvature) or longer than 1.5 bins is dropped.
-
-    Example:
-        >>> grid = torch.arange(10.0)
-        >>> logs = -(grid - 4.3) ** 2 / 8
-        >>> round(float(refine_peak_1d(logs, logs.argmax(-1))), 4)
-        4.3
-    """
-    n = log_values.shape[-1]
-    if n < 3:
-        return index.float()
-    centre = index.clamp(1, n - 2)
-    take = lambda offset: log_values.gather(-1, (centre + offset).unsqueeze(-1)).squeeze(-1)  # noqa: E731
-    left, mid, right = take(-1), take(0), take(1)
-    first = (right - left) / 2
-    second = right - 2 * mid + left
-    step = -first / torch.where(second < 0, second, torch.full_like(second, -1.0))
-    ok = (second < 0) & (step.abs() <= 1.5 + (centre - index).abs())
-    return centre.float() + torch.where(ok, step, (index - centre).float())

@@ -1,0 +1,380 @@
+"""hipbench's layers read from its code, checked, and drawn into ``docs/architecture.png``.
+
+Walks the ``import`` statements of every ``hipbench`` module with ``ast`` (nothing is imported), builds the
+module graph of what runs at import time (module level, not under ``if TYPE_CHECKING``, plus the packages
+whose ``__init__`` an import runs) and the package graph of all imports, then checks that
+
+- no module-level import points up the layers of :data:`LAYERS` (the layer order of ``docs/ARCHITECTURE.md``),
+- function-level imports point up only where :data:`LATE_UPWARD` says why,
+- no import-time cycle joins two modules.
+
+The contract classes each package owns are read from the registries' contract texts.
+``tests/test_architecture.py`` runs the same checks.
+
+    .venv/bin/python docs/architecture.py          # check, and redraw docs/architecture.png
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "hipbench"
+
+# top to bottom; a module imports at module level only from its own layer or below
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("interface", ("cli", "serve", "__main__")),
+    ("gather", ("leaderboard", "robustness")),
+    ("run", ("runner",)),
+    ("training", ("training",)),
+    ("views", ("pipeline",)),
+    ("models", ("models",)),
+    ("definitions", ("metrics", "measures", "geometry", "data", "imaging", "schema")),
+    ("registries", ("registry",)),
+    ("base", ("offline", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
+)
+# function-level imports that point up, by package pair, and why they wait until the call
+LATE_UPWARD: dict[tuple[str, str], str] = {
+    ("pipeline", "runner"): "predict reads a trained run: its store, cell config and prepared samples",
+    ("pipeline", "leaderboard"): "predict picks the best leaderboard row of a run",
+    ("pipeline", "training"): "predict runs the trained model through the Trainer",
+    ("runner", "leaderboard"): "the run's last stage (gather) builds the leaderboard",
+    ("training", "runner"): "experiment tracking names the combination and the optional extra it needs",
+}
+CAPTIONS = {
+    "cli": "one module per subcommand", "leaderboard": "tables, statistics, plots from stored results",
+    "runner": "plan, prepare, cells, claims, status", "training": "Trainer, augmentation, baseline",
+    "pipeline": "crops, framings, detectors, misses, predict", "models": "keypoint model, weights",
+    "metrics": "NME, MRE, SDR, ICC", "measures": "hip measures by role",
+    "geometry": "AI, IHDI", "data": "loaders, splits, phantom", "schema": "landmark schemas",
+    "imaging": "image operations", "robustness": "perturbation suites over trained cells",
+    "registry": "registries, lazy entry points (looked up inside functions)", "offline": "download policy",
+    "hipbench": "version",
+    "__main__": "python -m hipbench", "serve": "local web app: runs, measure, review",
+}
+# x centre of a layer's only box: alternating, so that arrows skipping a layer pass beside its box
+LONE_X = {"leaderboard": 0.64, "runner": 0.34, "training": 0.64, "pipeline": 0.34, "models": 0.64, "registry": 0.5}
+
+
+def package_of(module: str) -> str:
+    """The top-level part of ``hipbench`` a module belongs to (``hipbench`` for the package itself).
+
+    Example:
+        >>> package_of("hipbench.runner.cell"), package_of("hipbench.schema"), package_of("hipbench")
+        ('runner', 'schema', 'hipbench')
+    """
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "hipbench"
+
+
+def layer_index() -> dict[str, int]:
+    """Package -> its layer's position, 0 at the top."""
+    return {package: i for i, (_, packages) in enumerate(LAYERS) for package in packages}
+
+
+def find_modules(root: Path = PACKAGE) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package at ``root``."""
+    modules = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _targets(node: ast.AST, module: str, is_package: bool, modules: dict[str, Path]) -> set[str]:
+    """The package modules an import statement names (``from a import b`` names ``a`` and, if a module, ``a.b``)."""
+    names: list[str] = []
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = module.split(".")[: None if is_package else -1]
+            base = base[: len(base) - node.level + 1]
+            source = ".".join(base + ([node.module] if node.module else []))
+        else:
+            source = node.module or ""
+        names = [source] + [f"{source}.{alias.name}" for alias in node.names]
+    return {name for name in names if name in modules}
+
+
+@dataclass
+class Imports:
+    """Every module's imports of other package modules, split by when they run."""
+
+    modules: dict[str, Path]
+    at_import: dict[str, set[str]]  # module level (what importing the module runs)
+    anywhere: dict[str, set[str]]  # module level and inside functions
+
+    def import_time_graph(self) -> dict[str, set[str]]:
+        """``at_import`` plus the packages whose ``__init__`` such an import runs first (not the importer's own)."""
+        graph = {module: set(targets) for module, targets in self.at_import.items()}
+        for module, targets in self.at_import.items():
+            for target in targets:
+                parts = target.split(".")
+                for end in range(1, len(parts)):
+                    parent = ".".join(parts[:end])
+                    if parent in self.modules and not (module == parent or module.startswith(parent + ".")):
+                        graph[module].add(parent)
+        return graph
+
+    def package_edges(self, late: bool = False) -> set[tuple[str, str]]:
+        """Package pairs joined by a module-level import (``late``: by a function-level import only)."""
+        edges: set[tuple[str, str]] = set()
+        for module, targets in self.anywhere.items():
+            for target in targets:
+                pair = (package_of(module), package_of(target))
+                if pair[0] != pair[1] and (target not in self.at_import[module]) == late:
+                    edges.add(pair)
+        if late:
+            edges -= self.package_edges(late=False)
+        return edges
+
+
+def read_imports(root: Path = PACKAGE) -> Imports:
+    """The imports of every module under ``root``, parsed, never executed."""
+    modules = find_modules(root)
+    at_import: dict[str, set[str]] = defaultdict(set)
+    anywhere: dict[str, set[str]] = defaultdict(set)
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(tree):
+            anywhere[module] |= _targets(node, module, is_package, modules) - {module}
+
+        def visit(body: list[ast.stmt]) -> None:
+            for node in body:
+                if _is_type_checking(node):
+                    continue
+                if isinstance(node, (ast.If, ast.Try, ast.With)):  # their bodies run at import time too
+                    visit(node.body)
+                    visit(getattr(node, "orelse", []))
+                    visit(getattr(node, "finalbody", []))
+                    for handler in getattr(node, "handlers", []):
+                        visit(handler.body)
+                at_import[module] |= _targets(node, module, is_package, modules) - {module}
+
+        visit(tree.body)
+    return Imports(modules, {m: at_import[m] for m in modules}, {m: anywhere[m] for m in modules})
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one node (and self-loops), each sorted (Tarjan, iterative).
+
+    Example:
+        >>> cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}, "d": {"d"}})
+        [['a', 'b'], ['d']]
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1 or node in graph.get(node, ()):
+                    found.append(sorted(group))
+    return sorted(found)
+
+
+def upward(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The package pairs of ``edges`` that point up :data:`LAYERS` (``KeyError`` for a package in no layer)."""
+    rank = layer_index()
+    unplaced = sorted({p for edge in edges for p in edge if p not in rank})
+    if unplaced:
+        raise KeyError(f"packages in no layer of docs/architecture.py LAYERS: {', '.join(unplaced)}")
+    return sorted((a, b) for a, b in edges if rank[a] > rank[b])
+
+
+def problems(imports: Imports) -> list[str]:
+    """Everything that breaks the layering: upward module-level imports, unexplained late upward imports,
+    import-time cycles."""
+    found = [f"module-level import points up: {a} -> {b}" for a, b in upward(imports.package_edges())]
+    found += [f"function-level import points up without a reason in LATE_UPWARD: {a} -> {b}"
+              for a, b in upward(imports.package_edges(late=True)) if (a, b) not in LATE_UPWARD]
+    found += [f"import-time cycle: {' <-> '.join(group)}" for group in cycles(imports.import_time_graph())]
+    return found
+
+
+def contracts() -> dict[str, list[str]]:
+    """Package -> the contract classes that the registries' contract texts name in it."""
+    sys.path.insert(0, str(REPO))
+    from hipbench.registry import ALL_REGISTRIES
+
+    owned: dict[str, list[str]] = defaultdict(list)
+    for registry in ALL_REGISTRIES.values():
+        for path in re.findall(r"hipbench(?:\.\w+)+", registry.contract):
+            name = path.rsplit(".", 1)[-1]
+            if name[:1].isupper() and name not in owned[package_of(path)]:
+                owned[package_of(path)].append(name)
+    return dict(owned)
+
+
+STAGES = (  # (stage, modules, what it reads -> writes)
+    ("1 plan", "runner/run.py, config.py, hashing.py", "YAML -> cells (combination x fold), hashes"),
+    ("2 prepare", "runner/prepare.py, pipeline/framing, detector", "dataset, split, detector, views -> prepared/"),
+    ("3 cells", "runner/tasks.py, cell.py + an executor", "prepared/ -> cells/KEY/foldN/result.json, model.pt"),
+    ("4 gather", "leaderboard/build.py, render.py, plots.py", "results -> leaderboard.md/csv/html, plots"),
+    ("predict", "pipeline/predict.py", "a trained cell + new images -> JSON, overlays"),
+)
+
+
+def draw(imports: Imports, out: Path) -> None:
+    """The layer graph (left) and the run's stages around the run directory (right), into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    owned = contracts()
+    fig = plt.figure(figsize=(17, 10.5), dpi=110)
+    left = fig.add_axes((0.01, 0.06, 0.60, 0.88))
+    right = fig.add_axes((0.63, 0.06, 0.36, 0.88))
+    for ax in (left, right):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+    fig.suptitle("hipbench: layers (module-level imports point down) and a run's stages", fontsize=15, y=0.985)
+
+    band = 0.92 / len(LAYERS)
+    centres: dict[str, tuple[float, float]] = {}
+    sizes: dict[str, tuple[float, float]] = {}
+    for i, (layer, packages) in enumerate(LAYERS):
+        top = 0.97 - i * band
+        left.add_patch(FancyBboxPatch((0.0, top - band + 0.006), 1.0, band - 0.012, zorder=0, edgecolor="none",
+                                      boxstyle="round,pad=0,rounding_size=0.01",
+                                      facecolor="#f4f6fa" if i % 2 else "#e9eef6"))
+        left.text(0.012, top - band / 2, layer, rotation=90, va="center", ha="center", fontsize=9, color="#55606e")
+        width = min(0.9 / len(packages), 0.36)
+        gap = (0.94 - width * len(packages)) / (len(packages) + 1)
+        for j, package in enumerate(packages):
+            x = LONE_X[package] - width / 2 if len(packages) == 1 and package in LONE_X else \
+                0.04 + gap + j * (width + gap)
+            y, h = top - band + 0.016, band - 0.032
+            left.add_patch(FancyBboxPatch((x, y), width, h, boxstyle="round,pad=0,rounding_size=0.012",
+                                          facecolor="white", edgecolor="#3b5b8c", linewidth=1.3, zorder=2))
+            name = package + ("/" if (PACKAGE / package).is_dir() else ".py" if package != "hipbench" else "/__init__")
+            left.text(x + width / 2, y + h * 0.70, name, ha="center", va="center", fontsize=10.5, weight="bold",
+                      zorder=3)
+            caption = CAPTIONS.get(package, "")
+            if owned.get(package):
+                caption = f"{caption}\ncontracts: {', '.join(owned[package])}" if caption else \
+                    f"contracts: {', '.join(owned[package])}"
+            left.text(x + width / 2, y + h * 0.30, caption, ha="center", va="center", fontsize=7.6, color="#333",
+                      zorder=3, linespacing=1.15)
+            centres[package] = (x + width / 2, y + h / 2)
+            sizes[package] = (width, h)
+
+    interface = LAYERS[0][1]  # it imports whatever it drives: its arrows would hide the rest
+    drawn = [(a, b, "-") for a, b in sorted(imports.package_edges()) if a not in interface]
+    drawn += [(a, b, "--") for a, b in upward(imports.package_edges(late=True))]
+
+    def edges_of(a: str, b: str) -> tuple[str, str]:
+        """The box edges an arrow a -> b joins: bottom to top going down, top to bottom going up, and bottom to
+        bottom within a layer."""
+        ya, yb = centres[a][1], centres[b][1]
+        if abs(ya - yb) <= 1e-6:
+            return "bottom", "bottom"
+        return ("bottom", "top") if ya > yb else ("top", "bottom")
+
+    ports: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)  # (box, edge) -> arrows there
+    for a, b, _ in drawn:
+        edge_a, edge_b = edges_of(a, b)
+        ports[(a, edge_a)].append((centres[b][0], a, b))  # ordered by where the other end is: fewer crossings
+        ports[(b, edge_b)].append((centres[a][0], a, b))
+    where: dict[tuple[str, str, str], tuple[float, float]] = {}  # (box, a, b) -> point on that box's edge
+    for (box, edge), attached in ports.items():
+        (cx, cy), (w, h) = centres[box], sizes[box]
+        y = cy - h / 2 if edge == "bottom" else cy + h / 2
+        for k, (_, a, b) in enumerate(sorted(attached)):
+            where[(box, a, b)] = (cx - w * 0.4 + w * 0.8 * (k + 1) / (len(attached) + 1), y)
+    for a, b, style in drawn:
+        same_layer = abs(centres[a][1] - centres[b][1]) <= 1e-6
+        # arc3 bends a left-to-right arrow below its chord for positive rad: same-layer arrows dip just under the
+        # row (a fixed depth, whatever their length)
+        dx = centres[b][0] - centres[a][0]
+        rad = (0.05 / dx if same_layer else 0.0 if style == "-" else -0.2)
+        left.add_patch(FancyArrowPatch(where[(a, a, b)], where[(b, a, b)], arrowstyle="-|>", mutation_scale=9,
+                                       linestyle=style, color="#7d8da6" if style == "-" else "#d0661c",
+                                       linewidth=0.9 if style == "-" else 1.2, alpha=0.85,
+                                       connectionstyle=f"arc3,rad={rad}", zorder=1 if style == "-" else 4))
+    left.text(0.5, 0.0, "grey: module-level imports (the interface's left out)    orange dashed: function-level "
+              "imports that point up (reasons in docs/architecture.py)\nplugins/ (installed as hipbench_plugins) "
+              "implements the contracts and registers through entry points; core never imports it",
+              ha="center", va="bottom", fontsize=8.5, color="#444")
+
+    # stages around the run directory
+    right.text(0.5, 0.975, "hipbench run FILE", ha="center", va="top", fontsize=12, weight="bold")
+    rows = len(STAGES)
+    for k, (stage, where, flow) in enumerate(STAGES):
+        y = 0.86 - k * 0.8 / rows
+        colour = "#fff4e6" if stage == "predict" else "#eef5ea"
+        right.add_patch(FancyBboxPatch((0.02, y - 0.055), 0.96, 0.11, boxstyle="round,pad=0,rounding_size=0.02",
+                                       facecolor=colour, edgecolor="#5b7f4a" if stage != "predict" else "#c0792b",
+                                       linewidth=1.2))
+        right.text(0.05, y + 0.022, stage, fontsize=11, weight="bold", va="center")
+        right.text(0.05, y - 0.018, where, fontsize=8.3, va="center", color="#333")
+        right.text(0.97, y + 0.022, flow, fontsize=8.3, va="center", ha="right", color="#225")
+        if k < rows - 2:
+            right.add_patch(FancyArrowPatch((0.5, y - 0.056), (0.5, y - 0.8 / rows + 0.056), arrowstyle="-|>",
+                                            mutation_scale=12, color="#5b7f4a"))
+    right.text(0.5, 0.015, "the stages meet only through the run directory:\nrun.json, "
+               "prepared/<dataset>[@<framing>]/, cells/<key>/fold<i>/, leaderboard.*", ha="center", va="bottom",
+               fontsize=8.8, color="#444")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main() -> int:
+    imports = read_imports()
+    found = problems(imports)
+    for line in found:
+        print(line, file=sys.stderr)
+    out = REPO / "docs" / "architecture.png"
+    draw(imports, out)
+    print(f"{len(imports.modules)} modules; {len(found)} problem(s); wrote {out.relative_to(REPO)}")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

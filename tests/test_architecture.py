@@ -1,0 +1,106 @@
+"""The structure the architecture page promises, read from the code with ``ast`` (``docs/architecture.py``):
+no import-time cycle between hipbench modules, module-level imports that point down the layers only, and one
+definition each of the shared constants."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def architecture() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hipbench_architecture", REPO_ROOT / "docs" / "architecture.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def imports(architecture: ModuleType):
+    return architecture.read_imports()
+
+
+def test_the_graph_reader_sees_module_and_function_level_imports(architecture: ModuleType, imports) -> None:
+    assert "hipbench.runner.prepare" in imports.modules and len(imports.modules) > 50
+    assert "hipbench.pipeline.detector" in imports.at_import["hipbench.runner.prepare"]
+    # predict reads runs only inside its functions: seen anywhere, never at import time
+    assert "hipbench.runner.store" in imports.anywhere["hipbench.pipeline.predict"]
+    assert "hipbench.runner.store" not in imports.at_import["hipbench.pipeline.predict"]
+    graph = imports.import_time_graph()  # importing a submodule runs its package's __init__ first ...
+    assert "hipbench.pipeline" in graph["hipbench.runner.prepare"]
+    assert "hipbench.pipeline" not in graph["hipbench.pipeline.predict"]  # ... unless the importer is inside it
+    assert architecture.cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_time_cycle_between_hipbench_modules(architecture: ModuleType, imports) -> None:
+    # function-level imports are allowed to close a loop (leaderboard.build imports render inside a function)
+    assert architecture.cycles(imports.import_time_graph()) == []
+
+
+def test_module_level_imports_point_down_the_layers(architecture: ModuleType, imports) -> None:
+    packages = {architecture.package_of(m) for m in imports.modules}
+    placed = set(architecture.layer_index())
+    assert packages <= placed, f"place {sorted(packages - placed)} in a layer of docs/architecture.py LAYERS"
+    assert architecture.upward(imports.package_edges()) == []
+    late = architecture.upward(imports.package_edges(late=True))
+    unexplained = [pair for pair in late if pair not in architecture.LATE_UPWARD]
+    assert unexplained == [], "a function-level import points up: say why in LATE_UPWARD, or move it"
+    assert architecture.problems(imports) == []
+
+
+def test_core_never_imports_a_plugin_at_module_level(imports) -> None:
+    for module, path in imports.modules.items():
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("hipbench_plugins") for n in names), module
+
+
+def _module_level_constants(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """``NAME = (str, ...)`` (tuple, list or set of string literals) at module level of ``path``."""
+    found = []
+    for node in ast.parse(path.read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) and node.value is not None else []
+        value = getattr(node, "value", None)
+        if not isinstance(value, (ast.Tuple, ast.List, ast.Set)):
+            continue
+        items = tuple(e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        if items and len(items) == len(value.elts):
+            found += [(t.id, items) for t in targets if isinstance(t, ast.Name)]
+    return found
+
+
+def test_one_definition_each_of_sides_image_suffixes_and_formats() -> None:
+    from hipbench.data.dataset import FORMATS
+    from hipbench.data.images import IMAGE_SUFFIXES
+    from hipbench.schema import SIDES
+
+    owners = {"SIDES": "hipbench/schema.py", "IMAGE_SUFFIXES": "hipbench/data/images.py",
+              "FORMATS": "hipbench/data/dataset.py"}
+    # FORMAT_CHOICES of the measure command is being rewritten in another change; it should import FORMATS
+    known_copies = {("FORMATS", "hipbench/cli/measure.py")}
+    copies = []
+    for path in sorted([*(REPO_ROOT / "hipbench").rglob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]):
+        where = path.relative_to(REPO_ROOT).as_posix()
+        for name, items in _module_level_constants(path):
+            for constant, value in (("SIDES", SIDES), ("IMAGE_SUFFIXES", IMAGE_SUFFIXES), ("FORMATS", FORMATS)):
+                same = items == tuple(value) if constant == "SIDES" else set(value) <= set(items)
+                if same and where != owners[constant] and (constant, where) not in known_copies:
+                    copies.append(f"{where}: {name} repeats {constant} of {owners[constant]}")
+    assert copies == []
+    from hipbench.data import annotations, phantom
+    from hipbench.pipeline import crops, predict
+
+    assert annotations.ANNOTATION_FORMATS is FORMATS and predict.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    assert crops.SIDES is SIDES and phantom.SIDES is SIDES
