@@ -20,17 +20,18 @@ from typing import Any, Sequence
 
 import click
 
-# kept literal so that importing this module stays cheap; a test checks it against hipbench.data.annotations
-FORMAT_CHOICES = ("auto", "ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")
+# numpy only: importing this module stays cheap
+from hipbench.data.dataset import FORMATS
+from hipbench.geometry import GRADE_NAMES, UNGRADABLE
+from hipbench.schema import SIDES
+
+FORMAT_CHOICES = ("auto", *FORMATS)
 
 # Review flags: things worth a second look at the labels (and, for IHDI IV, the hip); not diagnoses.
 AI_PLAUSIBLE_MAX = 45.0       # degrees; infant AIs above this are rare even in dysplasia
 AI_ASYMMETRY_MAX = 15.0       # degrees between the two hips of one image
 H_POINT_FAR = 0.5             # H-point farther than this x inter-triradiate distance from its origin O
 ROBUST_Z = 3.5                # batch outlier: |AI - median| > ROBUST_Z x 1.4826 x MAD
-from hipbench.geometry import GRADE_NAMES, UNGRADABLE  # noqa: E402  (numpy only: still cheap)
-from hipbench.schema import SIDES  # noqa: E402
-
 GRADES = {grade: name for grade, name in GRADE_NAMES.items() if grade != UNGRADABLE}
 EXTRA_SKIP = ("ai", "ihdi")  # measured above with their own columns
 

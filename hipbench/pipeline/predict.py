@@ -125,7 +125,7 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
     run directory ``model_path``.
 
     The row is the best ranked leaderboard row that can run on new images (``combination``: the row whose
-    key is, or uniquely contains, that text); the ``mean_shape`` baseline and the oracle-box rows are never
+    key is, or uniquely contains, that text); baseline rows and the oracle-box rows are never
     chosen. A row whose framing needs a detector can run only with a restorable detector checkpoint (a
     learned detector; one that ``needs_labels`` cannot) or with ``have_detector_weights``; otherwise the next row is
     tried, e.g. a ``whole_image`` one. Among the row's usable folds, the one with the best validation NME.
@@ -168,7 +168,7 @@ def _trained_rows(run_dir: Path) -> list[tuple[dict[str, Any], list[dict[str, An
     rows, _ = collect_rows(run_dir)
     out = []
     for row in rows:
-        if row["status"] != "ok" or row["backbone"] == "mean_shape" or row["key"].endswith("@oracle"):
+        if row["status"] != "ok" or row.get("baseline") or row["key"].endswith("@oracle"):
             continue
         folds = [r for r in trained if r["key"] == row["key"]]
         if folds:
