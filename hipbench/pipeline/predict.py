@@ -20,7 +20,6 @@ import numpy as np
 from hipbench.data.images import IMAGE_SUFFIXES
 from hipbench.data.sample import Sample
 from hipbench.pipeline.crops import points_to_full_image
-from hipbench.pipeline.framing import Framing
 from hipbench.pipeline.misses import MISS_POLICIES, apply_miss_policy
 from hipbench.pipeline.overlay import NO_HIP_MEASURES
 from hipbench.schema import SIDES, LandmarkSchema
@@ -54,17 +53,6 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 # which cell ------------------------------------------------------------------------------------
-def cell_framing(result: dict[str, Any], combination: dict[str, Any]) -> dict[str, Any]:
-    """The framing a cell was trained with, as stored: the resolved one in ``result.json``, else the one its
-    combination named, else bilateral crops (cells from before framings existed).
-
-    Example:
-        >>> cell_framing({}, {"framing": {"type": "whole_image"}}), cell_framing({}, {})
-        ({'type': 'whole_image'}, {'type': 'bilateral_crops'})
-    """
-    return dict(result.get("framing") or combination.get("framing") or {"type": "bilateral_crops"})
-
-
 def needs_detector(framing: dict[str, Any]) -> bool:
     """Whether a stored framing cuts its views from detector boxes.
 
@@ -190,9 +178,11 @@ def _named_row(rows: list[tuple[dict[str, Any], list[dict[str, Any]]]], name: st
 def _usable_folds(folds: list[dict[str, Any]], run_dir: Path, have_detector_weights: bool,
                   ) -> tuple[list[dict[str, Any]], str]:
     """The folds that can predict on a new image, and why the others cannot."""
+    from hipbench.runner.trained import stored_framing
+
     usable, reasons = [], []
     for result in folds:
-        if have_detector_weights or not needs_detector(cell_framing(result, result["combination"])):
+        if have_detector_weights or not needs_detector(stored_framing(result, result["combination"])):
             usable.append(result)
             continue
         checkpoint, why = detector_checkpoint(result, run_dir)
@@ -294,45 +284,21 @@ class HipPredictor:
 
     def __init__(self, cell_dir: str | Path, device: str = "auto", detector_weights: str | Path | None = None,
                  on_miss: str | None = None, detector_type: str | None = None) -> None:
-        from hipbench.pipeline.framing import build_framing
-        from hipbench.runner.store import read_json
+        from hipbench.runner.trained import load_trained_cell
         from hipbench.training.trainer import Trainer, resolve_device
 
         self.cell_dir = Path(cell_dir)
-        self.config = read_json(self.cell_dir / "config.json")
-        self.result = read_json(self.cell_dir / "result.json")
+        cell = load_trained_cell(self.cell_dir)
+        self.config, self.result, self.schema, self.framing = cell.config, cell.result, cell.schema, cell.framing
+        self.train_cfg, self.model = cell.train, cell.model
         self.device = resolve_device(device)
-        bench = self.config["benchmark"]
-        self.on_miss = on_miss or bench.get("on_miss", "missing")
+        self.on_miss = on_miss or self.config["benchmark"].get("on_miss", "missing")
         if self.on_miss not in MISS_POLICIES:
             raise ValueError(f"unknown miss policy {self.on_miss!r}; known: {', '.join(MISS_POLICIES)}")
-        self.schema = self._schema()
-        self.train_cfg = _train_config(bench["train"])
-        stored = cell_framing(self.result, self.config["combination"])
-        self.framing = build_framing({k: v for k, v in stored.items() if k != "uses_detector"}, self.train_cfg)
-        self.model = self._model()
         self.synthetic = self.trained_on_synthetic()
         self.trainer = Trainer(self.train_cfg, self.device, amp=False, progress=False)
         self.detector, self.detector_label = (self._detector(detector_weights, detector_type)
                                               if self.framing.uses_detector else (None, "none"))
-
-    def _schema(self) -> LandmarkSchema:
-        from hipbench.schema import get_schema
-
-        with np.load(self.cell_dir / "predictions.npz", allow_pickle=False) as stored:
-            return get_schema(str(stored["schema"]))
-
-    def _model(self) -> Any:
-        import torch
-
-        from hipbench.models.keypoint_model import build_model
-
-        combo = self.config["combination"]
-        model = build_model(combo["backbone"], combo["head"], num_keypoints=_view_keypoints(self.framing, self.schema),
-                            input_size=self.framing.input_size, neck=combo.get("neck"))
-        state = torch.load(self.cell_dir / "model.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        return model.eval()
 
     def _detector(self, weights: str | Path | None, kind: str | None) -> tuple[Any, str]:
         """The detector restored from ``weights`` (by ``kind``, else by the file's suffix), else the run's own
@@ -443,23 +409,6 @@ def _unlabelled_sample(image_id: str, pixels: np.ndarray, schema: LandmarkSchema
     k = schema.num_keypoints
     return Sample(image_id, image_id, np.full((k, 2), np.nan), np.zeros(k, bool), {}, (width, height), schema,
                   pixel_spacing=pixel_spacing, image_path=path, loader=lambda: pixels)
-
-
-def _view_keypoints(framing: Framing, schema: LandmarkSchema) -> int:
-    """How many keypoints the framing's model predicts per view (one hip's for crops, K for the whole image),
-    read off the views of a blank image so that any framing plugin answers."""
-    blank = _unlabelled_sample("blank", np.zeros((64, 64), np.float32), schema, None)
-    boxes = [{side: np.array([8.0, 8.0, 40.0, 40.0]) for side in SIDES}] if framing.uses_detector else None
-    return int(framing.views([blank], boxes).keypoints.shape[1])
-
-
-def _train_config(train: dict[str, Any]) -> Any:
-    from hipbench.training.augment import AugmentConfig
-    from hipbench.training.trainer import TrainConfig
-
-    values = dict(train)
-    values["augmentation"] = AugmentConfig(**values.get("augmentation") or {})
-    return TrainConfig(**values)
 
 
 def unique_stems(paths: Sequence[Path]) -> dict[Path, str]:
