@@ -71,7 +71,10 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"JPEG encoding failed at quality {quality}")
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    decoded = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    if decoded is None:
+        raise ValueError(f"JPEG decoding failed at quality {quality}")
+    return decoded.astype(np.float32) / 255.0
 
 
 def tilt_homography(width: int, height: int, tilt_x: float, tilt_y: float, focal: float) -> np.ndarray:
