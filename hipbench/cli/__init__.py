@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "status": "hipbench.cli.run:status_command",
     "predict": "hipbench.cli.predict:predict_command",
     "robustness": "hipbench.cli.robustness:robustness_command",
+    "export": "hipbench.cli.export:export_command",
 }
 
 

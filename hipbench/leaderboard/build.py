@@ -211,10 +211,21 @@ def collect_rows(run_dirs: Path | Sequence[Path], records_dir: Path | None = Non
         fold_rows += run_folds
     add_statistics(rows, records_dir if records_dir is not None else dirs[0] / "records")
     explain_unpaired(rows)
+    ranked = _ranked(rows)
+    return ranked, sorted(fold_rows, key=lambda r: (r.get("run", ""), r["combination"], r["fold"]))
+
+
+def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ranked = sorted(rows, key=rank_key)
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank if row["status"] == "ok" else "-"
-    return ranked, sorted(fold_rows, key=lambda r: (r.get("run", ""), r["combination"], r["fold"]))
+    return ranked
+
+
+def ranked_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of one run in leaderboard order (the same ranking, without the statistics): what
+    ``hipbench predict`` picks a model from."""
+    return _ranked(_run_rows(Path(run_dir))[0])
 
 
 def _run_info(dirs: Sequence[Path]) -> dict[str, Any]:

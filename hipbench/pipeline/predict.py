@@ -120,12 +120,13 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
     Raises ``ValueError`` saying why when no row can run.
     """
     path = Path(model_path)
-    if (path / "model.pt").exists() and (path / "config.json").exists():
+    if (path / "model.json").exists() or ((path / "model.pt").exists() and (path / "config.json").exists()):
         if combination is not None:
-            raise ValueError("--combination picks a row of a run directory, and --model names one cell")
-        return CellChoice(path, "the cell named by --model")
+            raise ValueError("--combination picks a row of a run directory, and --model names one model")
+        return CellChoice(path, "the model folder named by --model")
     if not (path / "cells").is_dir():
-        raise FileNotFoundError(f"{path}: neither a run directory (no cells/) nor a trained cell (no model.pt)")
+        raise FileNotFoundError(f"{path}: neither a run directory (no cells/) nor a model folder (no model.json or "
+                                "model.pt)")
     rows = _trained_rows(path)
     if not rows:
         raise FileNotFoundError(f"{path}: the run has no finished cell with a trained model")
@@ -147,13 +148,13 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
 
 def _trained_rows(run_dir: Path) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """(leaderboard row, its finished folds with a model), best ranked first; baseline and oracle rows left out."""
-    from hipbench.leaderboard.build import collect_rows
+    from hipbench.leaderboard.build import ranked_rows
     from hipbench.runner.store import RunStore
 
     store = RunStore(run_dir)
     trained = [r for r in store.results()
                if r["status"] == "ok" and (store.cell_dir(r["key"], r["fold"]) / "model.pt").exists()]
-    rows, _ = collect_rows(run_dir)
+    rows = ranked_rows(run_dir)
     out = []
     for row in rows:
         if row["status"] != "ok" or row.get("baseline") or row["key"].endswith("@oracle"):
@@ -289,10 +290,11 @@ class HipPredictor:
 
         self.cell_dir = Path(cell_dir)
         cell = load_trained_cell(self.cell_dir)
-        self.config, self.result, self.schema, self.framing = cell.config, cell.result, cell.schema, cell.framing
+        self.card, self.config, self.result = cell.card, cell.config, cell.result
+        self.schema, self.framing = cell.schema, cell.framing
         self.train_cfg, self.model = cell.train, cell.model
         self.device = resolve_device(device)
-        self.on_miss = on_miss or self.config["benchmark"].get("on_miss", "missing")
+        self.on_miss = on_miss or self.card.get("on_miss", "missing")
         if self.on_miss not in MISS_POLICIES:
             raise ValueError(f"unknown miss policy {self.on_miss!r}; known: {', '.join(MISS_POLICIES)}")
         self.synthetic = self.trained_on_synthetic()
@@ -301,8 +303,8 @@ class HipPredictor:
                                               if self.framing.uses_detector else (None, "none"))
 
     def _detector(self, weights: str | Path | None, kind: str | None) -> tuple[Any, str]:
-        """The detector restored from ``weights`` (by ``kind``, else by the file's suffix), else the run's own
-        (the type and settings recorded in the cell's ``result.json``, from its stored checkpoint)."""
+        """The detector restored from ``weights`` (by ``kind``, else by the file's suffix), else the model's own
+        (the type, settings and checkpoint recorded in its card, the checkpoint relative to the model folder)."""
         from hipbench.pipeline.detector import detector_for_checkpoint
         from hipbench.registry import DETECTORS
 
@@ -310,11 +312,13 @@ class HipPredictor:
             kind = kind or detector_for_checkpoint(Path(weights))
             detector = DETECTORS.get(kind).from_checkpoint(Path(weights), str(self.device))
             return detector, f"{kind}({Path(weights).name})"
-        path, why = detector_checkpoint(self.result, self.run_dir)
+        settings = dict(self.card.get("detector") or {"type": "none"})
+        checkpoint = settings.pop("checkpoint", None)
+        path, why = detector_checkpoint({"detector": settings, "detector_stats": {"checkpoint": checkpoint}},
+                                        self.cell_dir)
         if path is None:
             raise ValueError(f"{self.cell_dir}: its framing ({self.framing.name}) needs a hip detector to predict "
                              f"on new images, and {why}; {DETECTOR_HINT}")
-        settings = dict(self.result["detector"])
         kind = settings.pop("type")
         return DETECTORS.get(kind).from_checkpoint(path, str(self.device), **settings), kind
 
@@ -324,13 +328,15 @@ class HipPredictor:
         return self.cell_dir.parent.parent.parent
 
     def trained_on_synthetic(self) -> bool:
-        """Whether the cell's dataset is synthetic: its prepared samples (``RUN/prepared/<view>/samples.pkl``)
-        carry ``meta["synthetic"]``. False when the run's prepared data is not beside the cell."""
+        """Whether the model was trained on synthetic images: its card says so; for a cell of an older run, its
+        prepared samples (``RUN/prepared/<view>/samples.pkl``) carry ``meta["synthetic"]``."""
+        if "synthetic" in self.card.get("data", {}) and (self.cell_dir / "model.json").exists():
+            return bool(self.card["data"]["synthetic"])
         from hipbench.runner.config import Component
         from hipbench.runner.fold_data import load_samples
         from hipbench.runner.prepare import view_key
 
-        combo = self.config["combination"]
+        combo = self.card["combination"]
 
         def component(data: dict[str, Any] | None) -> Component | None:
             return None if data is None else Component(data["type"], {k: v for k, v in data.items() if k != "type"})
@@ -343,12 +349,12 @@ class HipPredictor:
 
     def describe(self) -> dict[str, Any]:
         """What produced the predictions (written into every JSON file)."""
-        combo = self.config["combination"]
-        return {"cell": str(self.cell_dir), "row": self.result.get("key"), "fold": self.config.get("fold"),
+        combo = self.card["combination"]
+        return {"cell": str(self.cell_dir), "row": self.card.get("key"), "fold": self.card.get("fold"),
                 "framing": self.framing.describe(), "backbone": combo["backbone"], "head": combo["head"],
                 "loss": combo.get("loss"), "dataset": combo["dataset"], "schema": self.schema.name,
                 "detector": self.detector_label, "on_miss": self.on_miss if self.detector is not None else None,
-                "test_nme_percent": (self.result.get("metrics") or {}).get("nme")}
+                "test_nme_percent": self.card.get("metrics", {}).get("nme")}
 
     def predict_image(self, path: Path) -> tuple[Prediction, np.ndarray]:
         """Frame, predict and measure one image; return the prediction and the decoded pixels (so the

@@ -144,13 +144,21 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         extra["finetune"] = finetune_curve(bench, combination, final, ext_samples, views, device, logger)
     if device.type == "cuda":
         extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return {
+    outcome = {
         "status": "ok", "key": combination.key, "combination": combination.as_dict(), "fold": fold.fold,
         "config_hash": config_hash, "detector": _detector(bench, fold), "framing": fold.framing, "weights": weights,
         "detector_stats": fold.detector_stats, "metrics": metrics, "params": int(params),
         "train_seconds": train_seconds, "infer_ms_per_image": 1000 * infer_seconds / max(1, len(test_samples)),
         "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(train_idx)),
         "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **extra}
+    if (cell_dir / "model.pt").exists():
+        from hipbench.runner.store import read_json
+        from hipbench.runner.trained import CARD, model_card
+
+        synthetic = bool(samples[0].meta.get("synthetic"))
+        write_json(cell_dir / CARD, model_card(read_json(cell_dir / "config.json"), outcome, samples[0].schema,
+                                               cell_dir, synthetic))
+    return outcome
 
 
 def fraction_of(train_idx: np.ndarray, samples: Sequence[Any], share: float, seed: int) -> np.ndarray:

@@ -1,8 +1,11 @@
-"""A trained cell rebuilt from its folder alone: configuration, framing, landmark schema and keypoint model
-(what ``hipbench predict`` and the robustness suite start from)."""
+"""A trained model that describes itself: ``model.json`` beside ``model.pt`` (the model card), and the cell
+rebuilt from that folder alone: framing, landmark schema, input geometry and normalisation, keypoint model,
+detector checkpoint (relative to the folder), training-data fingerprint, version and test metrics. What
+``hipbench predict``, the robustness suite and ``hipbench export`` start from."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,13 +15,19 @@ import numpy as np
 from hipbench.pipeline.framing import Framing
 from hipbench.schema import LandmarkSchema
 
+CARD = "model.json"
+CARD_FORMAT = "hipbench.model/1"
+CARD_METRICS = ("nme", "mre_px", "mre_mm", "ai_mae", "ihdi_accuracy", "normaliser")
+
 
 @dataclass
 class TrainedCell:
-    """``config`` and ``result`` as stored, the ``framing`` it was trained with, its ``schema``, ``train``
+    """The model ``card`` (``model.json``), ``config`` and ``result`` as stored where the run kept them
+    (empty for a model folder on its own), the ``framing`` it was trained with, its ``schema``, ``train``
     settings and the ``model`` (eval mode, on CPU until used)."""
 
     cell_dir: Path
+    card: dict[str, Any]
     config: dict[str, Any]
     result: dict[str, Any]
     framing: Framing
@@ -67,8 +76,52 @@ def view_keypoints(framing: Framing, schema: LandmarkSchema) -> int:
     return int(framing.views([blank], boxes).keypoints.shape[1])
 
 
+def model_card(config: dict[str, Any], result: dict[str, Any], schema: LandmarkSchema, cell_dir: Path,
+               synthetic: bool = False) -> dict[str, Any]:
+    """The card of a finished cell: everything needed to use the model without its run."""
+    import hashlib
+
+    from hipbench import __version__
+    from hipbench.schema import schema_to_spec
+    from hipbench.training.augment import IMAGENET_MEAN, IMAGENET_STD
+
+    framing = stored_framing(result, config["combination"])
+    detector = None
+    if framing.get("uses_detector", True) and result.get("detector", {}).get("type") not in (None, "none"):
+        detector = dict(result["detector"])
+        stored = (result.get("detector_stats") or {}).get("checkpoint")
+        if stored and not Path(stored).is_absolute():  # stored relative to the run; the card's is to the folder
+            stored = os.path.relpath(cell_dir.parent.parent.parent / stored, cell_dir)
+        detector["checkpoint"] = stored
+    train_ids = sorted(config.get("split", {}).get("train", []))
+    metrics = result.get("metrics") or {}
+    return {
+        "format": CARD_FORMAT, "hipbench": __version__, "key": result.get("key"), "fold": result.get("fold"),
+        "combination": config["combination"], "schema": schema_to_spec(schema), "framing": framing,
+        "input": {"size": framing.get("input_size"), "channels": 3, "grey_to_rgb": True, "scale": 1 / 255,
+                  "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+        "train": config["benchmark"]["train"], "on_miss": config["benchmark"].get("on_miss", "missing"),
+        "detector": detector,
+        "data": {"dataset": config["combination"]["dataset"], "train_images": len(train_ids), "synthetic": synthetic,
+                 "train_ids_sha256": hashlib.sha256("\n".join(train_ids).encode()).hexdigest()},
+        "metrics": {k: metrics[k] for k in CARD_METRICS if k in metrics}, "best_val_nme": result.get("best_val_nme"),
+    }
+
+
+def _legacy_card(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(card, config, result) of a cell trained before model cards, from its run files."""
+    from hipbench.runner.store import read_json
+    from hipbench.schema import get_schema
+
+    config, result = read_json(cell_dir / "config.json"), read_json(cell_dir / "result.json")
+    with np.load(cell_dir / "predictions.npz", allow_pickle=False) as stored:
+        schema = get_schema(str(stored["schema"]))
+    return model_card(config, result, schema, cell_dir), config, result
+
+
 def load_trained_cell(cell_dir: str | Path) -> TrainedCell:
-    """Rebuild a finished cell (``config.json``, ``result.json``, ``predictions.npz``, ``model.pt``)."""
+    """Rebuild a trained model from its folder: ``model.json`` and ``model.pt`` suffice; a cell of an older
+    run is read from its ``config.json``, ``result.json`` and ``predictions.npz`` instead."""
     import torch
 
     from hipbench.models.keypoint_model import build_model
@@ -77,16 +130,22 @@ def load_trained_cell(cell_dir: str | Path) -> TrainedCell:
     from hipbench.schema import get_schema
 
     cell_dir = Path(cell_dir)
+    if (cell_dir / CARD).exists() and "export" in read_json(cell_dir / CARD):
+        from hipbench.runner.export import exported_cell
+
+        return exported_cell(cell_dir)
     if not (cell_dir / "model.pt").exists():
         raise FileNotFoundError(f"{cell_dir}: no model.pt (a baseline, an exported leaderboard, or unfinished)")
-    config, result = read_json(cell_dir / "config.json"), read_json(cell_dir / "result.json")
-    with np.load(cell_dir / "predictions.npz", allow_pickle=False) as stored:
-        schema = get_schema(str(stored["schema"]))
-    train = train_config(config["benchmark"]["train"])
-    spec = stored_framing(result, config["combination"])
-    framing = build_framing({k: v for k, v in spec.items() if k != "uses_detector"}, train)
-    combo = config["combination"]
+    if (cell_dir / CARD).exists():
+        card = read_json(cell_dir / CARD)
+        config = read_json(cell_dir / "config.json") if (cell_dir / "config.json").exists() else {}
+        result = read_json(cell_dir / "result.json") if (cell_dir / "result.json").exists() else {}
+    else:
+        card, config, result = _legacy_card(cell_dir)
+    schema, train = get_schema(card["schema"]), train_config(card["train"])
+    framing = build_framing({k: v for k, v in card["framing"].items() if k != "uses_detector"}, train)
+    combo = card["combination"]
     model = build_model(combo["backbone"], combo["head"], num_keypoints=view_keypoints(framing, schema),
                         input_size=framing.input_size, neck=combo.get("neck"))
     model.load_state_dict(torch.load(cell_dir / "model.pt", map_location="cpu", weights_only=True))
-    return TrainedCell(cell_dir, config, result, framing, schema, train, model.eval())
+    return TrainedCell(cell_dir, card, config, result, framing, schema, train, model.eval())
