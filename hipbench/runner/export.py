@@ -23,7 +23,10 @@ class _Deployable(nn.Module):
     """Grey views (B, 1, S, S) in [0, 1] -> keypoints (B, K, 2) in view pixels: normalisation, network and
     decoding in one graph."""
 
-    def __init__(self, model: nn.Module) -> None:
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, model: Any) -> None:
         super().__init__()
         from hipbench.training.augment import IMAGENET_MEAN, IMAGENET_STD
 
@@ -33,7 +36,8 @@ class _Deployable(nn.Module):
 
     def forward(self, grey: torch.Tensor) -> torch.Tensor:
         images = (grey.expand(-1, 3, -1, -1) - self.mean) / self.std
-        return self.model.decode(self.model(images))
+        decoded: torch.Tensor = self.model.decode(self.model(images))
+        return decoded
 
 
 def export_model(model_dir: str | Path, fmt: str, out: str | Path) -> Path:

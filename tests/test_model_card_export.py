@@ -1,0 +1,66 @@
+"""Self-describing models: model.json beside model.pt is enough to predict; exported TorchScript and ONNX
+models predict the same landmarks as the PyTorch model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hipbench.runner.config import parse_benchmark
+from hipbench.runner.run import run_benchmark
+from tests.conftest import SHARED_DATA, run_cli
+
+DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_116.dcm"
+
+
+@pytest.fixture(scope="module")
+def whole_image_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("card") / "run"
+    bench = parse_benchmark({"name": "card", "datasets": [{"type": "synthetic_pelvis", "num": 12, "size": 96}],
+                             "framings": [{"type": "whole_image", "input_size": 64}], "backbones": ["resnet18"],
+                             "heads": ["simcc_1d"], "train": {"epochs": 1, "batch_size": 8, "input_size": 48},
+                             "cv": {"folds": 2}})
+    assert run_benchmark(bench, out, device="cpu", progress=False, echo=lambda _: None).exit_code == 0
+    return next(out.glob("cells/*resnet18*/fold0"))
+
+
+def _keypoints(out: Path) -> dict:
+    return json.loads((out / f"{DICOM.stem}.json").read_text())["keypoints"]
+
+
+def test_the_model_card_describes_the_model(whole_image_cell: Path) -> None:
+    card = json.loads((whole_image_cell / "model.json").read_text())
+    assert card["format"] == "hipbench.model/1" and card["framing"]["type"] == "whole_image"
+    assert card["input"]["size"] == 64 and card["input"]["mean"] == [0.485, 0.456, 0.406]
+    assert card["schema"]["name"] == "ihdi12" and len(card["schema"]["landmarks"]) == 12
+    assert card["data"]["synthetic"] is True and len(card["data"]["train_ids_sha256"]) == 64
+    assert card["detector"] is None and "nme" in card["metrics"]
+    baselines = list(whole_image_cell.parent.parent.glob("*baseline*/fold0"))
+    assert baselines and not (baselines[0] / "model.json").exists()
+
+
+@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
+def test_a_model_folder_alone_predicts_and_exports_agree(whole_image_cell: Path, tmp_path: Path) -> None:
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("model.pt", "model.json"):
+        shutil.copyfile(whole_image_cell / name, alone / name)
+    reference = tmp_path / "ref"
+    assert run_cli("predict", str(DICOM), "--model", str(whole_image_cell), "--out", str(reference)).returncode == 0
+    done = run_cli("predict", str(DICOM), "--model", str(alone), "--out", str(tmp_path / "alone_out"))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert _keypoints(tmp_path / "alone_out") == _keypoints(reference)
+    for fmt in ("torchscript", "onnx"):
+        exported = tmp_path / fmt
+        made = run_cli("export", str(alone), "--format", fmt, "--out", str(exported))
+        assert made.returncode == 0, made.stderr
+        card = json.loads((exported / "model.json").read_text())
+        assert card["export"]["format"] == fmt and card["export"]["max_difference_px"] < 1e-3
+        predicted = run_cli("predict", str(DICOM), "--model", str(exported), "--out", str(tmp_path / f"{fmt}_out"))
+        assert predicted.returncode == 0, predicted.stderr
+        for name, point in _keypoints(tmp_path / f"{fmt}_out").items():
+            expected = _keypoints(reference)[name]
+            assert abs(point[0] - expected[0]) < 1e-2 and abs(point[1] - expected[1]) < 1e-2
