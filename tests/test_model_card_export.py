@@ -64,3 +64,25 @@ def test_a_model_folder_alone_predicts_and_exports_agree(whole_image_cell: Path,
         for name, point in _keypoints(tmp_path / f"{fmt}_out").items():
             expected = _keypoints(reference)[name]
             assert abs(point[0] - expected[0]) < 1e-2 and abs(point[1] - expected[1]) < 1e-2
+
+
+@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
+def test_a_fold_ensemble_reports_its_spread(whole_image_cell: Path, tmp_path: Path) -> None:
+    run_dir = whole_image_cell.parent.parent.parent
+    done = run_cli("predict", str(DICOM), "--model", str(run_dir), "--ensemble", "folds", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "ensemble of 2 fold models" in done.stdout
+    data = json.loads((tmp_path / f"{DICOM.stem}.json").read_text())
+    spread = data["uncertainty"]["landmark_spread_px"]
+    assert len(spread) == 12 and all(v is not None and v >= 0 for v in spread.values())
+    assert set(data["uncertainty"]["acetabular_index_sd_deg"]) == {"left", "right"}
+    assert len(data["model"]["ensemble"]) == 2 and (tmp_path / f"{DICOM.stem}_overlay.png").exists()
+    # the ensemble's landmarks are the mean of its members' landmarks
+    members = []
+    for member in data["model"]["ensemble"]:
+        out = tmp_path / Path(member).name
+        assert run_cli("predict", str(DICOM), "--model", member, "--out", str(out)).returncode == 0
+        members.append(json.loads((out / f"{DICOM.stem}.json").read_text())["keypoints"])
+    for name, point in data["keypoints"].items():
+        mean = [(members[0][name][i] + members[1][name][i]) / 2 for i in (0, 1)]
+        assert abs(point[0] - mean[0]) < 0.02 and abs(point[1] - mean[1]) < 0.02

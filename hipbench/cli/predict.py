@@ -37,16 +37,21 @@ if TYPE_CHECKING:
 @click.option("--detector-type", default=None, metavar="NAME",
               help="The detector plugin that loads --detector-weights (default: the registered detector that "
                    "declares the file's suffix).")
+@click.option("--ensemble", type=click.Choice(["none", "folds"]), default="none", show_default=True,
+              help="folds: average the chosen row's fold models; the JSON and overlay then show each landmark's "
+                   "spread and the AI's sd across them, with a warning to re-measure by hand when they disagree.")
 @click.option("--on-miss", type=click.Choice(["missing", "mirror"]), default=None,
               help="What to do with a hip the detector misses (default: the run's policy).")
 def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str | None, out_dir: Path, device: str,
-                    detector_weights: Path | None, detector_type: str | None, on_miss: str | None) -> None:
+                    detector_weights: Path | None, detector_type: str | None, on_miss: str | None,
+                    ensemble: str) -> None:
     """Predict landmarks and measure AI and IHDI on PNG/JPEG/DICOM images.
 
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
     """
     from hipbench.data.images import ImageReadError
     from hipbench.pipeline.predict import (
+        EnsemblePredictor,
         HipPredictor,
         choose_cell,
         find_images,
@@ -63,13 +68,17 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str
         if detector_type is not None and detector_weights is None:
             raise ValueError("--detector-type names the detector of --detector-weights; pass both")
         choice = choose_cell(model_path, combination, have_detector_weights=detector_weights is not None)
-        predictor = HipPredictor(choice.cell, device=device, detector_weights=detector_weights, on_miss=on_miss,
-                                 detector_type=detector_type)
+        settings: dict[str, Any] = {"device": device, "detector_weights": detector_weights, "on_miss": on_miss,
+                                    "detector_type": detector_type}
+        predictor: HipPredictor | EnsemblePredictor = (
+            EnsemblePredictor(choice.folds, **settings) if ensemble == "folds"
+            else HipPredictor(choice.cell, **settings))
     except (FileNotFoundError, ValueError, NotImplementedError, PluginError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo(f"row: {choice.reason}")
-    click.echo(f"model: {choice.cell} ({_model_text(predictor.describe())})")
+    click.echo(f"model: {choice.cell} ({_model_text(predictor.describe())})"
+               + (f"; ensemble of {len(choice.folds)} fold models" if ensemble == "folds" else ""))
     stems = unique_stems(images)
     rows: list[dict] = []
     failed: list[tuple[Path, str]] = []

@@ -29,12 +29,15 @@ def _finite(*points: np.ndarray) -> bool:
 
 
 def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema, ai: np.ndarray | None,
-                 ihdi: np.ndarray | None, boxes: dict[str, Any], box_source: dict[str, str]) -> np.ndarray:
+                 ihdi: np.ndarray | None, boxes: dict[str, Any], box_source: dict[str, str],
+                 spread: np.ndarray | None = None, ai_sd: np.ndarray | None = None) -> np.ndarray:
     """A BGR uint8 image: ``pixels`` (H, W) in [0, 1] with the measurement drawn on it.
 
     ``points`` (K, 2) full-image landmarks (NaN = not predicted); ``ai`` / ``ihdi`` per side [left, right],
     None for a schema without hip measures; ``boxes`` per side (None = missed, or no box at all);
-    ``box_source`` per side: ``detector``, ``mirrored``, ``missed``, or ``whole_image`` (no detector).
+    ``box_source`` per side: ``detector``, ``mirrored``, ``missed``, or ``whole_image`` (no detector);
+    ``spread`` (K,) px: a circle of twice that radius around each landmark (a fold ensemble's uncertainty);
+    ``ai_sd`` (2,) degrees: written after each AI as ``± sd``.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -76,6 +79,9 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
         for index in schema.side_indices(side):
             if _finite(points[index]):
                 cv2.circle(canvas, _pt(points[index]), radius, colour, -1, cv2.LINE_AA)
+                if spread is not None and np.isfinite(spread[index]):
+                    cv2.circle(canvas, _pt(points[index]), max(radius + 1, int(round(2 * spread[index]))), colour,
+                               max(1, thick // 2), cv2.LINE_AA)
         if not bool(frame.valid) or ai is None:
             continue
         tri = frame.triradiate[k]
@@ -95,7 +101,7 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
         if _finite(points[index]):
             cv2.circle(canvas, _pt(points[index]), radius, MIDLINE_COLOUR, -1, cv2.LINE_AA)
     labels = [(text, colour, cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)[0])
-              for text, colour in _labels(ai, ihdi, box_source)]
+              for text, colour in _labels(ai, ihdi, box_source, ai_sd)]
     stacked = sum(size[0] + 16 for _, _, size in labels) > width  # too wide for one row: one label per row
     for k, (text, colour, (tw, th)) in enumerate(labels):
         x = 8 if k == 0 or stacked else width - tw - 8
@@ -106,7 +112,7 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
 
 
 def _labels(ai: np.ndarray | None, ihdi: np.ndarray | None, box_source: dict[str, str],
-            ) -> list[tuple[str, tuple[int, int, int]]]:
+            ai_sd: np.ndarray | None = None) -> list[tuple[str, tuple[int, int, int]]]:
     """The overlay's captions and their colours: AI and IHDI per image side, or the note that there are none.
 
     Example:
@@ -120,6 +126,8 @@ def _labels(ai: np.ndarray | None, ihdi: np.ndarray | None, box_source: dict[str
     labels = []
     for k, side in enumerate(SIDES):
         ai_text = f"{ai[k]:.1f} deg" if np.isfinite(ai[k]) else "n/a"
+        if ai_sd is not None and np.isfinite(ai[k]) and np.isfinite(ai_sd[k]):
+            ai_text += f" +- {ai_sd[k]:.1f}"
         text = f"image-{side}: AI {ai_text}, IHDI {GRADE_NAMES.get(int(ihdi[k]), '?')}"
         source = box_source.get(side, "missed")
         if source in ("mirrored", "missed"):

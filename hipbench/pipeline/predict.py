@@ -105,6 +105,7 @@ class CellChoice:
 
     cell: Path
     reason: str
+    folds: tuple[Path, ...] = ()  # every usable fold model of the row, best validation NME first
 
 
 def choose_cell(model_path: str | Path, combination: str | None = None, have_detector_weights: bool = False,
@@ -123,7 +124,7 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
     if (path / "model.json").exists() or ((path / "model.pt").exists() and (path / "config.json").exists()):
         if combination is not None:
             raise ValueError("--combination picks a row of a run directory, and --model names one model")
-        return CellChoice(path, "the model folder named by --model")
+        return CellChoice(path, "the model folder named by --model", (path,))
     if not (path / "cells").is_dir():
         raise FileNotFoundError(f"{path}: neither a run directory (no cells/) nor a model folder (no model.json or "
                                 "model.pt)")
@@ -139,9 +140,9 @@ def choose_cell(model_path: str | Path, combination: str | None = None, have_det
             from hipbench.leaderboard.build import finite_or_inf
             from hipbench.runner.store import RunStore
 
-            best = min(usable, key=lambda r: finite_or_inf(r.get("best_val_nme")))
-            return CellChoice(RunStore(path).cell_dir(best["key"], best["fold"]),
-                              _choice_reason(row, skipped, combination is not None))
+            ordered = sorted(usable, key=lambda r: finite_or_inf(r.get("best_val_nme")))
+            cells = tuple(RunStore(path).cell_dir(r["key"], r["fold"]) for r in ordered)
+            return CellChoice(cells[0], _choice_reason(row, skipped, combination is not None), cells)
         skipped.append((row, why))
     raise ValueError(_no_row_message(path, skipped, combination is not None))
 
@@ -241,6 +242,9 @@ class Prediction:
     ai: np.ndarray | None
     ihdi: np.ndarray | None
     warnings: list[str] = field(default_factory=list)
+    spread: np.ndarray | None = None  # (K,) px: how far the fold models' landmarks lie from their mean (RMS)
+    ai_sd: np.ndarray | None = None  # (2,) degrees: the fold models' AIs' standard deviation per side
+    models: int = 1
 
     def as_json(self, schema: LandmarkSchema, model: dict[str, Any]) -> dict[str, Any]:
         """Plain data for the per-image JSON file."""
@@ -264,8 +268,19 @@ class Prediction:
             data |= {"hip_measures": f"{NO_HIP_MEASURES} ({schema.name!r}: AI and IHDI need a triradiate landmark "
                                      "on each image side and an acetabular margin)",
                      "acetabular_index_deg": None, "ihdi_grade": None}
+        if self.spread is not None:
+            data["uncertainty"] = {
+                "method": f"ensemble of {self.models} fold models: landmarks are their mean; spread is the RMS "
+                          "distance of their landmarks from it (px); AI sd is the standard deviation of their AIs",
+                "landmark_spread_px": {name: _rounded(self.spread[k]) for k, name in enumerate(schema.names)},
+                "acetabular_index_sd_deg": None if self.ai_sd is None else
+                {side: _rounded(self.ai_sd[k]) for k, side in enumerate(SIDES)}}
         return data | {"sides": "image sides (image-left is the patient's right on a standard AP radiograph)",
                        "warnings": self.warnings}
+
+
+def _rounded(value: float) -> float | None:
+    return round(float(value), 2) if np.isfinite(value) else None
 
 
 class HipPredictor:
@@ -428,8 +443,58 @@ def unique_stems(paths: Sequence[Path]) -> dict[Path, str]:
     return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in paths}
 
 
-def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPredictor, out_dir: Path,
-                        stem: str) -> dict[str, Any]:
+AI_SD_WARN = 3.0  # degrees across fold models: beyond it the AI is not trustworthy enough to read off
+SPREAD_WARN = 0.03  # landmark spread as a share of the inter-triradiate distance
+
+
+class EnsemblePredictor:
+    """The fold models of one row predicting together: landmarks are their mean in full-image pixels, with
+    the spread per landmark and the AI's standard deviation as the uncertainty, and a warning to re-measure
+    by hand when it is too large."""
+
+    def __init__(self, cells: Sequence[Path], **kwargs: Any) -> None:
+        if not cells:
+            raise ValueError("an ensemble needs at least one fold model")
+        self.members = [HipPredictor(cell, **kwargs) for cell in cells]
+        first = self.members[0]
+        self.schema, self.framing, self.cell_dir = first.schema, first.framing, first.cell_dir
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.members[0].describe(), "ensemble": [str(m.cell_dir) for m in self.members]}
+
+    def predict_image(self, path: Path) -> tuple[Prediction, np.ndarray]:
+        from hipbench.geometry import hilgenreiner_frame, measure_hips
+
+        results = [m.predict_image(path) for m in self.members]
+        first, pixels = results[0]
+        stack = np.stack([r.keypoints for r, _ in results])
+        counts = np.isfinite(stack).all(-1).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counts[:, None] > 0, np.nansum(stack, axis=0) / counts[:, None], np.nan)
+            spread = np.sqrt(np.nanmean(((stack - mean) ** 2).sum(-1), axis=0)) if len(stack) > 1 else \
+                np.full(len(mean), np.nan)
+        ai = ihdi = ai_sd = None
+        if first.ai is not None:
+            measured = measure_hips(mean, self.schema)
+            ai, ihdi = measured.ai, measured.ihdi
+            fold_ais = [r.ai for r, _ in results if r.ai is not None]
+            ai_sd = np.nanstd(np.stack(fold_ais), axis=0, ddof=1) if len(fold_ais) > 1 else None
+        prediction = Prediction(first.image, first.image_size, first.pixel_spacing, mean, first.boxes,
+                                first.box_source, ai, ihdi, list(first.warnings), spread, ai_sd, len(results))
+        width = float(hilgenreiner_frame(mean, self.schema).width) if first.ai is not None else np.nan
+        for k, side in enumerate(SIDES):
+            if ai_sd is not None and np.isfinite(ai_sd[k]) and ai_sd[k] > AI_SD_WARN:
+                prediction.warnings.append(f"image-{side} AI uncertain: the {len(results)} fold models disagree by "
+                                           f"{ai_sd[k]:.1f} deg (sd): re-measure manually")
+        if np.isfinite(width) and np.nanmax(np.nan_to_num(spread, nan=0.0)) > SPREAD_WARN * width:
+            worst = self.schema.names[int(np.nanargmax(np.nan_to_num(spread, nan=-1.0)))]
+            prediction.warnings.append(f"landmark {worst} uncertain: the fold models spread {np.nanmax(spread):.1f} px "
+                                       f"(> {SPREAD_WARN:.0%} of the inter-triradiate distance): re-measure manually")
+        return prediction, pixels
+
+
+def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPredictor | EnsemblePredictor,
+                        out_dir: Path, stem: str) -> dict[str, Any]:
     """Write ``<stem>.json`` and ``<stem>_overlay.png`` for one image; return its ``summary.csv`` row."""
     import cv2
 
@@ -439,7 +504,8 @@ def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPred
     out_dir.mkdir(parents=True, exist_ok=True)
     data = pred.as_json(predictor.schema, predictor.describe())
     atomic_write(out_dir / f"{stem}.json", lambda p: p.write_text(json.dumps(data, indent=2)))
-    overlay = draw_overlay(pixels, pred.keypoints, predictor.schema, pred.ai, pred.ihdi, pred.boxes, pred.box_source)
+    overlay = draw_overlay(pixels, pred.keypoints, predictor.schema, pred.ai, pred.ihdi, pred.boxes, pred.box_source,
+                           pred.spread, pred.ai_sd)
     ok, encoded = cv2.imencode(".png", overlay)
     if not ok:
         raise OSError(f"could not encode the overlay of {pred.image}")
