@@ -24,10 +24,10 @@ def short_label(key: str) -> str:
 
     Example:
         >>> short_label("synthetic_pelvis-num=90__whole_image-input_size=128-__resnet18__heatmap__default-ab12cd34")
-        'whole_image-input_size=128- / resnet18 / heatmap'
+        'whole_image-input_size=128 / resnet18 / heatmap'
     """
     parts = key.rsplit("-", 1)[0].split("__")[1:]
-    return " / ".join(p for p in parts if p and p != "default")
+    return " / ".join(p.rstrip("-") for p in parts if p and p != "default")
 
 
 def plot_heatmap(summary: dict[str, Any], path: Path) -> Path:
