@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hipbench.runner.config import parse_benchmark
@@ -86,3 +87,13 @@ def test_a_fold_ensemble_reports_its_spread(whole_image_cell: Path, tmp_path: Pa
     for name, point in data["keypoints"].items():
         mean = [(members[0][name][i] + members[1][name][i]) / 2 for i in (0, 1)]
         assert abs(point[0] - mean[0]) < 0.02 and abs(point[1] - mean[1]) < 0.02
+
+
+@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
+def test_an_ensemble_of_one_model_twice_has_no_spread(whole_image_cell: Path) -> None:
+    from hipbench.pipeline.predict import EnsemblePredictor
+
+    prediction, _ = EnsemblePredictor([whole_image_cell, whole_image_cell], device="cpu").predict_image(DICOM)
+    assert prediction.spread is not None and np.allclose(prediction.spread, 0.0)
+    assert prediction.ai_sd is not None and np.allclose(prediction.ai_sd, 0.0)
+    assert not any("re-measure" in w for w in prediction.warnings)

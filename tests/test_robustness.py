@@ -88,3 +88,17 @@ def test_an_unknown_perturbation_is_named(trained_run: Path) -> None:
 
     done = run_cli("robustness", str(trained_run), "--suite", "rotation,wobble")
     assert done.returncode != 0 and "wobble" in done.stderr and "gaussian_noise" in done.stderr
+
+
+def test_a_rotated_image_keeps_the_acetabular_index_of_its_landmarks() -> None:
+    from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+    from hipbench.geometry import acetabular_index
+
+    sample = phantom_sample(sample_params(0, 3, PhantomConfig(size=SIZE)))
+    before = acetabular_index(sample.keypoints, sample.schema)
+    for level in PERTURBATIONS["rotation"].levels:
+        _, moved = PERTURBATIONS["rotation"].apply(sample.load_image(), sample.keypoints, level,
+                                                   np.random.default_rng(1))
+        assert np.allclose(acetabular_index(moved, sample.schema), before, atol=1e-9)
+    _, same = PERTURBATIONS["contrast"].apply(sample.load_image(), sample.keypoints, 0.35, None)
+    assert np.array_equal(same, sample.keypoints)

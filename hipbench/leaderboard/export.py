@@ -9,7 +9,8 @@ from pathlib import Path
 # per cell: the result, its configuration and the out-of-fold predictions, also on each test dataset (never
 # model.pt)
 CELL_FILES = ("result.json", "config.json", "predictions.npz", "predictions_oracle.npz")
-CELL_PATTERNS = ("predictions_ext-*.npz",)
+CELL_PATTERNS = ("predictions_ext-*.npz", "predictions_tta.npz", "uncertainty*.npz")
+RUN_DIRS = ("splits", "robustness")  # the exact folds, and the robustness suite's results when it was run
 RUN_FILES = ("run.json", "benchmark.yaml")
 
 
@@ -26,8 +27,9 @@ def export_run(run_dir: Path, dest: Path) -> Path:
     for name in RUN_FILES:
         if (run_dir / name).exists():
             shutil.copyfile(run_dir / name, dest / name)
-    if (run_dir / "splits").is_dir():
-        shutil.copytree(run_dir / "splits", dest / "splits", dirs_exist_ok=True)
+    for name in RUN_DIRS:
+        if (run_dir / name).is_dir():
+            shutil.copytree(run_dir / name, dest / name, dirs_exist_ok=True)
     for result in sorted(run_dir.glob("cells/*/fold*/result.json")):
         target = dest / result.parent.relative_to(run_dir)
         target.mkdir(parents=True, exist_ok=True)
