@@ -78,6 +78,7 @@ def test_the_sdist_carries_licence_readme_config_and_every_plugin(built: tuple[P
     with zipfile.ZipFile(wheel) as archive:
         inside = set(archive.namelist())
     assert not [m for m in modules if m.replace(".", "/") + ".py" not in inside]
+    assert {"hipbench/serve/static/index.html", "hipbench/serve/static/main.js"} <= inside  # the web app's page
 
 
 @pytest.mark.slow

@@ -1,0 +1,270 @@
+"""The dataset folder of the Review view (``hipbench serve --data DIR``): its images, their annotations in
+the folder's own format, and saving.
+
+A save never overwrites without being asked (an existing annotation file, or an existing row of a
+``landmark_csv``, needs ``overwrite``; an existing image is never replaced), is atomic (written beside the
+target, read back with the format's reader, then renamed into place; a new file is linked into place, so a
+file that appeared meanwhile is not replaced), and is recorded in the folder's audit log. Every name from a
+request must be an image listed in the folder; paths are built here, never taken from a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hipbench.data.annotations import check_sides
+from hipbench.data.dataset import DatasetError, check_points, detect_format, list_images
+from hipbench.schema import LandmarkSchema, generic_schema, get_schema
+from hipbench.serve.annotation_io import WRITABLE_FORMATS, annotation_text, read_back, same_points
+from hipbench.serve.audit import AuditLog, point_changes
+from hipbench.serve.measures import points_to_json, schema_json
+from hipbench.serve.security import safe_child
+from hipbench.serve.uploads import KIND_SUFFIX, Upload
+
+STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NEW_LANDMARK_CSV = "landmarks.csv"
+SOURCES = ("model", "empty", "existing")
+
+
+class AnnotationExists(Exception):
+    """A save that would replace an annotation (``can_overwrite``: replaceable when asked) or an image (never
+    replaced); the message says which."""
+
+    def __init__(self, message: str, can_overwrite: bool = True) -> None:
+        super().__init__(message)
+        self.can_overwrite = can_overwrite
+
+
+def _landmark_csv(root: Path) -> Path | None:
+    found = []
+    for path in sorted(root.glob("*.csv")):
+        with open(path, errors="replace") as handle:
+            if handle.readline().strip().lower().startswith("image_name"):
+                found.append(path)
+    if len(found) > 1:
+        raise DatasetError(f"{root}: {len(found)} landmark CSVs ({', '.join(p.name for p in found)}); "
+                           "Review writes into a folder with one")
+    return found[0] if found else None
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+class ReviewFolder:
+    """A writable dataset folder: ``root``, ``format`` (``auto``: detected from what is there; a folder of
+    images without any annotation yet needs it named), ``schema`` (``landmark_csv`` only: a schema name;
+    default a generic schema with the CSV's landmark count)."""
+
+    def __init__(self, root: Path, fmt: str = "auto", schema: str | None = None) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root}: dataset folder not found")
+        if fmt == "auto":
+            try:
+                fmt = detect_format(self.root)
+            except DatasetError:
+                raise DatasetError(f"{self.root}: no annotations yet, so the format cannot be detected; pass "
+                                   f"--format ({', '.join(WRITABLE_FORMATS)})") from None
+        if fmt not in WRITABLE_FORMATS:
+            raise DatasetError(f"{self.root}: Review writes {', '.join(WRITABLE_FORMATS)}, not {fmt!r}")
+        self.format = fmt
+        self.csv_path: Path | None = None
+        if fmt == "ihdi_csv":
+            self.image_dir, self.label_dir = self.root / "images", self.root / "annotations"
+        elif fmt == "mtddh_yolo":
+            nested = (self.root / "labels").is_dir() or (self.root / "images").is_dir()
+            self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
+            self.label_dir = self.root / "labels" if nested else self.root
+        else:
+            self.csv_path = _landmark_csv(self.root) or self.root / NEW_LANDMARK_CSV
+            self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
+            self.label_dir = self.root
+        self.schema = self._schema(schema)
+        self.audit = AuditLog(self.root)
+        self._lock = threading.Lock()
+
+    def _schema(self, name: str | None) -> LandmarkSchema:
+        if self.format == "ihdi_csv":
+            return get_schema("ihdi12")
+        if self.format == "mtddh_yolo":
+            return get_schema("mtddh8")
+        columns = None
+        if self.csv_path is not None and self.csv_path.is_file():
+            with open(self.csv_path) as handle:
+                header = handle.readline().strip().split(",")
+            columns = (len(header) - 4 - int(header[-1].strip().lower() in ("pixel_spacing_mm", "pixel_spacing"))) // 2
+        if name is not None:
+            schema = get_schema(name)
+            if columns is not None and columns != schema.num_keypoints:
+                raise DatasetError(f"{self.csv_path}: {columns} landmarks per row, schema {name!r} has "
+                                   f"{schema.num_keypoints}")
+            return schema
+        if columns is None:
+            raise DatasetError(f"{self.root}: a new landmark_csv folder needs --schema (its landmark names)")
+        return generic_schema("landmark_csv", [f"landmark_{i + 1}" for i in range(columns)])
+
+    # reading -------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"root": self.root.name, "format": self.format, "schema": schema_json(self.schema)}
+
+    def images(self) -> list[dict[str, Any]]:
+        """Every image of the folder (file name) and whether it has an annotation."""
+        if not self.image_dir.is_dir():
+            return []
+        return [{"name": path.name, "annotated": self._label_exists(path)}
+                for path in list_images(self.image_dir).values()]
+
+    def image_path(self, name: Any) -> Path:
+        """The image ``name`` (a file name listed by :meth:`images`); ValueError for any other name."""
+        if not isinstance(name, str):
+            raise ValueError("expected an image name")
+        path = safe_child(self.image_dir, name)
+        if path.parent != self.image_dir.resolve() or not path.is_file() or path.name not in {
+                p.name for p in list_images(self.image_dir).values()}:
+            raise ValueError(f"{name!r} is not an image of the dataset folder")
+        return path
+
+    def _label_path(self, image: Path) -> Path:
+        if self.format == "landmark_csv":
+            assert self.csv_path is not None
+            return self.csv_path
+        return self.label_dir / f"{image.stem}{'.csv' if self.format == 'ihdi_csv' else '.txt'}"
+
+    def _label_exists(self, image: Path) -> bool:
+        label = self._label_path(image)
+        if self.format != "landmark_csv":
+            return label.is_file()
+        if not label.is_file():
+            return False
+        import csv
+
+        with open(label, newline="") as handle:
+            return any(row and row[0].strip() == image.name for row in csv.reader(handle))
+
+    def _existing(self, image: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, str]:
+        """(the image's annotated points, "") or (None, why there are none)."""
+        if not self._label_exists(image):
+            return None, "no annotation yet"
+        try:
+            return read_back(self.format, self._label_path(image), self.schema, size, image.name), ""
+        except DatasetError as exc:
+            return None, f"the annotation cannot be read: {exc}"
+
+    def read(self, name: Any) -> dict[str, Any]:
+        """The image's size, spacing and annotated points (None with a reason when there are none)."""
+        from hipbench.data.images import probe_image
+
+        image = self.image_path(name)
+        info = probe_image(image)
+        points, why = self._existing(image, info.size)
+        return {"name": image.name, "width": info.size[0], "height": info.size[1],
+                "pixel_spacing_mm": info.pixel_spacing, "schema": schema_json(self.schema),
+                "points": None if points is None else points_to_json(points), "note": why,
+                "annotation": str(self._label_path(image).relative_to(self.root))}
+
+    # saving --------------------------------------------------------------------------------------
+    def save(self, name: Any, points: np.ndarray, overwrite: bool = False, source: str = "existing",
+             model: str | None = None) -> dict[str, Any]:
+        """Save ``points`` as the annotation of image ``name``; AnnotationExists when one exists and
+        ``overwrite`` is False; DatasetError when the points do not make a valid annotation."""
+        from hipbench.data.images import probe_image
+
+        image = self.image_path(name)
+        with self._lock:
+            return self._save(image, probe_image(image).size, points, overwrite, source, model, added=None)
+
+    def save_upload(self, upload: Upload, stem: Any, points: np.ndarray, overwrite: bool = False,
+                    source: str = "model", model: str | None = None) -> dict[str, Any]:
+        """Add the uploaded image as ``<stem><suffix>`` (never replacing an image) and save its annotation;
+        the image is removed again if the annotation cannot be saved."""
+        if not isinstance(stem, str) or not STEM.match(stem) or ".." in stem:
+            raise ValueError("the image name may hold letters, digits, '_', '-' and '.', at most 100 characters")
+        size = (upload.width, upload.height)
+        self._check(points, f"image {stem}", size)
+        with self._lock:
+            existing = list_images(self.image_dir) if self.image_dir.is_dir() else {}
+            if stem in existing:
+                raise AnnotationExists(f"an image named {stem!r} exists ({existing[stem].name}); images are never "
+                                       "replaced: choose another name", can_overwrite=False)
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            image = self.image_dir / f"{stem}{KIND_SUFFIX[upload.kind]}"
+            _place(image, upload.path.read_bytes(), overwrite=False)
+            try:
+                return self._save(image, size, points, overwrite, source, model, added=upload.kind)
+            except BaseException:
+                image.unlink(missing_ok=True)
+                raise
+
+    def _check(self, points: np.ndarray, where: str, size: tuple[int, int]) -> None:
+        if points.shape != (self.schema.num_keypoints, 2):
+            raise DatasetError(f"{where}: expected {self.schema.num_keypoints} points")
+        check_points(points, where, size)
+        check_sides(points, self.schema, where)
+
+    def _save(self, image: Path, size: tuple[int, int], points: np.ndarray, overwrite: bool, source: str,
+              model: str | None, added: str | None) -> dict[str, Any]:
+        label = self._label_path(image)
+        where = str(label.relative_to(self.root))
+        self._check(points, where, size)
+        before, _ = self._existing(image, size)
+        exists = self._label_exists(image)
+        if exists and not overwrite:
+            raise AnnotationExists(f"{image.name} already has an annotation ({where}); confirm to overwrite it")
+        existing_text = label.read_text() if self.format == "landmark_csv" and label.is_file() else None
+        text = annotation_text(self.format, points, self.schema, size, image.name, existing_text)
+
+        def verify(written: Path) -> None:
+            back = read_back(self.format, written, self.schema, size, image.name)
+            if not same_points(back, points):
+                raise DatasetError(f"{where}: the written annotation reads back differently; nothing was saved")
+
+        label.parent.mkdir(parents=True, exist_ok=True)
+        # a landmark CSV holds other images' rows: it is replaced whole once it exists
+        _place(label, text.encode(), overwrite=exists or label.is_file(), verify=verify)
+        entry = self.audit.append({
+            "action": "overwrite" if exists else "create", "format": self.format, "annotation": where,
+            "image": str(image.relative_to(self.root)), "source": source if source in SOURCES else "existing",
+            "model": model, "image_added": added is not None, "image_deidentified": added == "dicom",
+            "changes": point_changes(self.schema.names, before, points),
+            "annotation_sha256": _sha256(label)})
+        return {"saved": where, "image": entry["image"], "action": entry["action"], "changes": entry["changes"],
+                "time": entry["time"]}
+
+
+def _place(target: Path, data: bytes, overwrite: bool, verify: Any = None) -> None:
+    """Write ``data`` beside ``target``, ``verify(temp_path)`` it, then rename it into place (``overwrite``)
+    or link it there (a target that exists by then is not replaced: AnnotationExists)."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if verify is not None:
+            try:
+                verify(temp)
+            except DatasetError as exc:
+                raise DatasetError(str(exc).replace(str(temp), target.name)) from None
+        if overwrite:
+            os.replace(temp, target)
+            return
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            raise AnnotationExists(f"{target.name} appeared meanwhile; nothing was replaced", False) from None
+        except OSError:  # a file system without hard links: the caller's lock guards the check instead
+            if target.exists():
+                raise AnnotationExists(f"{target.name} appeared meanwhile; nothing was replaced", False) from None
+            os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
