@@ -24,7 +24,9 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "hipbench.cli.run:leaderboard_command",
     "status": "hipbench.cli.run:status_command",
     "predict": "hipbench.cli.predict:predict_command",
+    "serve": "hipbench.cli.serve:serve_command",
     "robustness": "hipbench.cli.robustness:robustness_command",
+    "tta": "hipbench.cli.tta:tta_command",
     "export": "hipbench.cli.export:export_command",
 }
 

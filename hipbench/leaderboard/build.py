@@ -66,8 +66,11 @@ def split_hash(pooled: dict[str, Any]) -> str:
 
 
 def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
-         measures: list[str] | None = None) -> dict[str, Any]:
-    """One leaderboard row: the combination scored with the run's detector, or (``oracle``) on label boxes."""
+         measures: list[str] | None = None, tta: bool = False) -> dict[str, Any]:
+    """One leaderboard row: the combination scored with the run's detector, or (``oracle``) on label boxes,
+    or (``tta``, ``results`` from :func:`hipbench.leaderboard.uncertainty.tta_results`) with test-time
+    augmentation on the same test views."""
+    from hipbench.leaderboard.uncertainty import TTA_PREDICTIONS, TTA_SUFFIX, add_uncertainty, tta_label
     from hipbench.metrics import evaluate
     from hipbench.schema import get_schema
 
@@ -77,7 +80,8 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     failed = [r for r in results if r["status"] != "ok"]
     detector = results[0].get("detector") or {"type": "gt"}
     row: dict[str, Any] = {
-        "key": f"{key}@oracle" if oracle else key, "dataset": _component_label(combo["dataset"]),
+        "key": f"{key}@oracle" if oracle else key + (TTA_SUFFIX if tta else ""),
+        "dataset": _component_label(combo["dataset"]),
         "baseline": str(combo.get("baseline") or "mean_shape") if baseline else None,
         "backbone": "-" if baseline else _component_label(combo["backbone"]),
         "neck": "-" if baseline else _component_label(combo.get("neck"), "-"),
@@ -92,6 +96,8 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
         row["train_fraction"] = float(combo["train_fraction"])
     weights = next((r.get("weights") for r in results if r.get("weights")), None) or {}
     row["weights"] = "-" if baseline else weights.get("label") or "scratch"
+    if tta:
+        row["tta"] = tta_label(ok or results)
     if not ok:
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"
@@ -107,7 +113,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
         row["det_map50"] = _mean_std([s.get("test_map50") for s in stats])[0]
         row["det_miss_rate"] = _mean_std([s.get("test_miss_rate") for s in stats])[0]
         row["det_missed"] = int(sum(s.get("test_missed", 0) for s in stats))
-    if not oracle:
+    if not oracle and not tta:
         from hipbench.leaderboard.curves import finetune_points
         from hipbench.leaderboard.external import external_figures
 
@@ -115,13 +121,16 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
         if any(r.get("finetune") for r in ok):
             row["finetune"] = finetune_points(ok)
             row["finetune_dataset"] = next(r["finetune"]["dataset"] for r in ok if r.get("finetune"))
-    pooled = load_pooled(store, key, [r["fold"] for r in ok], "predictions_oracle" if oracle else "predictions")
+    name = "predictions_oracle" if oracle else TTA_PREDICTIONS if tta else "predictions"
+    pooled = load_pooled(store, key, [r["fold"] for r in ok], name)
     if pooled is not None:
         schema = get_schema(pooled["schema"])
         row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"],
                                  measures=measures)
         row["pooled_arrays"] = pooled
         row["split_hash"] = split_hash(pooled)
+        if not oracle:
+            add_uncertainty(row, store, key, [r["fold"] for r in ok], name)
     return row
 
 
@@ -177,6 +186,7 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                           "infer_ms_per_image": result.get("infer_ms_per_image")})
     run_record = read_json(Path(run_dir) / "run.json") if (Path(run_dir) / "run.json").exists() else {}
     measures = (run_record.get("resolved") or {}).get("measures")  # None: every measure the schema supports
+    from hipbench.leaderboard.uncertainty import tta_results
     from hipbench.robustness.suite import read_summary
 
     robustness = read_summary(run_dir)
@@ -185,6 +195,9 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
         rows.append(_row(store, key, results, oracle=False, measures=measures))
         if key in robustness:
             rows[-1]["robustness_pct"] = robustness[key].get("degradation_pct")
+        tta = tta_results(store, results)
+        if tta is not None:  # the same trained cells with test-time augmentation (hipbench tta / tta:)
+            rows.append(_row(store, key, tta, oracle=False, measures=measures, tta=True))
         if any("oracle_metrics" in r for r in results):
             rows.append(_row(store, key, results, oracle=True, measures=measures))
     return rows, fold_rows
@@ -273,6 +286,11 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
         for row in rows:
             if "pooled_arrays" in row:
                 plots[row["key"]] = plot_combination(row, run_dir / "plots" / row["key"])
+            if "uncertainty_arrays" in row:
+                from hipbench.leaderboard.uncertainty import plot_calibration
+
+                plots[row["key"]]["uncertainty calibration"] = plot_calibration(
+                    row, run_dir / "plots" / row["key"] / "calibration.png")
         pareto = plot_pareto(rows, run_dir / "plots" / "pareto.png")
         if pareto is not None:
             plots["__pareto__"] = {"accuracy against cost": pareto}

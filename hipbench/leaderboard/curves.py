@@ -68,7 +68,8 @@ def finetune_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[
 
 def fraction_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[str], Path | None]:
     """Markdown lines and a PNG of pooled NME against the training share, for runs with ``train_fractions``."""
-    rows = [r for r in rows if r.get("status") == "ok" and "@oracle" not in r["key"] and not r.get("baseline")]
+    rows = [r for r in rows if r.get("status") == "ok" and "@oracle" not in r["key"] and not r.get("baseline")
+            and not r.get("tta")]
     if len({r.get("train_fraction", 1.0) for r in rows}) < 2:
         return [], None
     fractions = sorted({r.get("train_fraction", 1.0) for r in rows})

@@ -8,7 +8,8 @@ from pathlib import Path
 
 # per cell: the result, its configuration and the out-of-fold predictions, also on each test dataset (never
 # model.pt)
-CELL_FILES = ("result.json", "config.json", "predictions.npz", "predictions_oracle.npz")
+CELL_FILES = ("result.json", "config.json", "predictions.npz", "predictions_oracle.npz",
+              "tta.json")  # tta.json: the leaderboard's +tta row needs the TTA pass's record
 CELL_PATTERNS = ("predictions_ext-*.npz", "predictions_tta.npz", "uncertainty*.npz")
 RUN_DIRS = ("splits", "robustness")  # the exact folds, and the robustness suite's results when it was run
 RUN_FILES = ("run.json", "benchmark.yaml")

@@ -44,7 +44,8 @@ def combination_id(row: dict[str, Any]) -> str:
     """What is compared across datasets: the model and the detector kind that cut its test crops."""
     parts = [str(row.get(k)) for k in ("backbone", "neck", "head", "loss", "weights")
              if row.get(k) not in (None, "-", "default", "scratch")]
-    return " / ".join(parts) + f" ({str(row.get('detector', 'gt')).split('(')[0]})"
+    tta = " +tta" if row.get("tta") else ""  # test-time augmentation is a combination of its own here
+    return " / ".join(parts) + f" ({str(row.get('detector', 'gt')).split('(')[0]})" + tta
 
 
 def rank_across_datasets(rows: list[dict[str, Any]]) -> RankSummary | None:

@@ -22,7 +22,10 @@ GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", 
           "screening": ["screen sens", "screen spec"],
           "detector": ["coverage", "det mAP50", "det miss %"],
           "cost": ["train min", "infer ms/img"],
-          "robustness": ["robustness Δ%"]}
+          "robustness": ["robustness Δ%"],
+          "uncertainty": ["unc ρ", "unc RMS ratio", "AI unc °", "AI unc AUC >5°"]}
+UNCERTAINTY_COLUMNS = {"unc ρ": ("unc_spearman", 3), "unc RMS ratio": ("unc_rms_ratio", 2),
+                       "AI unc °": ("ai_unc_mean_deg", 2), "AI unc AUC >5°": ("ai_unc_auc", 3)}
 ALL_COLUMNS = [c for group in GROUPS.values() for c in group]
 LEGEND = ("'vs best' compares each row with the best row of its group (same dataset, split and detector boxes, "
           "hence the same patients), the row with the lowest pooled NME, for NME and for AI MAE alike: 'best' is "
@@ -49,6 +52,10 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
         dropped.add("train share")
     if not any(r.get("robustness_pct") is not None for r in rows):
         dropped.add("robustness Δ%")
+    if not any("unc_spearman" in p for p in pooled):
+        dropped |= set(UNCERTAINTY_COLUMNS)
+    if not has_hips:
+        dropped |= {"AI unc °", "AI unc AUC >5°"}
     external = external_columns(rows)
     wanted = [c for cols in external.values() for c in cols]
     if columns is DEFAULT_COLUMNS:
@@ -190,6 +197,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "AI vs best": mark(row, "ai_mae"),
             "IHDI acc [95% CI]": values_with_ci(_pooled(row, "ihdi_accuracy"), row.get("ihdi_accuracy_ci"), 3),
         })
+        cells |= {column: _fmt(_pooled(row, name), digits) for column, (name, digits) in UNCERTAINTY_COLUMNS.items()}
         out.append(cells | _measure_cells(row) | _external_cells(row))
     return out
 
@@ -216,11 +224,12 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         if len({r.get(key) for r in rows}) > 1 and not (key == "detector" and row[key] == "none"):
             value = str(row[key])
             extras.append("oracle boxes" if key == "detector" and "oracle" in value else value.split("(")[0])
-    return label + (f" ({'; '.join(extras)})" if extras else "")
+    tta = f" +tta ({row['tta']})" if row.get("tta") else ""
+    return label + (f" ({'; '.join(extras)})" if extras else "") + tta
 
 
 IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
-                "loss", "status")
+                "loss", "status", "tta")
 FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
                "det_miss_rate", "det_missed", "robustness_pct", "error")
 
@@ -258,7 +267,16 @@ def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[
         "rows), which isolates the detector's cost. det mAP50 / det miss % are the detector's on the test "
         "folds (fold means); a missed hip follows the run's miss policy and counts against coverage unless "
         "that policy measures it from the mirrored box of the other hip.",
-    ]
+    ] + ([TTA_NOTE] if any(r.get("tta") or "unc_spearman" in (r.get("pooled") or {}) for r in rows) else [])
+
+
+TTA_NOTE = ("'+tta' rows: the same trained cells, their test views predicted again under test-time augmentation "
+            "(`hipbench tta`, `tta:`) and averaged in full-image pixels; paired with the other rows on the same "
+            "patients. Uncertainty columns (full view, CSV): 'unc ρ' is Spearman's ρ between each landmark's "
+            "predicted uncertainty (the codec's spread; on '+tta' rows with the augmentations' disagreement) and "
+            "its error; 'unc RMS ratio' the RMS error over the RMS predicted uncertainty (1 = calibrated); 'AI "
+            "unc °' the mean AI uncertainty per hip (landmark uncertainties propagated by a seeded Monte Carlo "
+            "through the AI) and 'AI unc AUC >5°' its ROC AUC for flagging an AI error above 5°.")
 
 
 def markdown(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[str, Any]],

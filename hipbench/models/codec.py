@@ -2,7 +2,7 @@
 
 Every CODECS plugin builds a :class:`Codec`; a head owns one (``head.codec``) and the trainer reaches it
 only through :meth:`Codec.encode`, :meth:`Codec.decode` and the training-progress hook
-:meth:`Codec.set_progress`.
+:meth:`Codec.set_progress`; test-time passes also read :meth:`Codec.uncertainty`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class Codec(abc.ABC):
     (probabilities, heatmaps, masks: the head turns its raw output into that form first), so
     ``decode(encode(points))`` gives the points back. ``set_progress(fraction)`` is called by the trainer
     once per epoch (0 at the start, 1 at the end) for codecs whose targets change over training.
+    ``uncertainty(outputs) -> (B, K) | None`` says how far each decoded keypoint may be off, in input
+    pixels: the radial standard deviation ``sqrt(sx**2 + sy**2)`` of the position the output implies, with
+    the target's own width (label smoothing, Gaussian or disk size) taken out, so that the codec's own
+    targets give 0; None (the default) means the codec cannot say (direct coordinates).
 
     Example:
         >>> class Identity(Codec):
@@ -54,6 +58,8 @@ class Codec(abc.ABC):
         ...         return outputs
         >>> Identity(input_size=8).decode(torch.zeros(1, 2, 2)).shape
         torch.Size([1, 2, 2])
+        >>> Identity(input_size=8).uncertainty(torch.zeros(1, 2, 2)) is None  # it cannot say
+        True
         >>> Identity(input_size=8)
         Identity(input_size=8)
     """
@@ -73,6 +79,11 @@ class Codec(abc.ABC):
 
     def set_progress(self, fraction: float) -> None:
         """Tell the codec how far training is (0 at the start, 1 at the end); most codecs ignore it."""
+
+    def uncertainty(self, outputs: Targets) -> torch.Tensor | None:
+        """Per-keypoint radial standard deviation (B, K) in input pixels from outputs shaped like the
+        targets, or None when the output carries no spread (the default)."""
+        return None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

@@ -1,8 +1,9 @@
 """The uniform keypoint model: backbone -> optional neck -> head, with the head's codec and loss.
 
 The trainer sees only :class:`KeypointModel`: ``forward(images)``, ``loss(outputs, keypoints,
-visible, loss_fn)``, ``decode(outputs)`` and ``num_parameters()``. Keypoints are (B, K, 2) pixels
-of the model input (pixel centres at integers); NaN marks a missing point.
+visible, loss_fn)``, ``decode(outputs)`` and ``num_parameters()``; test-time passes also read
+``uncertainty(outputs)``. Keypoints are (B, K, 2) pixels of the model input (pixel centres at
+integers); NaN marks a missing point.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ class KeypointHead(nn.Module, abc.ABC):
     Subclasses set the class attributes ``output_kind`` (``coordinates``, ``heatmap``, ``simcc``,
     ``mask``), ``compatible_losses``, ``default_loss`` and ``default_codec`` (a codec config whose
     ``type`` names a CODECS entry), and implement ``forward(features) -> outputs``. The ``codec``
-    argument overrides the default codec's keyword arguments (or its ``type``). :meth:`loss` and
-    :meth:`decode` apply ``loss_fn`` and the codec; heads whose raw output differs from the codec's
-    form (logits) override them.
+    argument overrides the default codec's keyword arguments (or its ``type``). :meth:`loss`,
+    :meth:`decode` and :meth:`uncertainty` apply ``loss_fn`` and the codec; heads whose raw output
+    differs from the codec's form (logits) override them.
 
     Example:
         >>> class MeanHead(KeypointHead):
@@ -91,6 +92,17 @@ class KeypointHead(nn.Module, abc.ABC):
         """Keypoints (B, K, 2) in input pixels."""
         return self.codec.decode(outputs)
 
+    def uncertainty(self, outputs: Any) -> torch.Tensor | None:
+        """Per-keypoint radial standard deviation (B, K) in input pixels from the codec, or None.
+
+        A head that overrides :meth:`decode` (to activate logits first) must override this the same way;
+        until it does, it answers None rather than reading the codec's spread off raw logits.
+        """
+        hook = getattr(self.codec, "uncertainty", None)
+        if hook is None or type(self).decode is not KeypointHead.decode:
+            return None
+        return hook(outputs)
+
 
 class KeypointModel(nn.Module):
     """Backbone, optional neck and head as one ``nn.Module``; ``codec`` is the head's codec.
@@ -102,8 +114,8 @@ class KeypointModel(nn.Module):
         >>> keypoints, visible = torch.full((2, 3, 2), 16.0), torch.ones(2, 3)
         >>> model.loss(outputs, keypoints, visible, model.build_default_loss()).ndim
         0
-        >>> tuple(model.decode(outputs).shape)
-        (2, 3, 2)
+        >>> tuple(model.decode(outputs).shape), model.uncertainty(outputs)  # direct coordinates carry no spread
+        ((2, 3, 2), None)
     """
 
     def __init__(self, backbone: nn.Module, head: KeypointHead, neck: nn.Module | None = None) -> None:
@@ -135,6 +147,12 @@ class KeypointModel(nn.Module):
     def decode(self, outputs: Any) -> torch.Tensor:
         """Keypoints (B, K, 2) in input pixels."""
         return self.head.decode(outputs)
+
+    def uncertainty(self, outputs: Any) -> torch.Tensor | None:
+        """Per-keypoint radial standard deviation (B, K) in input pixels (the head's codec), or None when
+        the codec cannot say; map it to full-image pixels through the view's scale."""
+        hook = getattr(self.head, "uncertainty", None)
+        return None if hook is None else hook(outputs)
 
     def num_parameters(self) -> int:
         """Number of parameters (trainable or not)."""

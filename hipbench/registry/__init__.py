@@ -64,8 +64,9 @@ CODECS = PluginRegistry(
     contract=(
         "Codecs: callables ``f(input_size, **kwargs)`` returning a ``hipbench.models.codec.Codec``: "
         "``encode(keypoints, visible) -> targets`` and ``decode(outputs) -> keypoints`` (pixels of the "
-        "model input), and the training-progress hook ``set_progress(fraction)`` (0 to 1, once per epoch; "
-        "a no-op unless the targets change over training)."
+        "model input), the training-progress hook ``set_progress(fraction)`` (0 to 1, once per epoch; "
+        "a no-op unless the targets change over training), and ``uncertainty(outputs) -> Tensor[B, K] | None`` "
+        "(radial standard deviation of each decoded keypoint in input pixels; None: the codec cannot say)."
     ),
 )
 DATASETS = PluginRegistry(

@@ -18,40 +18,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from hipbench.pipeline.detector import oracle_boxes
 from hipbench.robustness.perturbations import PERTURBATIONS, SUITES, Perturbation, jitter_boxes
-from hipbench.runner.store import RunStore, atomic_write, write_json
+from hipbench.runner.posthoc import fold_test_samples, predict_full_image, trained_cells
+from hipbench.runner.store import atomic_write, write_json
 from hipbench.runner.trained import TrainedCell, load_trained_cell
 
 FIGURES = ("nme", "ai_mae", "ihdi_accuracy")
 SUMMARY = "summary.json"
-
-
-def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
-    """Finished, trained cells (baselines have no model) by combination key."""
-    cells: dict[str, list[Path]] = defaultdict(list)
-    store = RunStore(run_dir)
-    for result in store.results():
-        cell = store.cell_dir(result["key"], result["fold"])
-        if result.get("status") == "ok" and (cell / "model.pt").exists():
-            cells[result["key"]].append(cell)
-    return {k: sorted(v) for k, v in sorted(cells.items())}
-
-
-def _test_samples(cell: TrainedCell, cache: dict[str, dict[str, Any]]) -> list[Any]:
-    """The cell's test images, from its dataset built again (the run keeps labels, not pixels)."""
-    from hipbench.runner.config import Component
-    from hipbench.runner.prepare import load_dataset
-
-    spec = cell.config["combination"]["dataset"]
-    key = json.dumps(spec, sort_keys=True)
-    if key not in cache:
-        samples, _ = load_dataset(Component(spec["type"], {k: v for k, v in spec.items() if k != "type"}))
-        cache[key] = {s.image_id: s for s in samples}
-    by_id = cache[key]
-    missing = [i for i in cell.config["split"]["test"] if i not in by_id]
-    if missing:
-        raise ValueError(f"{cell.cell_dir}: test images {missing[:3]} are no longer in the dataset")
-    return [by_id[i] for i in cell.config["split"]["test"]]
 
 
 def _perturbed(samples: Sequence[Any], perturbation: Perturbation | None, level: float, seed: int) -> list[Any]:
@@ -67,14 +41,10 @@ def _perturbed(samples: Sequence[Any], perturbation: Perturbation | None, level:
 
 def _predict(cell: TrainedCell, samples: Sequence[Any], perturbation: Perturbation | None, level: float, seed: int,
              device: Any) -> np.ndarray:
-    from hipbench.pipeline.crops import points_to_full_image
-    from hipbench.pipeline.detector import oracle_boxes
-
     boxes = oracle_boxes(samples) if cell.framing.uses_detector else None
     if boxes is not None and perturbation is not None and perturbation.target == "boxes":
         boxes = [jitter_boxes(b, level, np.random.default_rng([seed, i])) for i, b in enumerate(boxes)]
-    views = cell.framing.views(samples, boxes)
-    return points_to_full_image(views, cell.predict_views(views, device), samples)
+    return predict_full_image(cell, samples, device, boxes)
 
 
 def _figures(pred: np.ndarray, gt: np.ndarray, schema: Any) -> dict[str, float]:
@@ -106,7 +76,7 @@ def run_suite(run_dir: str | Path, suite: str | Sequence[str] = "default", devic
     summary: dict[str, Any] = {}
     for key, cells in rows.items():
         loaded = [load_trained_cell(c) for c in cells]
-        tests = [_test_samples(c, cache) for c in loaded]
+        tests = [fold_test_samples(c, cache) for c in loaded]
         gt = np.concatenate([np.stack([s.keypoints for s in t]) for t in tests])
         schema, framing = loaded[0].schema, loaded[0].framing
         conditions: list[tuple[Perturbation | None, int, float]] = [(None, 0, 0.0)] + [

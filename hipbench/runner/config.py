@@ -25,7 +25,7 @@ from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
                   "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device", "amp",
-                  "baseline", "executor", "tracking")
+                  "baseline", "executor", "tracking", "tta")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
 
@@ -229,6 +229,7 @@ class Benchmark:
     train_fractions: list[float | None] = field(default_factory=lambda: [None])
     measures: list[str] | None = None
     tracking: list[Component] = field(default_factory=list)  # where training curves also go; not hashed
+    tta: list[str] = field(default_factory=list)  # test-time augmentations after the cells; not hashed
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
@@ -393,6 +394,21 @@ class _Parser:
                 raise self.fail(component.line or _line(data, "tracking"), f"tracking: {exc}") from None
         return found
 
+    def tta(self, data: dict) -> list[str]:
+        """``tta:``: test-time augmentations (``flip``, ``shift``) of every trained cell's test fold after the
+        cells, as ``+tta`` leaderboard rows (``hipbench.runner.tta``); they change no cell."""
+        from hipbench.runner.tta_views import check_augmentations
+
+        names = data.get("tta") or []
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise self.fail(_line(data, "tta"), f"tta must be a list of augmentations, got {names!r}")
+        try:
+            return check_augmentations(names)
+        except ValueError as exc:
+            raise self.fail(_line(data, "tta"), f"tta: {exc}") from None
+
     def train_fractions(self, data: dict) -> list[float | None]:
         values = data.get("train_fractions")
         if values is None:
@@ -512,7 +528,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
         framings=parser.framings(data, train), test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
-        measures=parser.measures(data), tracking=parser.tracking(data),
+        measures=parser.measures(data), tracking=parser.tracking(data), tta=parser.tta(data),
     )
 
 

@@ -245,7 +245,7 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
             work(tasks, progress=False)
         else:
             runner.run(tasks)
-    return _gather(out, plan, store, worker, echo)
+    return _gather(out, plan, store, worker, echo, tta=bench.tta, device=torch_device)
 
 
 def checked_plan(bench: Benchmark, store: RunStore) -> Plan:
@@ -334,7 +334,8 @@ def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_
     return tasks
 
 
-def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable[[str], None]) -> RunSummary:
+def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable[[str], None],
+            tta: list[str] | None = None, device: Any = "auto") -> RunSummary:
     from hipbench.leaderboard.build import build_leaderboard
 
     summary = RunSummary(out)
@@ -352,6 +353,15 @@ def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable
         echo(f"this worker is done; {summary.pending} cell(s) still running elsewhere (the last worker writes "
              "the leaderboard, or run `hipbench leaderboard RUN`)")
         return summary
+    if tta and summary.ok:  # the post-hoc pass of the benchmark's ``tta:``, before the leaderboard reads it
+        from hipbench.runner.tta import run_tta
+
+        try:
+            counts = run_tta(out, tta, str(device), echo=echo)
+            echo(f"tta ({', '.join(tta)}): {counts['done']} cell(s) done, {counts['current']} already current, "
+                 f"{counts['failed']} failed")
+        except ValueError as exc:  # no trained cell (only baselines finished): nothing to augment
+            echo(f"tta skipped: {exc}")
     paths = build_leaderboard(out)
     echo(f"{summary.ok} cell(s) ok, {summary.failed} failed, {summary.pending} pending; leaderboard: {paths['md']}")
     return summary

@@ -39,7 +39,9 @@ class SimCCCodec(Codec):
     Bin ``j`` is centred at input coordinate ``(j + 0.5) / split_ratio - 0.5``; there are
     ``round(input_size * split_ratio)`` bins per axis. Targets are Gaussians with ``sigma`` in bins,
     normalised to sum to 1: ``{"x": (B, K, Nx), "y": (B, K, Ny)}``. ``decode`` takes probabilities in
-    the same form and refines the arg-max to sub-bin precision (exact for a Gaussian).
+    the same form and refines the arg-max to sub-bin precision (exact for a Gaussian). ``uncertainty``
+    is ``sqrt(sx**2 + sy**2)`` input pixels, ``s**2`` each axis's variance less the target's ``sigma**2``
+    (KL training makes the output the target blurred by the position's own spread, whose variances add).
 
     Example:
         >>> codec = SimCCCodec(input_size=32, split_ratio=2.0, sigma=4.0)
@@ -48,6 +50,8 @@ class SimCCCodec(Codec):
         >>> targets["x"].shape, round(float(targets["x"].sum()), 4)
         (torch.Size([1, 1, 64]), 1.0)
         >>> (codec.decode(targets) - points).abs().max().item() < 1e-3
+        True
+        >>> codec.uncertainty(targets).abs().max().item() < 1e-3  # the codec's own targets are certain
         True
     """
 
@@ -87,14 +91,30 @@ class SimCCCodec(Codec):
             out[name] = torch.softmax(logits, dim=-1)  # a normalised Gaussian, stable far off the grid
         return out
 
-    def decode(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    @staticmethod
+    def _axes(outputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         if not isinstance(outputs, dict) or set(outputs) != {"x", "y"}:
             raise ValueError("simcc outputs must be a dict with keys 'x' and 'y' of shape (B, K, bins)")
-        coords = []
         for name in ("x", "y"):
-            probs = outputs[name].float()
-            if probs.ndim != 3:
-                raise ValueError(f"simcc output {name!r} must have shape (B, K, bins), got {tuple(probs.shape)}")
+            if outputs[name].ndim != 3:
+                raise ValueError(f"simcc output {name!r} must have shape (B, K, bins), got "
+                                 f"{tuple(outputs[name].shape)}")
+        return [outputs[name].float() for name in ("x", "y")]
+
+    def decode(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        coords = []
+        for probs in self._axes(outputs):
             logs = probs.clamp_min(1e-30).log()
             coords.append(self.from_bins(refine_peak_1d(logs, probs.argmax(dim=-1))))
         return torch.stack(coords, dim=-1)
+
+    def uncertainty(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        spread = []
+        for probs in self._axes(outputs):
+            probs = probs.clamp_min(0)
+            probs = probs / probs.sum(-1, keepdim=True).clamp_min(1e-12)
+            grid = torch.arange(probs.shape[-1], device=probs.device, dtype=torch.float32)
+            mean = (probs * grid).sum(-1, keepdim=True)
+            variance = (probs * (grid - mean) ** 2).sum(-1)
+            spread.append((variance - self.sigma**2).clamp_min(0.0))
+        return (spread[0] + spread[1]).sqrt() / self.split_ratio

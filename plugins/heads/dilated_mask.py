@@ -71,3 +71,6 @@ class DilatedMaskHead(KeypointHead):
 
     def decode(self, outputs: torch.Tensor) -> torch.Tensor:
         return self.codec.decode(torch.sigmoid(outputs.float()))
+
+    def uncertainty(self, outputs: torch.Tensor) -> torch.Tensor | None:
+        return self.codec.uncertainty(torch.sigmoid(outputs.float()))

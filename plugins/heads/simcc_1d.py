@@ -30,7 +30,15 @@ class SimCCHeadMixin:
         return sum(loss_fn(outputs[axis].float(), targets[axis], visible) for axis in ("x", "y")) / 2
 
     def decode(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.codec.decode({axis: torch.softmax(outputs[axis].float(), dim=-1) for axis in ("x", "y")})
+        return self.codec.decode(self.probabilities(outputs))
+
+    def uncertainty(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        return self.codec.uncertainty(self.probabilities(outputs))
+
+    @staticmethod
+    def probabilities(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The codec's form of the logits: a softmax over each axis's bins."""
+        return {axis: torch.softmax(outputs[axis].float(), dim=-1) for axis in ("x", "y")}
 
 
 class SimCC1DHead(SimCCHeadMixin, KeypointHead):

@@ -1,0 +1,62 @@
+"""What post-hoc passes over a finished run start from (the robustness suite, test-time augmentation): its
+trained cells, each cell's test images rebuilt with their pixels, and the model's views of them."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from hipbench.runner.store import RunStore
+from hipbench.runner.trained import TrainedCell
+
+
+def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
+    """Finished, trained cells (baselines have no model) by combination key."""
+    cells: dict[str, list[Path]] = defaultdict(list)
+    store = RunStore(run_dir)
+    for result in store.results():
+        cell = store.cell_dir(result["key"], result["fold"])
+        if result.get("status") == "ok" and (cell / "model.pt").exists():
+            cells[result["key"]].append(cell)
+    return {k: sorted(v) for k, v in sorted(cells.items())}
+
+
+def fold_test_samples(cell: TrainedCell, cache: dict[str, dict[str, Any]]) -> list[Any]:
+    """The cell's test images, from its dataset built again (the run keeps labels, not pixels); ``cache``
+    keeps each dataset's samples between cells."""
+    from hipbench.runner.config import Component
+    from hipbench.runner.prepare import load_dataset
+
+    spec = cell.config["combination"]["dataset"]
+    key = json.dumps(spec, sort_keys=True)
+    if key not in cache:
+        samples, _ = load_dataset(Component(spec["type"], {k: v for k, v in spec.items() if k != "type"}))
+        cache[key] = {s.image_id: s for s in samples}
+    by_id = cache[key]
+    missing = [i for i in cell.config["split"]["test"] if i not in by_id]
+    if missing:
+        raise ValueError(f"{cell.cell_dir}: test images {missing[:3]} are no longer in the dataset")
+    return [by_id[i] for i in cell.config["split"]["test"]]
+
+
+def label_views(cell: TrainedCell, samples: Sequence[Any], boxes: Sequence[dict[str, Any]] | None = None) -> Any:
+    """The cell's framing's views of ``samples``; a framing that crops hips is given ``boxes``, by default the
+    labelled ones (so a pass measures the keypoint model, not a detector)."""
+    from hipbench.pipeline.detector import oracle_boxes
+
+    if cell.framing.uses_detector and boxes is None:
+        boxes = oracle_boxes(samples)
+    return cell.framing.views(samples, boxes if cell.framing.uses_detector else None)
+
+
+def predict_full_image(cell: TrainedCell, samples: Sequence[Any], device: Any,
+                       boxes: Sequence[dict[str, Any]] | None = None) -> np.ndarray:
+    """Full-image keypoints (N, K, 2) of ``samples`` by the cell's model, through :func:`label_views`."""
+    from hipbench.pipeline.crops import points_to_full_image
+
+    views = label_views(cell, samples, boxes)
+    return points_to_full_image(views, cell.predict_views(views, device), samples)
