@@ -44,6 +44,7 @@ LATE_UPWARD: dict[tuple[str, str], str] = {
     ("pipeline", "leaderboard"): "predict picks the best leaderboard row of a run",
     ("pipeline", "training"): "predict runs the trained model through the Trainer",
     ("runner", "leaderboard"): "the run's last stage (gather) builds the leaderboard",
+    ("runner", "robustness"): "the gather stage runs the robustness suite a benchmark asks for",
     ("training", "runner"): "experiment tracking names the combination and the optional extra it needs",
 }
 CAPTIONS = {

@@ -102,3 +102,16 @@ def test_a_rotated_image_keeps_the_acetabular_index_of_its_landmarks() -> None:
         assert np.allclose(acetabular_index(moved, sample.schema), before, atol=1e-9)
     _, same = PERTURBATIONS["contrast"].apply(sample.load_image(), sample.keypoints, 0.35, None)
     assert np.array_equal(same, sample.keypoints)
+
+
+def test_robustness_in_the_benchmark_file() -> None:
+    from hipbench.runner.config import ConfigError
+
+    base = {"datasets": ["synthetic_pelvis"], "backbones": ["resnet18"], "heads": ["heatmap"]}
+    assert parse_benchmark({**base, "robustness": "quick"}).robustness == "quick"
+    assert parse_benchmark({**base, "robustness": {"suite": "default"}}).robustness == "default"
+    assert parse_benchmark({**base, "robustness": ["rotation", "jpeg"]}).robustness == "rotation,jpeg"
+    with pytest.raises(ConfigError, match="unknown suite or perturbation"):
+        parse_benchmark({**base, "robustness": ["rotation", "wobble"]})
+    plain = parse_benchmark(base)
+    assert plain.resolved() == parse_benchmark({**base, "robustness": "quick"}).resolved()  # not in any hash

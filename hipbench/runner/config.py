@@ -25,7 +25,7 @@ from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
                   "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device", "amp",
-                  "baseline", "executor", "tracking", "tta")
+                  "baseline", "executor", "tracking", "tta", "robustness")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
 
@@ -230,6 +230,7 @@ class Benchmark:
     measures: list[str] | None = None
     tracking: list[Component] = field(default_factory=list)  # where training curves also go; not hashed
     tta: list[str] = field(default_factory=list)  # test-time augmentations after the cells; not hashed
+    robustness: str | None = None  # a robustness suite run after the cells (not hashed: it changes no cell)
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once."""
@@ -394,6 +395,30 @@ class _Parser:
                 raise self.fail(component.line or _line(data, "tracking"), f"tracking: {exc}") from None
         return found
 
+    def robustness(self, data: dict) -> str | None:
+        """``robustness:``: a suite name (``default``, ``quick``) or a list of perturbations, run over every
+        trained cell after the cells (``hipbench.robustness``); ``{suite: NAME}`` works too."""
+        from hipbench.robustness.perturbations import PERTURBATIONS, SUITES
+
+        value = data.get("robustness")
+        if value is None or value is False:
+            return None
+        if isinstance(value, dict):
+            unknown = [k for k in value if k != "suite"]
+            if unknown:
+                raise self.fail(_line(value, unknown[0]), f"robustness.{unknown[0]} is not a setting; known: suite")
+            value = value.get("suite", "default")
+        if value is True:
+            return "default"
+        if isinstance(value, str) and value in SUITES:
+            return value
+        names = value if isinstance(value, list) else [value]
+        bad = [n for n in names if n not in PERTURBATIONS]
+        if bad:
+            raise self.fail(_line(data, "robustness"), f"robustness: unknown suite or perturbation(s) {bad}; suites: "
+                            f"{', '.join(SUITES)}; perturbations: {', '.join(PERTURBATIONS)}")
+        return ",".join(names)
+
     def tta(self, data: dict) -> list[str]:
         """``tta:``: test-time augmentations (``flip``, ``shift``) of every trained cell's test fold after the
         cells, as ``+tta`` leaderboard rows (``hipbench.runner.tta``); they change no cell."""
@@ -529,6 +554,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         framings=parser.framings(data, train), test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
         measures=parser.measures(data), tracking=parser.tracking(data), tta=parser.tta(data),
+        robustness=parser.robustness(data),
     )
 
 

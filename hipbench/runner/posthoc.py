@@ -15,11 +15,19 @@ from hipbench.runner.trained import TrainedCell
 
 
 def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
-    """Finished, trained cells (baselines have no model) by combination key."""
+    """Finished, trained cells (baselines have no model) by combination key: those ``run.json`` plans with
+    the hash they have (an older configuration's cells left in the directory are not this run's)."""
+    from hipbench.runner.store import read_json
+
+    record = Path(run_dir) / "run.json"
+    planned = ({(c["key"], int(c["fold"])): c["config_hash"] for c in read_json(record).get("cells", [])}
+               if record.exists() else None)
     cells: dict[str, list[Path]] = defaultdict(list)
     store = RunStore(run_dir)
     for result in store.results():
         cell = store.cell_dir(result["key"], result["fold"])
+        if planned is not None and planned.get((result["key"], result["fold"])) != result.get("config_hash"):
+            continue
         if result.get("status") == "ok" and (cell / "model.pt").exists():
             cells[result["key"]].append(cell)
     return {k: sorted(v) for k, v in sorted(cells.items())}

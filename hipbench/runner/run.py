@@ -245,7 +245,8 @@ def run_benchmark(bench: Benchmark, out: Path, device: str | None = None, fresh:
             work(tasks, progress=False)
         else:
             runner.run(tasks)
-    return _gather(out, plan, store, worker, echo, tta=bench.tta, device=torch_device)
+    return _gather(out, plan, store, worker, echo, tta=bench.tta, device=torch_device,
+                   robustness=bench.robustness)
 
 
 def checked_plan(bench: Benchmark, store: RunStore) -> Plan:
@@ -335,7 +336,7 @@ def _prepare(bench: Benchmark, plan: Plan, store: RunStore, device: Any, device_
 
 
 def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable[[str], None],
-            tta: list[str] | None = None, device: Any = "auto") -> RunSummary:
+            tta: list[str] | None = None, device: Any = "auto", robustness: str | None = None) -> RunSummary:
     from hipbench.leaderboard.build import build_leaderboard
 
     summary = RunSummary(out)
@@ -362,6 +363,13 @@ def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable
                  f"{counts['failed']} failed")
         except ValueError as exc:  # no trained cell (only baselines finished): nothing to augment
             echo(f"tta skipped: {exc}")
+    if robustness and summary.ok:  # the benchmark's robustness suite, before the leaderboard reads it
+        from hipbench.robustness.suite import run_suite
+
+        try:
+            run_suite(out, robustness, str(device), echo=echo)
+        except ValueError as exc:
+            echo(f"robustness skipped: {exc}")
     paths = build_leaderboard(out)
     echo(f"{summary.ok} cell(s) ok, {summary.failed} failed, {summary.pending} pending; leaderboard: {paths['md']}")
     return summary
