@@ -55,7 +55,22 @@ def load_pooled(store: RunStore, key: str, folds: list[int], name: str = "predic
     pooled["group_id"] = np.concatenate([d["group_id"] if "group_id" in d else d["patient_id"] if "patient_id" in d
                                          else d["image_id"] for d in loaded])
     pooled["fold"] = np.concatenate([np.full(len(d["image_id"]), f) for f, d in zip(folds, loaded)])
+    pooled["group_id"] = canonical_groups(pooled["group_id"], pooled["patient_id"])
     return pooled | {"schema": str(loaded[0]["schema"])}
+
+
+def canonical_groups(groups: np.ndarray, patients: np.ndarray) -> np.ndarray:
+    """Each resampling group named by its first patient id, so rows stored with different group numberings
+    (the split's numbering is an implementation detail) pair on the same units.
+
+    Example:
+        >>> canonical_groups(np.array(["g2", "g2", "g0"]), np.array(["p9", "p1", "p5"])).tolist()
+        ['p1', 'p1', 'p5']
+    """
+    first: dict[str, str] = {}
+    for group, patient in zip(groups.tolist(), patients.tolist()):
+        first[group] = min(first.get(group, str(patient)), str(patient))
+    return np.array([first[g] for g in groups.tolist()])
 
 
 def split_hash(pooled: dict[str, Any]) -> str:
