@@ -10,6 +10,7 @@ returns one :class:`Prediction` per image.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -469,18 +470,22 @@ class EnsemblePredictor:
         first, pixels = results[0]
         stack = np.stack([r.keypoints for r, _ in results])
         counts = np.isfinite(stack).all(-1).sum(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a landmark no fold model found stays NaN
             mean = np.where(counts[:, None] > 0, np.nansum(stack, axis=0) / counts[:, None], np.nan)
             spread = np.sqrt(np.nanmean(((stack - mean) ** 2).sum(-1), axis=0)) if len(stack) > 1 else \
                 np.full(len(mean), np.nan)
-        ai = ihdi = ai_sd = None
+        ai = ihdi = ai_sd = measured = None
         if first.ai is not None:
             measured = measure_hips(mean, self.schema)
             ai, ihdi = measured.ai, measured.ihdi
             fold_ais = [r.ai for r, _ in results if r.ai is not None]
-            ai_sd = np.nanstd(np.stack(fold_ais), axis=0, ddof=1) if len(fold_ais) > 1 else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a hip no fold model could measure: NaN
+                ai_sd = np.nanstd(np.stack(fold_ais), axis=0, ddof=1) if len(fold_ais) > 1 else None
         prediction = Prediction(first.image, first.image_size, first.pixel_spacing, mean, first.boxes,
-                                first.box_source, ai, ihdi, list(first.warnings), spread, ai_sd, len(results))
+                                first.box_source, ai, ihdi, [], spread, ai_sd, len(results))
+        prediction.warnings = self.members[0]._warnings(prediction, measured)  # about the ensemble's own AIs
         width = float(hilgenreiner_frame(mean, self.schema).width) if first.ai is not None else np.nan
         for k, side in enumerate(SIDES):
             if ai_sd is not None and np.isfinite(ai_sd[k]) and ai_sd[k] > AI_SD_WARN:
