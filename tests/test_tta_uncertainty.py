@@ -259,3 +259,39 @@ def test_a_flip_of_mirrored_crops_adds_no_row_but_keeps_the_codec_uncertainty(tr
     assert len(rows) == 2 and not any(r.get("tta") for r in rows)  # identity only: no '+tta' row
     heatmap = next(r for r in rows if r["head"] == "heatmap")
     assert np.isfinite(heatmap["pooled"]["unc_spearman"]) and heatmap["uncertainty_arrays"].shape == (16, 12)
+
+
+@pytest.fixture(scope="module")
+def better_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A heatmap model trained long enough for its heatmaps to mean something (about 20 s)."""
+    out = tmp_path_factory.mktemp("unc") / "run"
+    bench = {**BENCH, "name": "unc", "datasets": [{"type": "synthetic_pelvis", "num": 30, "size": 96}],
+             "heads": ["heatmap"], "train": {"epochs": 20, "batch_size": 8, "input_size": 48, "lr": 0.002}}
+    assert run_benchmark(parse_benchmark(bench), out, device="cpu", progress=False, echo=lambda _: None).exit_code == 0
+    return out
+
+
+def test_a_trained_model_is_less_certain_of_a_degraded_image(better_trained: Path) -> None:
+    import torch
+
+    from hipbench.imaging import blur, gaussian_noise
+    from hipbench.runner.posthoc import fold_test_samples
+    from hipbench.runner.trained import load_trained_cell
+    from hipbench.training.augment import to_model_input
+
+    cell = load_trained_cell(next(better_trained.glob("cells/*heatmap*/fold0")))
+    samples = fold_test_samples(cell, {})
+    boxes = [{side: s.hip_box(side) for side in ("left", "right")} for s in samples]
+    rng = np.random.default_rng(0)
+    degraded = [s.__class__(**{**s.__dict__, "loader": (lambda im=gaussian_noise(blur(s.load_image(), 3.0), 0.15,
+                                                                                  rng): np.clip(im, 0, 1))})
+                for s in samples]
+
+    def mean_uncertainty(items: list) -> float:
+        views = cell.framing.views(items, boxes)
+        gray = torch.from_numpy(views.images).float().unsqueeze(1) / 255.0
+        with torch.no_grad():
+            outputs = cell.model(to_model_input(gray))
+            return float(cell.model.uncertainty(outputs).mean())
+
+    assert mean_uncertainty(degraded) > mean_uncertainty(samples)
