@@ -42,7 +42,8 @@ def test_committed_heads_leaderboard_matches_heads_yaml() -> None:
     heads = {h.type for h in bench.heads}
     assert set(board["head"].dropna()) - {"-"} == heads
     assert set(board.detector) == {bench.detector.label, "gt (oracle boxes)"}
-    assert (board.status == "ok").all() and len(board) == 2 * (len(heads) + 1)
+    plain = board[board["tta"].isna()] if "tta" in board else board  # the +tta rows come from a post-hoc pass
+    assert (board.status == "ok").all() and len(plain) == 2 * (len(heads) + 1)
     header = (board_dir / "leaderboard.md").read_text().splitlines()[:6]
     assert any("hipbench run benchmarks/heads.yaml" in line for line in header)
     assert any(line.startswith("- Machine:") for line in header)

@@ -95,3 +95,14 @@ def test_content_hash_finds_identical_pixels_in_other_encodings(tmp_path: Path):
     Image.fromarray(arr).save(tmp_path / "a.png")
     Image.fromarray(arr).save(tmp_path / "b.bmp")
     assert content_hash(read_image(tmp_path / "a.png").pixels) == content_hash(read_image(tmp_path / "b.bmp").pixels)
+
+
+def test_a_broken_image_is_unreadable_even_after_ultralytics_patched_pillow(tmp_path: Path) -> None:
+    import ultralytics.utils.patches  # noqa: F401  (registers a HEIF opener with Pillow)
+
+    from hipbench.data.images import ImageReadError, read_image
+
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    with pytest.raises(ImageReadError, match="not a readable image"):
+        read_image(path)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from hipbench.cli import main
-from hipbench.schema import generic_schema, get_schema, schema_text
+from hipbench.schema import generic_schema, get_schema, schema_text, schema_to_spec
 from tests.conftest import SHARED_DATA, run_cli
 
 DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_1.dcm"
@@ -120,6 +120,8 @@ def test_schema_without_hips_gets_keypoints_and_no_measures(both_run: Path, imag
     with np.load(cell / "predictions.npz", allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
     np.savez(cell / "predictions.npz", **(arrays | {"schema": np.array(schema_text(schema))}))
+    card = json.loads((cell / "model.json").read_text())  # the model card names the schema too
+    (cell / "model.json").write_text(json.dumps({**card, "schema": schema_to_spec(schema)}))
     out = tmp_path / "pred"
     code, output = invoke("predict", str(images), "--model", str(cell), "--out", str(out), "--device", "cpu")
     assert code == 0, output

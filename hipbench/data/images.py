@@ -132,7 +132,7 @@ def probe_image(path: str | Path) -> ImageInfo:
     try:
         with Image.open(path) as image:
             return ImageInfo((int(image.width), int(image.height)), None)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ImportError) as exc:  # ImportError: see _read_raster
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
 
 
@@ -153,7 +153,9 @@ def _read_raster(path: Path) -> ImageData:
                 bit_depth, scale = 8, (1.0 if mode == "1" else 255.0)
             # float32 holds every 16-bit value exactly; scaling in place adds no float64 copies of a big image
             pixels = np.array(image, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    # ImportError: an opener another library registered with Pillow (Ultralytics' HEIF one) may try to import
+    # its decoder for a file no built-in plugin recognises; such a file is unreadable here all the same
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
     pixels /= np.float32(scale)
     np.clip(pixels, 0.0, 1.0, out=pixels)
