@@ -21,7 +21,7 @@ from hipbench.measures import GRADED
 from hipbench.serve.measures import measure_table, measures_for, points_to_json, schema_json
 from hipbench.serve.runs import RunCatalog
 
-ORACLE_SUFFIX = "@oracle"
+ROW_SUFFIXES = ("+tta", "@oracle")  # rows scored from the same cells as the plain row
 
 
 class ImageUnavailable(Exception):
@@ -143,7 +143,9 @@ class CaseViewer:
         from hipbench.runner.store import RunStore
 
         store = RunStore(self.catalog.get(run_id).path)
-        cell_key = key.removesuffix(ORACLE_SUFFIX)
+        cell_key = key
+        for suffix in ROW_SUFFIXES:
+            cell_key = cell_key.removesuffix(suffix)
         result = next((r for r in store.results() if r["key"] == cell_key), None)
         config = ((result or {}).get("combination") or {}).get("dataset")
         if not config:
