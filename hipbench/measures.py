@@ -103,6 +103,8 @@ def measure_names(schema: LandmarkSchema, wanted: Sequence[str] | None = None) -
     naming what is available otherwise), or every registered measure the schema supports."""
     from hipbench.registry import MEASURES, PluginError
 
+    if wanted is not None and not wanted:  # e.g. the per-epoch validation NME: no measure, no plugin lookups
+        return []
     available = {}
     for name in MEASURES.names():
         try:
