@@ -27,14 +27,22 @@ def data_command() -> None:
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=32), help="Image size in pixels.")
 @click.option("--grade-mix", default="0.6,0.2,0.12,0.08", show_default=True,
               help="Per-hip IHDI grade I,II,III,IV proportions.")
+@click.option("--style", type=click.Choice(["infant", "cartoon"]), default="infant", show_default=True,
+              help="infant: an infant pelvis drawn from anatomy; cartoon: the fast flat-shape phantom.")
+@click.option("--age", default=None, metavar="LOW,HIGH", help="Age range in years (infant style; default 0,4).")
+@click.option("--bit-depth", type=click.Choice(["8", "12", "16"]), default="8", show_default=True,
+              help="Detector bit depth; 12 and 16 are written as 16-bit PNG.")
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty OUT.")
-def synth_command(out: str, num: int, seed: int, size: int, grade_mix: str, overwrite: bool) -> None:
+def synth_command(out: str, num: int, seed: int, size: int, grade_mix: str, style: str, age: str | None,
+                  bit_depth: str, overwrite: bool) -> None:
     """Write the synthetic pelvis phantom to OUT in the ihdi_csv layout, with a preview mosaic."""
     from hipbench.data.synth import write_synthetic
 
     try:
         mix = tuple(float(v) for v in grade_mix.split(","))
-        result = write_synthetic(out, num=num, seed=seed, size=size, overwrite=overwrite, grade_mix=mix)
+        extra = {"age": tuple(float(v) for v in age.split(","))} if age else {}
+        result = write_synthetic(out, num=num, seed=seed, size=size, overwrite=overwrite, grade_mix=mix, style=style,
+                                 bit_depth=int(bit_depth), **extra)
     except (ValueError, FileExistsError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {result.num} images to {result.root} (images/, annotations/, detections/)")

@@ -38,7 +38,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,11 @@ HALF_ITD = 0.16  # half the inter-triradiate distance as a share of the image si
 FOCAL = 4.0  # source-to-pelvis distance in image sizes (~80 cm to an infant pelvis on a ~20 cm field)
 # random streams: [seed, index] the anatomy, [seed, index, 1] texture and built-in noise, then the acquisition's
 TILT_STREAM, NOISE_STREAM, POISSON_STREAM = 2, 3, 4
+STYLES = ("infant", "cartoon")  # infant: hipbench.data.phantom_infant; cartoon: the flat-shape phantom below
+BIT_DEPTHS = (8, 12, 16)
+# options of the infant style only (a cartoon that sets one is refused, not silently ignored)
+INFANT_ONLY = ("age", "nucleus_onset", "field", "pelvic_rotation", "pelvic_tilt", "abduction", "off_centre", "shield",
+               "diaper", "bowel_gas", "marker")
 # acquisition option: (low, high, low included); NaN fails every test
 ACQUISITION_RANGES = {
     "contrast": (0.0, 10.0, False), "gamma": (0.0, 10.0, False), "exposure": (-1.0, 1.0, True),
@@ -125,6 +131,19 @@ class PhantomConfig:
     resolution: float = 1.0
     field_of_view: float = 1.0
     obliquity: float = 0.0
+    bit_depth: int | None = None
+    style: str = "infant"
+    age: tuple[float, float] = (0.0, 4.0)
+    nucleus_onset: tuple[float, float] = (0.2, 0.7)
+    field: tuple[float, float] = (3.2, 5.0)
+    pelvic_rotation: float = 6.0
+    pelvic_tilt: float = 6.0
+    abduction: float = 0.2
+    off_centre: float = 0.15
+    shield: float = 0.3
+    diaper: float = 0.5
+    bowel_gas: float = 0.85
+    marker: float = 0.5
 
     def __post_init__(self) -> None:
         mix = np.asarray(self.grade_mix, dtype=float)
@@ -140,6 +159,17 @@ class PhantomConfig:
             raise ValueError(f"size must be at least 32 pixels, got {self.size}")
         for name in ACQUISITION_RANGES:
             _check_range(name, getattr(self, name))
+        if self.bit_depth is not None and self.bit_depth not in BIT_DEPTHS:
+            raise ValueError(f"bit_depth must be one of {BIT_DEPTHS} (or omitted for float), got {self.bit_depth}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
+        if self.style == "cartoon":
+            for f in fields(self):
+                if f.name in INFANT_ONLY and getattr(self, f.name) != f.default:
+                    raise ValueError(f"{f.name} applies to style infant only; the cartoon has no {f.name}")
+        from hipbench.data.phantom_infant import check_infant_config
+
+        check_infant_config(self)
 
 
 @dataclass(frozen=True)
@@ -169,6 +199,7 @@ class Acquisition:
     field_of_view: float = 1.0
     tilt_x: float = 0.0
     tilt_y: float = 0.0
+    bit_depth: int | None = None
 
     @property
     def tilted(self) -> bool:
@@ -221,6 +252,9 @@ class PhantomParams:
     appearance: dict[str, float] = field(default_factory=dict)
     itd_mm: float | None = 55.0
     acquisition: Acquisition = field(default_factory=Acquisition)
+    style: str = "cartoon"
+    age: float | None = None  # years (infant style)
+    anatomy: dict[str, Any] = field(default_factory=dict)  # the infant style's own draws (positioning, extras)
 
     def hip(self, side: str) -> HipParams:
         """The parameters of hip ``side`` (image side)."""
@@ -279,7 +313,7 @@ def _sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisi
     if config.obliquity > 0:
         tilt = config.obliquity * np.random.default_rng([int(seed), int(index), TILT_STREAM]).uniform(-1, 1, 2)
     look = {name: float(getattr(config, name)) for name in ACQUISITION_RANGES if name != "obliquity"}
-    return Acquisition(**look, tilt_x=float(tilt[0]), tilt_y=float(tilt[1]))
+    return Acquisition(**look, tilt_x=float(tilt[0]), tilt_y=float(tilt[1]), bit_depth=config.bit_depth)
 
 
 def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = None) -> PhantomParams:
@@ -291,6 +325,10 @@ def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = 
         (True, False)
     """
     config = config or PhantomConfig()
+    if config.style == "infant":
+        from hipbench.data.phantom_infant import sample_infant
+
+        return sample_infant(seed, index, config)
     rng = np.random.default_rng([int(seed), int(index)])
     left, right = _sample_hip(rng, config), _sample_hip(rng, config)
     size = int(config.size)
@@ -340,9 +378,12 @@ def _transform(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     """(A, t): canonical point p maps to A @ p + t in image pixels."""
     s = params.size
     th = np.radians(params.rotation)
-    unit = HALF_ITD * s * params.scale
+    if params.style == "infant":  # the image is ``field`` inter-triradiate distances wide, Hilgenreiner's line high
+        unit, centre_y = s / (2 * params.anatomy["field"]) * params.scale, 0.45
+    else:
+        unit, centre_y = HALF_ITD * s * params.scale, 0.52
     a = unit * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    t = np.array([s / 2 + params.shift[0] * s, 0.52 * s + params.shift[1] * s])
+    t = np.array([s / 2 + params.shift[0] * s, centre_y * s + params.shift[1] * s])
     fov = params.acquisition.field_of_view
     if fov != 1.0:  # zoom out about the image centre (pixel centres on integers)
         c = (s - 1) / 2
@@ -364,10 +405,16 @@ def phantom_homography(params: PhantomParams) -> np.ndarray:
         >>> bool(np.allclose(h @ [31.5, 31.5, 1], [31.5, 31.5, 1])), bool(np.allclose(h, np.eye(3)))
         (True, False)
     """
-    acq = params.acquisition
-    if not acq.tilted:
+    tilt_x, tilt_y = _tilt(params)
+    if tilt_x == 0.0 and tilt_y == 0.0:
         return np.eye(3)
-    return tilt_homography(params.size, params.size, acq.tilt_x, acq.tilt_y, FOCAL)
+    return tilt_homography(params.size, params.size, tilt_x, tilt_y, FOCAL)
+
+
+def _tilt(params: PhantomParams) -> tuple[float, float]:
+    """Degrees about the image's x and y axes: the acquisition's obliquity plus the infant's positioning."""
+    acq = params.acquisition
+    return (acq.tilt_x + params.anatomy.get("tilt_x", 0.0), acq.tilt_y + params.anatomy.get("tilt_y", 0.0))
 
 
 def phantom_keypoints(params: PhantomParams) -> np.ndarray:
@@ -389,6 +436,8 @@ def phantom_keypoints(params: PhantomParams) -> np.ndarray:
             name = schema.landmarks[i].name.split("_", 1)[1]
             points[i] = marks[name]
     points = points @ a.T + t
+    if params.style == "infant":  # the anatomy is built around these points through the tilt (phantom_infant)
+        return points
     return apply_homography(phantom_homography(params), points) if params.acquisition.tilted else points
 
 
@@ -402,6 +451,12 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
     """
     if params.itd_mm is None:
         return None
+    if params.style == "infant":
+        from hipbench.data.phantom_infant import itd_mm_at
+
+        schema, points = get_schema("ihdi12"), phantom_keypoints(params)
+        left, right = (schema.role_points(points, "triradiate", side) for side in SIDES)
+        return float(itd_mm_at(params.age or 0.0, params.itd_mm) / np.hypot(*(left - right)))
     if params.acquisition.tilted:
         schema = get_schema("ihdi12")
         points = phantom_keypoints(params)
@@ -468,6 +523,10 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
     """
     import cv2
 
+    if params.style == "infant":
+        from hipbench.data.phantom_infant import render_infant
+
+        return _acquire(render_infant(params), params)
     size = params.size
     look = params.appearance
     a, t = _transform(params)
@@ -550,7 +609,11 @@ def _acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
     acq = params.acquisition
     windowed = window(image, acq.contrast, acq.exposure, acq.gamma)
     out = _noise(lower_resolution(blur(windowed, acq.blur), acq.resolution), params)
-    return image if out is image else np.clip(out, 0, 1).astype(np.float32)
+    out = image if out is image else np.clip(out, 0, 1).astype(np.float32)
+    if acq.bit_depth is not None:  # the detector's analogue-to-digital converter
+        levels = float(2 ** acq.bit_depth - 1)
+        out = (np.round(out * levels) / levels).astype(np.float32)
+    return out
 
 
 def phantom_sample(params: PhantomParams):
@@ -569,7 +632,12 @@ def phantom_sample(params: PhantomParams):
     image_id = f"phantom_s{params.seed}_{params.index:05d}"
     acquisition = {**asdict(params.acquisition), "homography": phantom_homography(params).tolist()}
     meta = {"ai": [params.left.ai, params.right.ai], "grade": [params.left.grade, params.right.grade],
-            "phantom_params": params, "acquisition": acquisition, "synthetic": True}
+            "phantom_params": params, "acquisition": acquisition, "synthetic": True, "style": params.style}
+    if params.style == "infant":
+        meta["age_years"] = params.age
+        meta["generator"] = {"anatomy": dict(params.anatomy), "appearance": dict(params.appearance),
+                             "hips": {side: asdict(params.hip(side)) for side in SIDES},
+                             "rotation": params.rotation, "scale": params.scale, "shift": list(params.shift)}
     return Sample(image_id, image_id, phantom_keypoints(params), np.ones(schema.num_keypoints, bool), {},
                   (params.size, params.size), schema, phantom_pixel_spacing(params), None,
                   partial(render_phantom, params), meta)

@@ -50,11 +50,14 @@ def ihdi_line(points: np.ndarray, decimals: int = 3) -> str:
 
 
 def write_ihdi_sample(root: Path, image_id: str, pixels: np.ndarray, points: np.ndarray, schema: Any,
-                      margin: float = 0.25) -> None:
-    """Write one image (8-bit PNG), its annotation line and its hip boxes under ``root``."""
+                      margin: float = 0.25, bit_depth: int = 8) -> None:
+    """Write one image (8-bit PNG; 16-bit for a ``bit_depth`` above 8), its annotation line and its hip boxes
+    under ``root``."""
     from PIL import Image
 
-    Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(root / "images" / f"{image_id}.png")
+    wide = bit_depth > 8
+    scaled = np.round(np.clip(pixels, 0, 1) * (65535 if wide else 255)).astype(np.uint16 if wide else np.uint8)
+    Image.fromarray(scaled).save(root / "images" / f"{image_id}.png")
     (root / "annotations" / f"{image_id}.csv").write_text(ihdi_line(points) + "\n")
     size = (pixels.shape[1], pixels.shape[0])
     objects = []
@@ -91,7 +94,8 @@ def write_synthetic(out: str | Path, num: int = 40, seed: int = 0, size: int = 2
         sample = phantom_sample(sample_params(seed, index, phantom_config))
         pixels = sample.load_image()
         render += time.perf_counter() - started
-        write_ihdi_sample(root, sample.image_id, pixels, sample.keypoints, sample.schema)
+        write_ihdi_sample(root, sample.image_id, pixels, sample.keypoints, sample.schema,
+                          bit_depth=phantom_config.bit_depth or 8)
         if len(previews) < preview_count:
             previews.append(pixels)
             samples.append(sample)

@@ -75,7 +75,9 @@ DATASETS = PluginRegistry(
         "Datasets: callables ``f(**kwargs)`` returning a sequence of ``hipbench.data.sample.Sample``, each "
         "with the image, keypoints (K x 2 float pixels) in a declared landmark schema, visibility, "
         "LeftHip/RightHip boxes and metadata (id, patient id, image size, pixel spacing in mm when known; "
-        "``meta['synthetic']`` true for generated images, which ``hipbench predict`` warns about)."
+        "``meta['synthetic']`` true for generated images, which ``hipbench predict`` warns about). A factory may "
+        "offer ``data_identity(**kwargs) -> str | None``: what its arguments do not say about the pixels (a "
+        "generator's version); runs hash it with the arguments, so no cell is reused across a change."
     ),
 )
 METRICS = PluginRegistry(

@@ -30,6 +30,28 @@ def weights_identity(backbone: Component) -> str:
     return str(identify(**backbone.kwargs)) if identify is not None else "declared-by-arguments"
 
 
+def dataset_identity(dataset: Component) -> dict[str, Any]:
+    """A dataset's arguments plus its factory's ``data_identity`` (when it offers one and says something):
+    what a cell's and a prepared fold's hash hold of the data.
+
+    Example:
+        >>> dataset_identity(Component("synthetic_pelvis", {"style": "cartoon"}))
+        {'type': 'synthetic_pelvis', 'style': 'cartoon'}
+        >>> dataset_identity(Component("synthetic_pelvis"))["data_identity"]
+        'phantom-infant-1'
+    """
+    from hipbench.registry import DATASETS
+    from hipbench.registry.loader import PluginError
+
+    data = dataset.as_dict()
+    try:
+        identify = getattr(DATASETS.get(dataset.type), "data_identity", None)
+    except PluginError:  # an unknown or broken type fails with its own message where the dataset is built
+        identify = None
+    identity = identify(**dataset.kwargs) if identify is not None else None
+    return data if identity is None else {**data, "data_identity": str(identity)}
+
+
 def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: str | None = None) -> str:
     """Hash of everything that determines a cell's result: combination, resolved settings, fold, weights.
 
@@ -42,6 +64,9 @@ def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: st
     """
     data: dict[str, Any] = {"combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold,
                             "folds": bench.cv.folds}
+    data["combination"]["dataset"] = dataset_identity(combination.dataset)
+    if bench.test_datasets:
+        data["benchmark"]["test_datasets"] = [dataset_identity(t) for t in bench.test_datasets]
     identity = weights if weights is not None else weights_identity(combination.backbone)
     if identity != SCRATCH:  # scratch cells keep the hashes they had before weights were tracked
         data["weights"] = identity

@@ -21,6 +21,7 @@ from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash, external_name
+from hipbench.runner.hashing import dataset_identity
 from hipbench.runner.fold_data import (
     FoldData,
     fold_dir,
@@ -54,13 +55,13 @@ def view_key(dataset: Component, framing: Component | None = None) -> str:
 
 def prepare_hash(bench: Benchmark, dataset: Component, framing: Component | None = None) -> str:
     """Everything the prepared data depends on: dataset, split, framing, detector, crop geometry."""
-    data = {"dataset": dataset.as_dict(), "cv": bench.resolved()["cv"], "detector": bench.detector.as_dict(),
+    data = {"dataset": dataset_identity(dataset), "cv": bench.resolved()["cv"], "detector": bench.detector.as_dict(),
             "on_miss": bench.on_miss, "input_size": bench.train.input_size, "crop_expand": bench.train.crop_expand,
             "mirror": bench.train.mirror, "format": PREPARE_FORMAT}
     if framing is not None:
         data["framing"] = framing.as_dict()
     if bench.test_datasets:
-        data["test_datasets"] = [t.as_dict() for t in bench.test_datasets]
+        data["test_datasets"] = [dataset_identity(t) for t in bench.test_datasets]
     return config_hash(data)
 
 
