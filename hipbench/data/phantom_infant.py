@@ -137,13 +137,13 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
         "gas": u(0.4, 1.0) if rng.random() < config.bowel_gas else 0.0,
         "marker": bool(rng.random() < config.marker), "marker_side": int(rng.integers(2)),
         "shutters": u(0.05, 0.2) if rng.random() < 0.35 else 0.0, "clothing": bool(rng.random() < 0.3),
-        "body_width": u(4.2, 5.6), "fossa": u(0.35, 0.6), "gap": u(0.06, 0.1),
+        "body_width": u(4.8, 6.5), "fossa": u(0.35, 0.6), "gap": u(0.06, 0.1),
     }
     appearance = {
-        "soft": u(0.4, 0.6), "bone": u(0.2, 0.3), "texture": u(0.1, 0.25),
-        "scatter": u(0.15, 0.5), "heel": u(-0.15, 0.15), "photons": u(1500.0, 12000.0), "blur": u(0.45, 1.0),
-        "window_low": u(1.0, 12.0), "window_high": u(99.5, 99.95), "tone": u(0.3, 1.0), "gamma": u(0.6, 0.95),
-        "sharpen": u(0.2, 0.9), "black": u(0.04, 0.15), "white": u(0.55, 0.9),
+        "soft": u(0.4, 0.6), "bone": u(0.2, 0.3), "texture": u(0.12, 0.22), "mottle": u(0.02, 0.05),
+        "scatter": u(0.15, 0.5), "heel": u(-0.15, 0.15), "photons": u(2e4, 1.2e5), "blur": u(0.55, 1.0),
+        "window_low": u(1.0, 12.0), "window_high": u(99.5, 99.95), "tone": u(0.3, 1.0), "gamma": u(0.85, 1.3),
+        "sharpen": u(0.1, 0.5), "black": u(0.08, 0.16), "white": u(0.45, 0.7),
     }
     rotation = u(-config.rotation, config.rotation)
     scale = u(*config.scale)
@@ -322,11 +322,11 @@ def _soft_tissue(draw: Drawing, look: dict[str, Any], femora: dict[float, tuple[
     for sigma, (h, axis, side, length) in femora.items():  # each thigh along its femur, tapering to the knee
         outer = [h + 0.55 * length * axis + 1.7 * side, h + length * axis + 1.25 * side,
                  h + (length + 6.0) * axis + 1.1 * side]
-        inner = [h + (length + 6.0) * axis - 1.0 * side, h + length * axis - 1.05 * side,
-                 h + 0.55 * length * axis - 1.25 * side, np.array([sigma * 0.12, 2.3])]
+        inner = [h + (length + 6.0) * axis - 1.3 * side, h + length * axis - 1.4 * side,
+                 h + 0.55 * length * axis - 1.6 * side, np.array([sigma * 0.1, 3.0])]
         legs[sigma] = outer + inner
     right, left = legs[1.0], legs[-1.0]
-    body = ([[-wb, -12.0], [wb, -12.0], [wb * 0.97, -1.5], [wb * 0.93, 0.6]] + right + [[0.0, 2.2]]
+    body = ([[-wb, -12.0], [wb, -12.0], [wb * 0.97, -1.5], [wb * 0.93, 0.6]] + right + [[0.0, 2.9]]
             + left[::-1] + [[-wb * 0.93, 0.6], [-wb * 0.97, -1.5]])
     draw.fill("body", np.array(body, dtype=float))
     for sigma in (-1.0, 1.0):
@@ -398,6 +398,18 @@ def _profile(mask: np.ndarray, radius_px: float, rim_px: float, rim: float, core
     return (depth * mask).astype(np.float32)
 
 
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``sigma`` pixels; a wide one runs on a smaller copy (the result is smooth anyway)."""
+    import cv2
+
+    factor = int(sigma // 3)
+    if factor < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape
+    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / factor), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _band_noise(rng: np.random.Generator, size: int, cell_px: float) -> np.ndarray:
     """Zero-mean, unit-ish noise with features of about ``cell_px`` pixels."""
     import cv2
@@ -423,24 +435,25 @@ def render_infant(params: PhantomParams) -> np.ndarray:
     s = params.size
     look, app = params.anatomy, params.appearance
     rng = np.random.default_rng([params.seed, params.index, TEXTURE_STREAM])
-    trabecular = 0.7 * _band_noise(rng, s, 0.05 * unit) + 0.5 * _band_noise(rng, s, 0.2 * unit)
+    trabecular = 0.7 * _band_noise(rng, s, 0.07 * unit) + 0.5 * _band_noise(rng, s, 0.2 * unit)
     rim = 0.04 * unit
     bone = (_profile(layers["ilium"], 0.3 * unit, rim, 1.0) * (1 - look["fossa"] * layers["ilium_fossa"])
             + _profile(layers["pelvis_low"], 0.15 * unit, rim, 0.8)
             + _profile(layers["femur"], 0.35 * unit, 0.07 * unit, 1.3, 0.55)
-            + 0.35 * _profile(layers["spine"], 0.25 * unit, rim, 0.8) + _profile(layers["nucleus"], 0.2 * unit, rim, 0.3)
+            + 0.6 * _profile(layers["spine"], 0.25 * unit, rim, 0.8) + _profile(layers["nucleus"], 0.2 * unit, rim, 0.3)
             + 0.8 * layers["sourcil"] + 0.3 * layers["pedicle"])
     bone = bone * (1 - 0.9 * layers["cartilage"]) * (1 + app["texture"] * trabecular)
     soft = (_profile(layers["body"], look["body_width"] * unit, 0, 0) + 0.08 * layers["buttock"]
             + 0.05 * layers["head_cartilage"] + 0.06 * layers["diaper"] * (1 + 0.6 * _band_noise(rng, s, 0.4 * unit)))
     soft = soft - 0.35 * layers["gas"] * (0.8 + 0.2 * _band_noise(rng, s, 0.08 * unit))
+    soft = soft * (1 + app["mottle"] * _band_noise(rng, s, 0.2 * unit))  # fat, bowel content, skin folds
     lead = layers["shield"] + layers["metal"] + layers["marker"]
     mu = app["soft"] * 1.6 * np.maximum(soft, 0) + app["bone"] * np.maximum(bone, 0) + 6.0 * lead
     yy = np.linspace(-0.5, 0.5, s, dtype=np.float32)[:, None]
     primary = (1 + app["heel"] * 2 * yy) * np.exp(-mu)
     small = cv2.resize(primary, (32, 32), interpolation=cv2.INTER_AREA)
     scatter = cv2.resize(cv2.GaussianBlur(small, (0, 0), 4.0), (s, s), interpolation=cv2.INTER_LINEAR)
-    detected = cv2.GaussianBlur(primary + app["scatter"] * scatter, (0, 0), app["blur"] * s / 256)
+    detected = _smooth(primary + app["scatter"] * scatter, app["blur"] * s / 256)
     signal_rng = np.random.default_rng([params.seed, params.index, SIGNAL_STREAM])
     photons = app["photons"] * (256.0 / s) ** 2
     detected = detected + np.sqrt(np.maximum(detected, 1e-6) / photons) * signal_rng.standard_normal((s, s))
@@ -450,7 +463,7 @@ def render_infant(params: PhantomParams) -> np.ndarray:
     v = np.clip((log - lo) / max(hi - lo, 1e-6), 0, 1)
     v = 0.5 + 0.5 * np.tanh(app["tone"] * (v - 0.5)) / np.tanh(app["tone"] * 0.5)
     v = np.power(np.clip(v, 0, 1), app["gamma"])
-    v = v + app["sharpen"] * (v - cv2.GaussianBlur(v, (0, 0), 0.06 * unit))
+    v = v + app["sharpen"] * (v - _smooth(v, 0.06 * unit))
     v = app["black"] + (app["white"] - app["black"]) * np.clip(v, 0, 1)
     if look["shutters"] > 0:
         v = v * _shutters(s, look["shutters"])
@@ -511,7 +524,7 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
             width = max(1, int(round(thickness * unit)))
             cv2.polylines(mask, [to_px(poly)], False, 255, width, cv2.LINE_AA, shift)
         layers[name] = mask.astype(np.float32) * (1.0 / 255)
-    layers["ilium_fossa"] = cv2.GaussianBlur(layers["ilium_fossa"], (0, 0), 0.2 * unit)
+    layers["ilium_fossa"] = _smooth(layers["ilium_fossa"], 0.2 * unit)
     if params.anatomy["marker"]:
         mask[:] = 0
         x = int(0.06 * s) if params.anatomy["marker_side"] == 0 else int(0.86 * s)
@@ -519,5 +532,5 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
                     cv2.FONT_HERSHEY_SIMPLEX, s / 500, 255, max(1, s // 200), cv2.LINE_AA)
         layers["marker"] = mask.astype(np.float32) / 255
     for name, soften in (("gas", 0.1), ("buttock", 0.04), ("diaper", 0.04), ("head_cartilage", 0.04)):
-        layers[name] = cv2.GaussianBlur(layers[name], (0, 0), soften * unit)
+        layers[name] = _smooth(layers[name], soften * unit)
     return layers, unit
