@@ -7,14 +7,14 @@
    mean local sd (local contrast). Distances to the real set: Wasserstein-1 between the histograms, mean
    ``|log10 P_phantom - log10 P_real|`` over 0.01-0.5 cycles/pixel, and the edge density ratio. Writes
    ``realism_stats.csv|.json|.png`` and ``mosaic_<style>.png`` (5 phantom images above 5 radiographs).
+   Then generation speed: images/s per style at 256 and 1500 px, side by side (also in the JSON).
 2. Sim-to-real (``--sim2real``; trains): per style, resnet18 + heatmap on hip crops and a YOLO hip detector
    (built from its YAML, no pretrained weights) trained on the phantom alone (one holdout split), then
    ``hipbench predict`` on the ten radiographs: hips the detector found, AIs measured, share in 5-45 deg,
    median AI. Writes ``sim2real.csv|.json`` and ``sim2real_<style>.png`` (the ten overlays); run
    directories go under ``--work``.
 
-The phantom style goes to the phantom only through :func:`style_kwargs`; a phantom without the ``style``
-option renders its one (cartoon) look, and asking it for another style stops with a message.
+The phantom style goes to the phantom only through :func:`style_kwargs`, always explicitly.
 
 Usage: ``HIPBENCH_OFFLINE=1 python benchmarks/phantom_realism.py [--styles cartoon infant] [--sim2real]
 [--quick] [--out docs/phantom] [--work runs/phantom_realism]``
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import subprocess
@@ -48,27 +47,19 @@ SPECTRUM_BAND = (0.01, 0.5)  # cycles per pixel (0.5 = Nyquist)
 CANNY = (50, 150)
 AI_RANGE = (5.0, 45.0)
 TILE = 256
+SPEED_SIZES = (256, 1500)  # the demo's size and a real radiograph's
 SIDES = ("left", "right")
 
 
 # the phantom ------------------------------------------------------------------------------------
-def style_supported() -> bool:
-    """Whether this checkout's phantom has the ``style`` option (``PhantomConfig(style=...)``)."""
+def style_kwargs(style: str) -> dict[str, str]:
+    """The phantom keyword arguments for ``style``, checked: the one place the style reaches the phantom (the
+    renderer here and the benchmark YAML of the sim-to-real check). Always explicit: the default style may
+    change, a figure must not."""
     from hipbench.data.phantom import PhantomConfig
 
-    return "style" in {f.name for f in dataclasses.fields(PhantomConfig)}
-
-
-def style_kwargs(style: str) -> dict[str, str]:
-    """The phantom keyword arguments for ``style``: the one place the style reaches the phantom (the
-    renderer here and the benchmark YAML of the sim-to-real check). Without the option only ``cartoon``
-    exists, and it is what the phantom renders when given nothing."""
-    if style_supported():
-        return {"style": style}
-    if style == "cartoon":
-        return {}
-    raise ValueError(f"phantom style {style!r}: this checkout's phantom has no 'style' option yet (only today's "
-                     "cartoon look); run with --styles cartoon")
+    PhantomConfig(style=style)  # ValueError naming the styles there are
+    return {"style": style}
 
 
 def phantom_images(style: str, num: int, size: int = STATS_SIZE, seed: int = 0,
@@ -436,8 +427,7 @@ def realism_stats(styles: Sequence[str], num: int, real_dir: Path, out: Path) ->
     write_csv(out / "realism_stats.csv", header, rows)
     data = {"settings": {"num_stats": num, "size": size, "hist_bins": HIST_BINS,
                          "spectrum_bins": SPECTRUM_BINS, "spectrum_band": SPECTRUM_BAND, "canny": CANNY,
-                         "real_dir": str(real_dir), "real_images": names, "attribution": ATTRIBUTION,
-                         "style_option": style_supported()},
+                         "real_dir": str(real_dir), "real_images": names, "attribution": ATTRIBUTION},
             "metrics": {c: sets[c].metrics for c in columns}, "distances_to_real": {s: distances[s] for s in styles},
             "histograms": {c: sets[c].histogram for c in columns},
             "spectra": {"freqs": sets["real"].freqs, **{c: sets[c].spectrum for c in columns}}}
@@ -447,6 +437,29 @@ def realism_stats(styles: Sequence[str], num: int, real_dir: Path, out: Path) ->
         written.append(grid_png([(f"phantom ({style})", rendered[style][:5], ids[style][:5]),
                                  (REAL_LABEL, real[:5], names[:5])], out / f"mosaic_{style}.png"))
     print("\nwrote " + ", ".join(str(p) for p in [out / "realism_stats.csv", out / "realism_stats.json", *written]))
+
+
+def generation_speed(styles: Sequence[str], sizes: Sequence[int] = SPEED_SIZES, seconds: float = 3.0,
+                     ) -> dict[str, dict[int, float]]:
+    """Images per second (parameters, render and sample) per style and image size, each measured for about
+    ``seconds`` in this process, side by side; printed with the ratio to the first style."""
+    from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+
+    speed: dict[str, dict[int, float]] = {}
+    for style in styles:
+        speed[style] = {}
+        for size in sizes:
+            config = PhantomConfig(size=int(size), **style_kwargs(style))
+            count, started = 0, time.perf_counter()
+            while count < 2 or time.perf_counter() - started < seconds:
+                phantom_sample(sample_params(0, count, config)).load_image()
+                count += 1
+            speed[style][int(size)] = count / (time.perf_counter() - started)
+    rows = [[f"{size} px"] + [speed[s][size] for s in styles]
+            + ([speed[styles[0]][size] / speed[s][size] for s in styles[1:]]) for size in sizes]
+    print()
+    print_table(["images/s", *styles, *(f"{styles[0]} / {s}" for s in styles[1:])], rows)
+    return speed
 
 
 def run_hipbench(args: list[str], log: Path) -> float:
@@ -545,6 +558,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     realism_stats(args.styles, args.num_stats, args.real, args.out)
+    speed = generation_speed(args.styles, seconds=0.5 if args.quick else 3.0)
+    stats_json = args.out / "realism_stats.json"
+    stats_json.write_text(json.dumps({**json.loads(stats_json.read_text()), "images_per_second": speed}, indent=1))
     if args.sim2real:
         print()
         sim2real(args.styles, args.num_train, args.epochs, args.detector_epochs, args.real, args.work, args.out,

@@ -107,4 +107,6 @@ def test_benchmark_config_parses_as_one_holdout_model_with_a_scratch_yolo(realis
     bench = parse_benchmark(realism.benchmark_config("cartoon", num=24, epochs=2, detector_epochs=1))
     assert len(bench.combinations()) == 1 and bench.cv.type == "holdout" and bench.cv.total_folds == 1
     assert bench.detector.type == "yolo" and "weights" not in bench.detector.cfg
-    assert bench.datasets[0].cfg.get("style", "cartoon") == "cartoon"
+    assert bench.datasets[0].cfg["style"] == "cartoon"  # explicit: the default style is not the cartoon
+    with pytest.raises(ValueError, match="style must be one of"):
+        realism.style_kwargs("adult")

@@ -26,6 +26,11 @@ from hipbench.schema import get_schema
 
 SCHEMA = get_schema("ihdi12")
 SIZE = 128
+
+
+def cartoon(**options) -> PhantomConfig:
+    """These look options were built on (and keep bit-identical) the cartoon phantom."""
+    return PhantomConfig(style="cartoon", **options)
 STYLE_B = dict(contrast=0.6, gamma=1.6, noise=0.05, blur=1.5, resolution=0.5, obliquity=8.0, field_of_view=1.2)
 PIXEL_OPTIONS = dict(contrast=0.6, gamma=1.6, exposure=0.1, noise=0.05, poisson=0.05, blur=1.5, resolution=0.5)
 
@@ -55,10 +60,10 @@ def centroid(image: np.ndarray) -> np.ndarray:
 
 
 def test_defaults_are_todays_phantom():
-    explicit = PhantomConfig(style="cartoon", size=SIZE, contrast=1.0, gamma=1.0, exposure=0.0, noise=0.0, poisson=0.0, blur=0.0,
+    explicit = cartoon(size=SIZE, contrast=1.0, gamma=1.0, exposure=0.0, noise=0.0, poisson=0.0, blur=0.0,
                              resolution=1.0, field_of_view=1.0, obliquity=0.0)
     for index in range(4):
-        p = sample_params(2, index, PhantomConfig(style="cartoon", size=SIZE))
+        p = sample_params(2, index, cartoon(size=SIZE))
         assert p == sample_params(2, index, explicit) and p.acquisition == Acquisition()
         np.testing.assert_array_equal(phantom_homography(p), np.eye(3))
         s = phantom_sample(p)
@@ -69,7 +74,7 @@ def test_defaults_are_todays_phantom():
 
 @pytest.mark.parametrize("option,value", list(PIXEL_OPTIONS.items()))
 def test_pixel_options_keep_the_anatomy_and_landmarks(option, value):
-    base, styled = PhantomConfig(style="cartoon", size=SIZE), PhantomConfig(style="cartoon", size=SIZE, **{option: value})
+    base, styled = cartoon(size=SIZE), cartoon(size=SIZE, **{option: value})
     for index in range(3):
         a, b = sample_params(5, index, base), sample_params(5, index, styled)
         assert anatomy(a) == anatomy(b) and getattr(b.acquisition, option) == value
@@ -81,7 +86,7 @@ def test_pixel_options_keep_the_anatomy_and_landmarks(option, value):
 def test_pixel_options_change_the_statistics_they_should():
     images = {}
     for name, kwargs in {"base": {}, **{k: {k: v} for k, v in PIXEL_OPTIONS.items()}}.items():
-        images[name] = [render_phantom(sample_params(1, i, PhantomConfig(style="cartoon", size=SIZE, **kwargs))) for i in range(3)]
+        images[name] = [render_phantom(sample_params(1, i, cartoon(size=SIZE, **kwargs))) for i in range(3)]
     for i, base in enumerate(images["base"]):
         assert images["contrast"][i].std() < 0.7 * base.std()  # contrast 0.6 about mid-grey
         assert images["gamma"][i].mean() < base.mean() - 0.05  # gamma > 1 darkens mid-tones
@@ -104,9 +109,9 @@ def test_pixel_options_change_the_statistics_they_should():
 
 @pytest.mark.parametrize("index", range(4))
 def test_obliquity_warps_image_and_landmarks_with_one_homography(index):
-    tilted = clean(sample_params(3, index, PhantomConfig(style="cartoon", size=SIZE, obliquity=20.0)))
+    tilted = clean(sample_params(3, index, cartoon(size=SIZE, obliquity=20.0)))
     h = phantom_homography(tilted)
-    assert anatomy(tilted) == clean(sample_params(3, index, PhantomConfig(style="cartoon", size=SIZE)))
+    assert anatomy(tilted) == clean(sample_params(3, index, cartoon(size=SIZE)))
     assert 0 < max(abs(tilted.acquisition.tilt_x), abs(tilted.acquisition.tilt_y)) <= 20
     np.testing.assert_allclose(phantom_keypoints(tilted), apply_homography(h, phantom_keypoints(anatomy(tilted))),
                                atol=1e-9)
@@ -124,7 +129,7 @@ def test_obliquity_warps_image_and_landmarks_with_one_homography(index):
 def test_the_warp_of_a_marker_lands_on_the_transformed_point():
     """cv2.warpPerspective's pixels and apply_homography's points agree (pixel centres on integers)."""
     for index in range(3):
-        h = phantom_homography(sample_params(0, index, PhantomConfig(style="cartoon", size=SIZE, obliquity=25.0)))
+        h = phantom_homography(sample_params(0, index, cartoon(size=SIZE, obliquity=25.0)))
         for point in ([20.3, 30.7], [100.0, 25.5], [64.2, 110.9], [15.0, 100.0]):
             marker = blob(SIZE, np.array(point))
             warped = cv2.warpPerspective(marker, h, (SIZE, SIZE), flags=cv2.INTER_LINEAR)
@@ -144,7 +149,7 @@ def test_field_of_view_zooms_image_and_landmarks_about_the_centre(fov):
     c = (SIZE - 1) / 2
     zoom = np.array([[1 / fov, 0, c - c / fov], [0, 1 / fov, c - c / fov]])
     for index in range(3):
-        p = clean(sample_params(4, index, PhantomConfig(style="cartoon", size=SIZE, field_of_view=fov)))
+        p = clean(sample_params(4, index, cartoon(size=SIZE, field_of_view=fov)))
         np.testing.assert_allclose(phantom_keypoints(p), c + (phantom_keypoints(anatomy(p)) - c) / fov, atol=1e-9)
         zoomed = cv2.warpAffine(render_phantom(anatomy(p)), zoom, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)
@@ -175,21 +180,21 @@ def test_style_b_sample_keeps_intended_ai_and_landmarks_on_bone():
 
 
 def test_deterministic_and_independent_of_option_values():
-    config = PhantomConfig(style="cartoon", size=SIZE, **STYLE_B)
+    config = cartoon(size=SIZE, **STYLE_B)
     a, b = phantom_sample(sample_params(6, 2, config)), phantom_sample(sample_params(6, 2, config))
     np.testing.assert_array_equal(a.load_image(), b.load_image())
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
     assert sample_params(6, 3, config).acquisition != sample_params(6, 2, config).acquisition
     # the tilt direction is a share of the maximum, drawn apart from the anatomy and the pixel options
-    half = sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE, obliquity=4.0))
+    half = sample_params(6, 2, cartoon(size=SIZE, obliquity=4.0))
     assert a.meta["acquisition"]["tilt_x"] == pytest.approx(2 * half.acquisition.tilt_x)
-    default = sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE))
+    default = sample_params(6, 2, cartoon(size=SIZE))
     assert anatomy(half) == anatomy(sample_params(6, 2, config)) == anatomy(default)
     # one noise source does not change the other's realisation
-    both = render_phantom(sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE, noise=0.05, poisson=0.05)))
-    gauss = render_phantom(sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE, noise=0.05)))
-    quantum = render_phantom(sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE, poisson=0.05)))
-    base = render_phantom(sample_params(6, 2, PhantomConfig(style="cartoon", size=SIZE)))
+    both = render_phantom(sample_params(6, 2, cartoon(size=SIZE, noise=0.05, poisson=0.05)))
+    gauss = render_phantom(sample_params(6, 2, cartoon(size=SIZE, noise=0.05)))
+    quantum = render_phantom(sample_params(6, 2, cartoon(size=SIZE, poisson=0.05)))
+    base = render_phantom(sample_params(6, 2, cartoon(size=SIZE)))
     inside = (base > 0.2) & (base < 0.7) & (gauss > 0.02) & (gauss < 0.98) & (quantum > 0.02) & (both < 0.98)
     np.testing.assert_allclose((both - quantum)[inside], (gauss - base)[inside], atol=1e-5)
 

@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hipbench.data.dataset import FORMATS
@@ -40,7 +42,7 @@ def synth_command(out: str, num: int, seed: int, size: int, grade_mix: str, styl
 
     try:
         mix = tuple(float(v) for v in grade_mix.split(","))
-        extra = {"age": tuple(float(v) for v in age.split(","))} if age else {}
+        extra: dict[str, Any] = {"age": tuple(float(v) for v in age.split(","))} if age else {}
         result = write_synthetic(out, num=num, seed=seed, size=size, overwrite=overwrite, grade_mix=mix, style=style,
                                  bit_depth=int(bit_depth), **extra)
     except (ValueError, FileExistsError, TypeError) as exc:

@@ -132,7 +132,8 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
     u = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731 - one draw
     anatomy: dict[str, Any] = {
         "field": u(*config.field), "abducted": abducted, "shield": shield,
-        "tilt_x": u(-config.pelvic_tilt, config.pelvic_tilt), "tilt_y": u(-config.pelvic_rotation, config.pelvic_rotation),
+        "tilt_x": u(-config.pelvic_tilt, config.pelvic_tilt),
+        "tilt_y": u(-config.pelvic_rotation, config.pelvic_rotation),
         "diaper": bool(rng.random() < config.diaper), "snaps": int(rng.integers(0, 3)) if rng.random() < 0.3 else 0,
         "gas": u(0.4, 1.0) if rng.random() < config.bowel_gas else 0.0,
         "marker": bool(rng.random() < config.marker), "marker_side": int(rng.integers(2)),
@@ -315,7 +316,10 @@ def _spine(draw: Drawing, age: float) -> None:
         y -= body_h + disc
 
 
-def _soft_tissue(draw: Drawing, look: dict[str, Any], femora: dict[float, tuple[Points, Points, Points, float]]) -> None:
+FemurFrame = tuple[Points, Points, Points, float]  # H-point, down the shaft, lateral across it, length
+
+
+def _soft_tissue(draw: Drawing, look: dict[str, Any], femora: dict[float, FemurFrame]) -> None:
     """Trunk and thighs (one body), buttocks, and the optional diaper."""
     wb = look["body_width"]
     legs = {}

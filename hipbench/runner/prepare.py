@@ -21,7 +21,6 @@ from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash, external_name
-from hipbench.runner.hashing import dataset_identity
 from hipbench.runner.fold_data import (
     FoldData,
     fold_dir,
@@ -30,6 +29,7 @@ from hipbench.runner.fold_data import (
     save_fold,
     save_samples,
 )
+from hipbench.runner.hashing import dataset_identity
 from hipbench.runner.store import RunStore, read_json, write_json
 from hipbench.schema import SIDES
 
