@@ -16,7 +16,7 @@ from hipbench.data.phantom import (
     render_phantom,
     sample_params,
 )
-from hipbench.data.phantom_infant import anatomy_layers, itd_mm_at, nucleus_radius
+from hipbench.data.phantom_infant import NUCLEUS_SCALE, anatomy_layers, itd_mm_at, nucleus_radius
 from hipbench.geometry import acetabular_index, ihdi_grade
 from hipbench.registry import DATASETS
 from hipbench.schema import SIDES, get_schema
@@ -96,7 +96,7 @@ def test_ossific_nucleus_absent_before_its_onset_and_growing_after():
     fixed = PhantomConfig(size=128, age=(1.5, 1.5), nucleus_onset=(0.5, 0.5), grade_mix=(0.5, 0.0, 0.5, 0.0),
                           ai_normal=(20.0, 25.0), dysplastic_share=(0.0, 0.0, 0.0, 0.0))
     hips = [h for i in range(40) for h in (sample_params(1, i, fixed).left, sample_params(1, i, fixed).right)]
-    full = 1.6 * nucleus_radius(1.5, 0.5)
+    full = NUCLEUS_SCALE * nucleus_radius(1.5, 0.5)
     assert all(h.nucleus == pytest.approx(full) for h in hips if h.grade == 1)
     assert all(h.nucleus < full for h in hips if h.grade == 3) and any(h.grade == 3 for h in hips)
     assert nucleus_radius(0.49, 0.5) == 0 < nucleus_radius(0.6, 0.5) < nucleus_radius(2.0, 0.5)

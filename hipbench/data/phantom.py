@@ -135,7 +135,7 @@ class PhantomConfig:
     style: str = "infant"
     age: tuple[float, float] = (0.0, 4.0)
     nucleus_onset: tuple[float, float] = (0.2, 0.7)
-    field: tuple[float, float] = (3.2, 5.0)
+    field: tuple[float, float] = (2.8, 4.6)
     pelvic_rotation: float = 6.0
     pelvic_tilt: float = 6.0
     abduction: float = 0.2

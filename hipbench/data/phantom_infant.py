@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 ANATOMY_STREAM, TEXTURE_STREAM, SIGNAL_STREAM = 5, 6, 7  # random streams of their own, after the phantom's
 SHIELDS = ("none", "male", "female")
+NUCLEUS_SCALE = 1.2  # nucleus_radius is in the cartoon's units; the infant's nuclei are a fifth larger
 Points = np.ndarray
 
 
@@ -101,10 +102,10 @@ def _infant_hip(hip: HipParams, age: float, rng: np.random.Generator, config: Ph
     radius = nucleus_radius(age, onset) * (0.75 if dysplastic else 1.0)
     shaft = float(rng.uniform(-35.0, -18.0)) if abducted else float(rng.uniform(-3.0, 10.0))
     tilt = float(rng.uniform(-25.0, -5.0)) if abducted else hip.meta_tilt
-    # an infant's acetabular roof and femoral metaphysis are larger against the inter-triradiate distance than
-    # the cartoon's: scaling them about the margin keeps the AI and the IHDI grade (both are scale-free there)
+    # the roof keeps the cartoon's length (0.25-0.33 ITD; the MTDDH labels' median is 0.26), the metaphysis
+    # is wider (the H-point, and so the grade, stays where it was)
     width = hip.meta_width * 1.75 * (1.0 + 0.04 * min(age, 4.0))
-    return replace(hip, nucleus=radius * 1.6, shaft=shaft, meta_tilt=tilt, meta_width=width, roof=hip.roof * 1.7,
+    return replace(hip, nucleus=radius * NUCLEUS_SCALE, shaft=shaft, meta_tilt=tilt, meta_width=width,
                    physis=float(rng.uniform(0.04, 0.07)))
 
 

@@ -18,7 +18,7 @@ def synthetic_pelvis(num: int = 200, seed: int = 0, size: int = 256,
                      poisson: float = 0.0, blur: float = 0.0, resolution: float = 1.0, field_of_view: float = 1.0,
                      obliquity: float = 0.0, bit_depth: int | None = None, style: str = "infant",
                      age: Sequence[float] = (0.0, 4.0), nucleus_onset: Sequence[float] = (0.2, 0.7),
-                     field: Sequence[float] = (3.2, 5.0), pelvic_rotation: float = 6.0, pelvic_tilt: float = 6.0,
+                     field: Sequence[float] = (2.8, 4.6), pelvic_rotation: float = 6.0, pelvic_tilt: float = 6.0,
                      abduction: float = 0.2, off_centre: float = 0.15, shield: float = 0.3, diaper: float = 0.5,
                      bowel_gas: float = 0.85, marker: float = 0.5, name: str = "synthetic_pelvis") -> KeypointDataset:
     """``num`` phantom radiographs, deterministic per ``seed``; images render lazily on ``load_image``.
