@@ -379,7 +379,7 @@ def _transform(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     s = params.size
     th = np.radians(params.rotation)
     if params.style == "infant":  # the image is ``field`` inter-triradiate distances wide, Hilgenreiner's line high
-        unit, centre_y = s / (2 * params.anatomy["field"]) * params.scale, 0.45
+        unit, centre_y = s / (2 * params.anatomy["field"]) * params.scale, 0.5
     else:
         unit, centre_y = HALF_ITD * s * params.scale, 0.52
     a = unit * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])

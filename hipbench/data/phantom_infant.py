@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from hipbench.data.phantom import _ellipse, _hip_landmarks, _up_normal
+
 if TYPE_CHECKING:
     from hipbench.data.phantom import HipParams, PhantomConfig, PhantomParams
 
@@ -185,28 +187,12 @@ def _bezier(p0: Points, through: Points, p2: Points, n: int) -> Points:
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t ** 2 * p2
 
 
-def _ellipse(centre: Points, rx: float, ry: float, angle_deg: float = 0.0, n: int = 40) -> Points:
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
-    x, y = rx * np.cos(t), ry * np.sin(t)
-    return np.stack([centre[0] + c * x - s * y, centre[1] + s * x + c * y], axis=1)
-
-
 def _rounded_box(centre: Points, half_w: float, half_h: float, n: int = 32, power: float = 4.0) -> Points:
     """A superellipse: a vertebral body."""
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     c, s = np.cos(t), np.sin(t)
     return np.stack([centre[0] + half_w * np.sign(c) * np.abs(c) ** (2 / power),
                      centre[1] + half_h * np.sign(s) * np.abs(s) ** (2 / power)], axis=1)
-
-
-def _unit(v: Points) -> Points:
-    return v / np.hypot(*v)
-
-
-def _cranial_normal(v: Points) -> Points:
-    n = _unit(np.array([-v[1], v[0]]))
-    return -n if n[1] > 0 else n
 
 
 class Drawing:
@@ -235,14 +221,15 @@ def _hip_anatomy(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma:
     d = abs(float(tcc[0]))
     gap = look["gap"]
     roof = _bezier(tcc, roof_mid, asm, 14)
-    asis = p(max(2.9, abs(float(asm[0])) + 0.6), -1.45)
-    lateral = _bezier(asm, asm + np.array([sigma * 0.45, -0.75]), asis, 10)[1:-1]  # margin up to the spine
-    crest = _bezier(asis, p(2.45, -2.62), p(1.05, -2.4), 18)
+    asis = p(max(2.85, abs(float(asm[0])) + 0.6), -1.3)
+    bulge = (asm + asis) / 2 + np.array([sigma * 0.3, 0.1])  # the anterior inferior iliac spine's flare
+    lateral = _bezier(asm, bulge, asis, 10)[1:-1]  # from the acetabular margin up to the superior spine
+    crest = _bezier(asis, p(2.3, -2.55), p(0.95, -2.3), 18)
     ilium = np.vstack([roof, lateral, crest, [p(1.0, -2.1), p(0.9, -1.4), p(0.8, -0.8), p(0.7, -0.3),
                                                   tcc + np.array([-sigma * 0.3, -0.04])]])
     draw.fill("ilium", ilium)
-    draw.fill("ilium_fossa", _ellipse(p(2.0, -1.7), 0.85, 0.7, sigma * 20.0))
-    sourcil = _bezier(tcc, roof_mid, asm, 14) + 0.025 * _cranial_normal(asm - tcc)
+    draw.fill("ilium_fossa", _ellipse(p(2.0, -1.7), 0.85, 0.7, sigma * 20.0, 40))
+    sourcil = _bezier(tcc, roof_mid, asm, 14) + 0.025 * _up_normal(asm - tcc)
     draw.line("sourcil", sourcil, 0.05)
     # pubis and ischium below the triradiate gap, the obturator foramen between them
     top = tcc + np.array([0.0, gap])
@@ -250,7 +237,7 @@ def _hip_anatomy(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma:
                               p(d + 0.05, 1.85), p(d - 0.5, 1.87), p(0.75, 1.66), p(0.45, 1.5), p(0.2, 1.3),
                               p(0.18, 0.8), p(0.4, 0.58), p(0.75, gap + 0.3), top + np.array([-sigma * 0.3, 0.03])]])
     draw.fill("pelvis_low", ischiopubic)
-    draw.hole("pelvis_low", _ellipse(p(0.8 + 0.3 * (d - 1), 1.15), 0.36, 0.31, sigma * 35.0, 28))
+    draw.hole("pelvis_low", _ellipse(p(0.82 + 0.3 * (d - 1), 1.16), 0.41, 0.34, sigma * 35.0, 28))
     draw.line("cartilage", np.array([top, top + np.array([sigma * 0.08, 0.45])]), 0.06)  # the Y's stem
     if age < 5.0:  # the ischiopubic synchondrosis, not yet fused
         draw.line("cartilage", np.array([p(0.55, 1.42), p(0.72, 1.86)]), 0.06)
@@ -263,7 +250,7 @@ def _femur(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma: float
     med, mid, lat = marks["metaphysis_medial"], marks["metaphysis_mid"], marks["metaphysis_lateral"]
     h, axis, side, length = _femur_frame(marks, hip, sigma, age)
     w = float(np.hypot(*(lat - med)))
-    up = _cranial_normal(lat - med)
+    up = _up_normal(lat - med)
     ws = 0.85 * w
     top = _bezier(lat, mid, med, 11)
     at = lambda s, x: h + s * axis + x * side  # noqa: E731 - a point s down the shaft, x lateral of its axis
@@ -296,14 +283,14 @@ def _femur_frame(marks: dict[str, Points], hip: HipParams, sigma: float,
 
 def _spine(draw: Drawing, age: float) -> None:
     top = -2.35
-    sacrum = np.array([[-0.95, top], [0.95, top], [0.75, -1.8], [0.45, -1.3], [0.15, -0.9], [-0.15, -0.9],
-                       [-0.45, -1.3], [-0.75, -1.8]])
+    sacrum = np.array([[-0.9, top], [0.9, top], [0.68, -1.85], [0.38, -1.45], [0.12, -1.15], [-0.12, -1.15],
+                       [-0.38, -1.45], [-0.68, -1.85]])
     draw.fill("spine", sacrum)
-    for y in (-2.05, -1.75, -1.45, -1.15):
-        half = 0.85 * (y + 0.85) / (top + 0.85) + 0.1
+    for y in (-2.1, -1.85, -1.6, -1.35):
+        half = 0.8 * (y + 1.1) / (top + 1.1) + 0.1
         draw.line("cartilage", np.array([[-half, y], [half, y]]), 0.05)
         for x in (-0.4, 0.4):
-            draw.hole("spine", _ellipse(np.array([x * half / 0.95, y + 0.15]), 0.07, 0.055, 0.0, 12))
+            draw.hole("spine", _ellipse(np.array([x * half / 0.9, y + 0.12]), 0.06, 0.05, 0.0, 12))
     body_h, disc = 0.48 + 0.02 * age, 0.18
     y = top - disc - body_h / 2
     for k in range(7):  # L5 upwards, as far as the field reaches
@@ -362,8 +349,6 @@ def _extras(draw: Drawing, look: dict[str, Any], rng: np.random.Generator) -> No
 def _pre_image_marks(params: PhantomParams, side: str, sigma: float, image_of: Callable[[Points], Points],
                      canonical_of: Callable[[Points], Points]) -> dict[str, Points]:
     """The landmarks of ``side`` in the canonical frame whose image (through the tilt) is the intended point."""
-    from hipbench.data.phantom import _hip_landmarks
-
     marks = _hip_landmarks(params.hip(side), sigma)
     names = ("asm", "roof_mid", "tcc", "metaphysis_lateral", "metaphysis_mid", "metaphysis_medial")
     intended = np.array([marks[n] for n in names])
