@@ -266,7 +266,7 @@ def benchmark_config(style: str, num: int, epochs: int, detector_epochs: int) ->
         "backbones": [{"type": "resnet18"}],
         "heads": [{"type": "heatmap"}],
         "losses": [{"type": "auto"}],
-        "train": {"epochs": int(epochs), "batch_size": 16, "lr": 0.002, "weight_decay": 0.0001,
+        "train": {"epochs": int(epochs), "batch_size": 8, "lr": 0.002, "weight_decay": 0.0001,
                   "schedule": "cosine", "warmup_epochs": 1, "grad_clip": 1.0, "input_size": 96,
                   "crop_expand": 1.25, "mirror": True,
                   "augmentation": {"rotation": 10, "translation": 0.05, "scale": 0.1, "brightness": 0.1,
@@ -541,9 +541,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sim2real", action="store_true", help="also train on each style and predict on the real")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "phantom_realism",
                         help="sim-to-real run directories")
-    parser.add_argument("--num-train", type=int, default=90, help="phantom images of the sim-to-real benchmark")
-    parser.add_argument("--epochs", type=int, default=20, help="keypoint model epochs")
-    parser.add_argument("--detector-epochs", type=int, default=25, help="YOLO hip detector epochs")
+    parser.add_argument("--num-train", type=int, default=150, help="phantom images of the sim-to-real benchmark")
+    parser.add_argument("--epochs", type=int, default=24, help="keypoint model epochs")
+    parser.add_argument("--detector-epochs", type=int, default=30, help="YOLO hip detector epochs")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--reuse", action="store_true",
                         help="resume existing sim-to-real runs instead of retraining (train time is then not measured)")
