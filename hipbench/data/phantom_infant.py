@@ -33,14 +33,24 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from hipbench.data.phantom import _ellipse, _hip_landmarks, _up_normal
-
-if TYPE_CHECKING:
-    from hipbench.data.phantom import HipParams, PhantomConfig, PhantomParams
+from hipbench.data.phantom import (
+    HipParams,
+    PhantomConfig,
+    PhantomParams,
+    _ellipse,
+    _hip_landmarks,
+    _sample_acquisition,
+    _sample_hip,
+    _transform,
+    _up_normal,
+    phantom_homography,
+    phantom_keypoints,
+)
+from hipbench.imaging import apply_homography
 
 ANATOMY_STREAM, TEXTURE_STREAM, SIGNAL_STREAM = 5, 6, 7  # random streams of their own, after the phantom's
 SHIELDS = ("none", "male", "female")
@@ -122,8 +132,6 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
         >>> (a.left.ai, a.left.grade, a.left.hx) == (b.left.ai, b.left.grade, b.left.hx), a.anatomy["shield"] in SHIELDS
         (True, True)
     """
-    from hipbench.data.phantom import PhantomParams, _sample_acquisition, _sample_hip
-
     hips_rng = np.random.default_rng([int(seed), int(index)])
     left, right = _sample_hip(hips_rng, config), _sample_hip(hips_rng, config)
     rng = np.random.default_rng([int(seed), int(index), ANATOMY_STREAM])
@@ -141,6 +149,7 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
         "gas": u(0.4, 1.0) if rng.random() < config.bowel_gas else 0.0,
         "marker": bool(rng.random() < config.marker), "marker_side": int(rng.integers(2)),
         "shutters": u(0.05, 0.2) if rng.random() < 0.35 else 0.0, "clothing": bool(rng.random() < 0.3),
+        "hem": u(-2.2, -1.0),
         "body_width": u(4.8, 6.5), "fossa": u(0.35, 0.6), "gap": u(0.06, 0.1),
     }
     appearance = {
@@ -163,8 +172,6 @@ def _keep_landmarks_inside(params: PhantomParams, margin: float = 0.04) -> Phant
     """``params`` shifted (no more than needed) so that every landmark is ``margin`` of the size inside the
     image (zoomed out first if they span more): an off-centre patient, but the hips in the field, as a
     radiographer would take it."""
-    from hipbench.data.phantom import phantom_keypoints
-
     s = params.size
     points = phantom_keypoints(params)
     span = float((points.max(axis=0) - points.min(axis=0)).max())
@@ -323,6 +330,12 @@ def _soft_tissue(draw: Drawing, look: dict[str, Any], femora: dict[float, FemurF
     draw.fill("body", np.array(body, dtype=float))
     for sigma in (-1.0, 1.0):
         draw.fill("buttock", _ellipse(np.array([sigma * 1.5, 1.45]), 1.8, 1.1, sigma * -8.0, 36))
+    if look["clothing"]:  # a vest's hem across the belly, with folds
+        x = np.linspace(-wb * 1.1, wb * 1.1, 24)
+        hem = look["hem"] + 0.08 * np.sin(x * 3.1 + look["hem"] * 7.0)
+        draw.fill("clothing", np.vstack([[[-wb * 1.1, -12.0], [wb * 1.1, -12.0]], np.stack([x[::-1], hem[::-1]], 1)]))
+        for k in range(3):
+            draw.line("clothing_fold", np.array([[-1.5 + 1.4 * k, -3.5], [-1.2 + 1.3 * k, look["hem"]]]), 0.04)
     if look["diaper"]:
         draw.fill("diaper", np.array([[-wb * 1.05, -0.9], [wb * 1.05, -0.9], [wb * 1.02, 1.9], [1.4, 3.0],
                                       [-1.4, 3.0], [-wb * 1.02, 1.9]]))
@@ -434,7 +447,8 @@ def render_infant(params: PhantomParams) -> np.ndarray:
             + 0.8 * layers["sourcil"] + 0.3 * layers["pedicle"])
     bone = bone * (1 - 0.9 * layers["cartilage"]) * (1 + app["texture"] * trabecular)
     soft = (_profile(layers["body"], look["body_width"] * unit, 0, 0) + 0.08 * layers["buttock"]
-            + 0.05 * layers["head_cartilage"] + 0.06 * layers["diaper"] * (1 + 0.6 * _band_noise(rng, s, 0.4 * unit)))
+            + 0.05 * layers["head_cartilage"] + 0.06 * layers["diaper"] * (1 + 0.6 * _band_noise(rng, s, 0.4 * unit))
+            + 0.08 * layers["clothing"] + 0.06 * layers["clothing_fold"])
     soft = soft - 0.35 * layers["gas"] * (0.8 + 0.2 * _band_noise(rng, s, 0.08 * unit))
     soft = soft * (1 + app["mottle"] * _band_noise(rng, s, 0.2 * unit))  # fat, bowel content, skin folds
     lead = layers["shield"] + layers["metal"] + layers["marker"]
@@ -477,12 +491,9 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
         >>> layers, unit = anatomy_layers(sample_params(0, 0, PhantomConfig(size=64)))
         >>> sorted(layers)[:4], layers["femur"].shape
-        (['body', 'buttock', 'cartilage', 'diaper'], (64, 64))
+        (['body', 'buttock', 'cartilage', 'clothing'], (64, 64))
     """
     import cv2
-
-    from hipbench.data.phantom import _transform, phantom_homography
-    from hipbench.imaging import apply_homography
 
     s = params.size
     a, t = _transform(params)
@@ -502,7 +513,8 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
         return np.round(np.clip(px, -4 * s, 5 * s) * scale).astype(np.int32)
 
     names = ("ilium", "ilium_fossa", "pelvis_low", "femur", "spine", "nucleus", "sourcil", "pedicle", "cartilage",
-             "body", "buttock", "head_cartilage", "diaper", "gas", "shield", "metal", "marker")
+             "body", "buttock", "head_cartilage", "diaper", "clothing", "clothing_fold", "gas", "shield", "metal",
+             "marker")
     layers = {}
     for name in names:
         mask[:] = 0
@@ -521,6 +533,7 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
         cv2.putText(mask, "R" if params.anatomy["marker_side"] == 0 else "L", (x, int(0.12 * s)),
                     cv2.FONT_HERSHEY_SIMPLEX, s / 500, 255, max(1, s // 200), cv2.LINE_AA)
         layers["marker"] = mask.astype(np.float32) / 255
-    for name, soften in (("gas", 0.1), ("buttock", 0.04), ("diaper", 0.04), ("head_cartilage", 0.04)):
+    for name, soften in (("gas", 0.1), ("buttock", 0.04), ("diaper", 0.04), ("head_cartilage", 0.04),
+                         ("clothing", 0.02), ("clothing_fold", 0.03)):
         layers[name] = _smooth(layers[name], soften * unit)
     return layers, unit
