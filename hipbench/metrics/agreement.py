@@ -126,7 +126,7 @@ def icc(ratings: np.ndarray, kind: str = "2,1", alpha: float = 0.05) -> ICCResul
     ms_error = (ss_total - ss_rows - ss_cols) / ((n - 1) * (k - 1))
     ms_within = (ss_total - ss_rows) / (n * (k - 1))
     q = 1.0 - alpha / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # degenerate data: NaN/inf, reported as such
         if kind == "1,1":
             value = (ms_rows - ms_within) / (ms_rows + (k - 1) * ms_within)
             f_obs, df1, df2 = ms_rows / ms_within, n - 1, n * (k - 1)
