@@ -442,8 +442,9 @@ def phantom_keypoints(params: PhantomParams) -> np.ndarray:
 
 
 def phantom_pixel_spacing(params: PhantomParams) -> float | None:
-    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm`` (in a tilted image, the
-    distance between the tilted triradiate keypoints: a tilt has no single spacing).
+    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm`` (the infant style: its
+    distance at the child's age), measured between the triradiate keypoints where the geometry is not the
+    canonical one (a tilted cartoon has no single spacing; the infant's is measured in the image).
 
     Example:
         >>> round(phantom_pixel_spacing(sample_params(0, 0)), 3) > 0
@@ -451,13 +452,12 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
     """
     if params.itd_mm is None:
         return None
-    if params.style == "infant":
+    itd_mm = params.itd_mm
+    if params.style == "infant":  # itd_mm is the distance at one year; the child grows
         from hipbench.data.phantom_infant import itd_mm_at
 
-        schema, points = get_schema("ihdi12"), phantom_keypoints(params)
-        left, right = (schema.role_points(points, "triradiate", side) for side in SIDES)
-        return float(itd_mm_at(params.age or 0.0, params.itd_mm) / np.hypot(*(left - right)))
-    if params.acquisition.tilted:
+        itd_mm = itd_mm_at(params.age or 0.0, itd_mm)
+    if params.style == "infant" or params.acquisition.tilted:
         schema = get_schema("ihdi12")
         points = phantom_keypoints(params)
         left, right = (schema.role_points(points, "triradiate", side) for side in SIDES)
@@ -465,7 +465,7 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
     else:
         itd_px = (params.left.half_itd + params.right.half_itd) * HALF_ITD * params.size * params.scale
         itd_px /= params.acquisition.field_of_view
-    return float(params.itd_mm / itd_px)
+    return float(itd_mm / itd_px)
 
 
 def _ellipse(center: np.ndarray, ax: float, ay: float, angle_deg: float = 0.0, n: int = 32) -> np.ndarray:

@@ -50,6 +50,7 @@ from hipbench.data.phantom import (
     phantom_homography,
     phantom_keypoints,
 )
+from hipbench.data.phantom import _bezier as _control_bezier
 from hipbench.imaging import apply_homography
 
 ANATOMY_STREAM, TEXTURE_STREAM, SIGNAL_STREAM = 5, 6, 7  # random streams of their own, after the phantom's
@@ -189,9 +190,7 @@ def _keep_landmarks_inside(params: PhantomParams, margin: float = 0.04) -> Phant
 # geometry -----------------------------------------------------------------------------------------
 def _bezier(p0: Points, through: Points, p2: Points, n: int) -> Points:
     """Quadratic Bezier from ``p0`` to ``p2`` passing through ``through`` at its middle."""
-    c = 2 * through - (p0 + p2) / 2
-    t = np.linspace(0, 1, n)[:, None]
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * c + t ** 2 * p2
+    return _control_bezier(p0, 2 * through - (p0 + p2) / 2, p2, n)
 
 
 def _rounded_box(centre: Points, half_w: float, half_h: float, n: int = 32, power: float = 4.0) -> Points:
