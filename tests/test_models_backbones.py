@@ -28,16 +28,24 @@ def two_threads():
     torch.set_num_threads(previous)
 
 
-def test_every_preset_is_registered_and_exists_in_timm() -> None:
-    from hipbench.offline import import_timm
+def test_every_preset_is_registered_and_exists_in_its_library() -> None:
+    from hipbench.offline import import_timm, import_ultralytics
 
     timm = import_timm()
+    import_ultralytics()
+    from ultralytics.nn.tasks import yaml_model_load
+
     assert set(PRESETS) <= set(list_models("backbones"))
     assert set(PRESETS) == {
         "resnet18", "resnet50", "convnext_atto", "convnext_tiny", "convnext_small", "hrnet_w18_small", "hrnet_w32",
-        "hrnet_w48", "efficientnet_b0", "efficientnet_b3", "inception_next_tiny", "mobilenetv3_large_100"}
+        "hrnet_w48", "efficientnet_b0", "efficientnet_b3", "inception_next_tiny", "mobilenetv3_large_100",
+        "yolo11n_pose", "yolo11s_pose"}
+    assert {p.family for p in PRESETS.values()} == {"timm", "ultralytics"}
     for preset in PRESETS.values():
-        assert timm.is_model(preset.model_name), preset.model_name
+        if preset.family == "timm":
+            assert timm.is_model(preset.model_name), preset.model_name
+        else:
+            assert yaml_model_load(f"{preset.model_name}.yaml")["scale"] == preset.kwargs["scale"]
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

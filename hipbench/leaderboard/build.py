@@ -113,6 +113,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     row["weights"] = "-" if baseline else weights.get("label") or "scratch"
     if tta:
         row["tta"] = tta_label(ok or results)
+    row["notes"] = [f"fold {r['fold']}: {w}" for r in ok for w in r.get("warnings") or []] if not tta else []
     if not ok:
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"
@@ -237,10 +238,35 @@ def collect_rows(run_dirs: Path | Sequence[Path], records_dir: Path | None = Non
             run_folds = [{"run": run_dir.name, **f} for f in run_folds]
         rows += run_rows
         fold_rows += run_folds
+    note_worse_than_baseline(rows)
     add_statistics(rows, records_dir if records_dir is not None else dirs[0] / "records")
     explain_unpaired(rows)
     ranked = _ranked(rows)
     return ranked, sorted(fold_rows, key=lambda r: (r.get("run", ""), r["combination"], r["fold"]))
+
+
+def note_worse_than_baseline(rows: list[dict[str, Any]]) -> None:
+    """Note on every trained row whose pooled NME is not below its own mean-shape baseline's (same run, dataset,
+    framing, training share and detector boxes): such a row measures its configuration's defect, not the method.
+
+    Example:
+        >>> base = {"baseline": "mean_shape", "dataset": "d", "framing": "f", "pooled": {"nme": 20.0}}
+        >>> row = {"baseline": None, "dataset": "d", "framing": "f", "pooled": {"nme": 25.0}, "notes": []}
+        >>> note_worse_than_baseline([base, row]); row["notes"]
+        ['not better than its mean-shape baseline (pooled NME 25.00% vs 20.00%)']
+    """
+    def group(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row.get(k) for k in ("run", "dataset", "framing", "train_fraction", "detector"))
+
+    baselines = {group(r): r for r in rows if r.get("baseline") and (r.get("pooled") or {}).get("nme") is not None}
+    for row in rows:
+        reference = baselines.get(group(row))
+        nme = (row.get("pooled") or {}).get("nme")
+        if row.get("baseline") or reference is None or nme is None or not math.isfinite(nme):
+            continue
+        if nme >= reference["pooled"]["nme"]:
+            row.setdefault("notes", []).append(f"not better than its mean-shape baseline (pooled NME {nme:.2f}% "
+                                               f"vs {reference['pooled']['nme']:.2f}%)")
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

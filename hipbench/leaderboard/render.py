@@ -12,7 +12,7 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 
 # the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
-                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "robustness Δ%", "train min"]
+                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "robustness Δ%", "train min", "notes"]
 # column groups of the full view; the HTML shows the default view and toggles the other groups
 GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", "backbone", "weights", "neck",
                        "head", "loss"],
@@ -22,6 +22,7 @@ GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", 
           "screening": ["screen sens", "screen spec"],
           "detector": ["coverage", "det mAP50", "det miss %"],
           "cost": ["train min", "infer ms/img"],
+          "notes": ["notes"],
           "robustness": ["robustness Δ%"],
           "uncertainty": ["unc ρ", "unc RMS ratio", "AI unc °", "AI unc AUC >5°"]}
 UNCERTAINTY_COLUMNS = {"unc ρ": ("unc_spearman", 3), "unc RMS ratio": ("unc_rms_ratio", 2),
@@ -52,6 +53,8 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
         dropped.add("train share")
     if not any(r.get("robustness_pct") is not None for r in rows):
         dropped.add("robustness Δ%")
+    if not any(r.get("notes") for r in rows):
+        dropped.add("notes")
     if not any("unc_spearman" in p for p in pooled):
         dropped |= set(UNCERTAINTY_COLUMNS)
     if not has_hips:
@@ -164,7 +167,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
                  "framing": row.get("framing", "bilateral_crops"), "train share": _share(row),
                  "backbone": f"{row['baseline']} baseline" if row.get("baseline") else row["backbone"],
                  "weights": row["weights"], "neck": row["neck"], "head": row["head"],
-                 "loss": row["loss"], "combination": combination_label(row, rows)}
+                 "loss": row["loss"], "combination": combination_label(row, rows),
+                 "notes": "; ".join(row.get("notes") or [])}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
             failed = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
@@ -231,7 +235,7 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
                 "loss", "status", "tta")
 FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
-               "det_miss_rate", "det_missed", "robustness_pct", "error")
+               "det_miss_rate", "det_missed", "robustness_pct", "error", "notes")
 
 
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -239,6 +243,7 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         base = {k: row.get(k) for k in IDENTITY_CSV + FIGURES_CSV}
+        base["notes"] = "; ".join(row.get("notes") or [])
         base |= ci_columns(row)
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}

@@ -49,6 +49,10 @@ class Codec(abc.ABC):
     pixels: the radial standard deviation ``sqrt(sx**2 + sy**2)`` of the position the output implies, with
     the target's own width (label smoothing, Gaussian or disk size) taken out, so that the codec's own
     targets give 0; None (the default) means the codec cannot say (direct coordinates).
+    ``peak(outputs) -> (B, K) | None`` is the height of each keypoint's map at its decoded position for codecs
+    whose outputs are maps with a known target peak (1 for heatmaps and masks): training watches it, since a
+    map that stays near zero everywhere has collapsed (its arg-max is noise); None (the default) for codecs
+    without maps.
 
     Example:
         >>> class Identity(Codec):
@@ -83,6 +87,11 @@ class Codec(abc.ABC):
     def uncertainty(self, outputs: Targets) -> torch.Tensor | None:
         """Per-keypoint radial standard deviation (B, K) in input pixels from outputs shaped like the
         targets, or None when the output carries no spread (the default)."""
+        return None
+
+    def peak(self, outputs: Targets) -> torch.Tensor | None:
+        """Per-keypoint map height (B, K) at the decoded position, on the targets' scale (1 = a target's peak),
+        or None when the output is not a map (the default)."""
         return None
 
     def __repr__(self) -> str:

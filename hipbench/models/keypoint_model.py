@@ -103,6 +103,14 @@ class KeypointHead(nn.Module, abc.ABC):
             return None
         return hook(outputs)
 
+    def peak(self, outputs: Any) -> torch.Tensor | None:
+        """Per-keypoint map height (B, K) from the codec (:meth:`hipbench.models.codec.Codec.peak`), or None;
+        a head that overrides :meth:`decode` must override this the same way (until then: None)."""
+        hook = getattr(self.codec, "peak", None)
+        if hook is None or type(self).decode is not KeypointHead.decode:
+            return None
+        return hook(outputs)
+
 
 class KeypointModel(nn.Module):
     """Backbone, optional neck and head as one ``nn.Module``; ``codec`` is the head's codec.
@@ -152,6 +160,12 @@ class KeypointModel(nn.Module):
         """Per-keypoint radial standard deviation (B, K) in input pixels (the head's codec), or None when
         the codec cannot say; map it to full-image pixels through the view's scale."""
         hook = getattr(self.head, "uncertainty", None)
+        return None if hook is None else hook(outputs)
+
+    def peak(self, outputs: Any) -> torch.Tensor | None:
+        """Per-keypoint map height (B, K) (the head's codec; 1 = a target's peak), or None for outputs that are
+        not maps; what the trainer's collapse check reads."""
+        hook = getattr(self.head, "peak", None)
         return None if hook is None else hook(outputs)
 
     def num_parameters(self) -> int:

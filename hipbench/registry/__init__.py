@@ -40,14 +40,17 @@ HEADS = PluginRegistry(
         "(``head.codec``, built from the CODECS registry) and has ``loss(outputs, targets, visible, loss_fn) "
         "-> Tensor`` and ``decode(outputs) -> Tensor[B, K, 2]`` (input pixels). The class declares "
         "``output_kind``, ``compatible_losses: tuple[str, ...]`` and ``default_loss: str``, readable "
-        "without building it."
+        "without building it; optionally ``peak(outputs) -> Tensor[B, K] | None`` (map height at the decoded "
+        "points, for the collapse check) and ``revision: int`` (bumped when a default that changes results "
+        "changes; hashed into cells)."
     ),
 )
 LOSSES = PluginRegistry(
     "losses",
     contract=(
         "Losses: callables ``f(**kwargs)`` returning an ``nn.Module`` called as "
-        "``loss(prediction, target, weight)`` that returns a scalar tensor."
+        "``loss(prediction, target, weight)`` that returns a scalar tensor. A loss class may declare "
+        "``revision: int`` (bumped when a default that changes results changes; hashed into cells)."
     ),
 )
 NECKS = PluginRegistry(
@@ -66,7 +69,9 @@ CODECS = PluginRegistry(
         "``encode(keypoints, visible) -> targets`` and ``decode(outputs) -> keypoints`` (pixels of the "
         "model input), the training-progress hook ``set_progress(fraction)`` (0 to 1, once per epoch; "
         "a no-op unless the targets change over training), and ``uncertainty(outputs) -> Tensor[B, K] | None`` "
-        "(radial standard deviation of each decoded keypoint in input pixels; None: the codec cannot say)."
+        "(radial standard deviation of each decoded keypoint in input pixels; None: the codec cannot say), "
+        "and ``peak(outputs) -> Tensor[B, K] | None`` (map height at the decoded points, 1 = a target's "
+        "peak; None for outputs that are not maps). A codec class may declare ``revision: int``."
     ),
 )
 DATASETS = PluginRegistry(

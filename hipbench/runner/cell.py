@@ -112,6 +112,9 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc,
                                  on_epoch=tracker.log_epoch)
         train_seconds = result.train_seconds
+        warnings = _collapse_warnings(result.history, train_crops, fold, val_samples)
+        for warning in warnings:
+            logger.warning("WARNING %s", warning)
         best = load_best(model, result)
         atomic_write(cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))
         predict_crops = functools.partial(trainer.predict, best)
@@ -123,7 +126,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         infer_seconds = time.perf_counter() - t0
         params = sum(p.numel() for p in model.parameters())
         extra = {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
-                 "data_seconds": result.data_seconds}
+                 "data_seconds": result.data_seconds, "warnings": warnings, "settings": _model_settings(model, loss_fn)}
         _plot_curve(result.history, cell_dir / "curve.png", desc)
     pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
     metrics = _metrics(pred, test_samples, bench.measures)
@@ -159,6 +162,23 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         write_json(cell_dir / CARD, model_card(read_json(cell_dir / "config.json"), outcome, samples[0].schema,
                                                cell_dir, synthetic))
     return outcome
+
+
+def _collapse_warnings(history: list[dict[str, float]], train_crops: CropSet, fold: FoldData,
+                       val_samples: Sequence[Any]) -> list[str]:
+    """The collapse check (:mod:`hipbench.training.collapse`) against the mean shape of the same training part."""
+    from hipbench.training.collapse import collapse_warnings
+
+    if not len(fold.val_idx):
+        return collapse_warnings(history, None)
+    baseline = MeanShape().fit(train_crops).predict(fold.val_crops)
+    baseline_nme = float(_metrics(_full_image(fold, fold.val_crops, baseline, fold.val_idx), val_samples, [])["nme"])
+    return collapse_warnings(history, baseline_nme)
+
+
+def _model_settings(model: Any, loss_fn: torch.nn.Module) -> dict[str, str]:
+    """The resolved head codec and loss, defaults included, as the model was trained (for the record)."""
+    return {"codec": repr(model.codec), "loss": repr(loss_fn).replace("\n", " ")}
 
 
 def fraction_of(train_idx: np.ndarray, samples: Sequence[Any], share: float, seed: int) -> np.ndarray:

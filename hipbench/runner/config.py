@@ -1,7 +1,8 @@
 """Benchmark YAML: parsing with line numbers, validation before any training, expansion into a grid.
 
 A benchmark declares ``datasets``, ``backbones``, ``heads`` and ``losses`` (lists of ``type`` plus
-kwargs), ``train``, ``cv``, ``detector``, ``device`` and ``amp``. Structural mistakes stop the run
+kwargs, crossed into a grid), ``models`` (explicit backbone + head [+ neck, loss] entries beside that cross
+product), ``train``, ``cv``, ``detector``, ``device`` and ``amp``. Structural mistakes stop the run
 with the file and line; plugin problems (unknown or broken plugin, a head/loss pair that cannot work)
 are named up front and recorded as failed rows while the rest of the grid runs.
 """
@@ -23,9 +24,10 @@ from hipbench.pipeline.misses import MISS_POLICIES
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "train",
-                  "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device", "amp",
-                  "baseline", "executor", "tracking", "tta", "robustness")
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "models",
+                  "train", "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device",
+                  "amp", "baseline", "executor", "tracking", "tta", "robustness")
+MODEL_KEYS = ("backbone", "head", "neck", "loss", "framings")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
 
@@ -203,6 +205,32 @@ class Combination:
         return data
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """One entry of ``models:``: a backbone and head (optional neck and loss: None = no neck, the head's default
+    loss) run beside the ``backbones`` x ``heads`` cross product, under every framing or only those named in
+    ``framings`` (a framing's type or label).
+
+    Example:
+        >>> entry = ModelEntry(Component("yolo11n_pose"), Component("yolo_pose"), framings=("whole_image",))
+        >>> entry.runs_under(Component("whole_image", {"input_size": 64})), entry.runs_under(None)
+        (True, False)
+    """
+
+    backbone: Component
+    head: Component
+    neck: Component | None = None
+    loss: Component | None = None
+    framings: tuple[str, ...] | None = None
+    line: int | None = None
+
+    def runs_under(self, framing: Component | None) -> bool:
+        """Whether this entry joins the grid under ``framing`` (None: the dataset schema's default framing)."""
+        if self.framings is None:
+            return True
+        return framing is not None and (framing.type in self.framings or framing.label in self.framings)
+
+
 @dataclass
 class Benchmark:
     """A parsed benchmark file."""
@@ -231,12 +259,32 @@ class Benchmark:
     tracking: list[Component] = field(default_factory=list)  # where training curves also go; not hashed
     tta: list[str] = field(default_factory=list)  # test-time augmentations after the cells; not hashed
     robustness: str | None = None  # a robustness suite run after the cells (not hashed: it changes no cell)
+    models: list[ModelEntry] = field(default_factory=list)  # explicit models beside the cross product
 
     def combinations(self) -> list[Combination]:
-        """The full grid, dataset-major so work shared per dataset and fold is done once."""
-        return [Combination(d, b, h, loss, n, f, t) for d in self.datasets for f in self.framings
-                for t in self.train_fractions for b in self.backbones for n in self.necks for h in self.heads
-                for loss in self.losses]
+        """The full grid, dataset-major so work shared per dataset and fold is done once: per dataset, framing and
+        training share, the ``backbones`` x ``necks`` x ``heads`` x ``losses`` cross product, then the ``models``
+        entries that run under that framing (a combination listed twice runs once).
+
+        Example:
+            >>> b = parse_benchmark({"datasets": ["synthetic_pelvis"], "framings": ["whole_image", "bilateral_crops"],
+            ...                      "models": [{"backbone": "yolo11n_pose", "head": "yolo_pose",
+            ...                                  "framings": ["whole_image"]}]})
+            >>> [(c.framing.type, c.backbone.type, c.head.type) for c in b.combinations()]
+            [('whole_image', 'yolo11n_pose', 'yolo_pose')]
+        """
+        found: dict[str, Combination] = {}
+        for d in self.datasets:
+            for f in self.framings:
+                for t in self.train_fractions:
+                    grid = [Combination(d, b, h, loss, n, f, t) for b in self.backbones for n in self.necks
+                            for h in self.heads for loss in self.losses]
+                    grid += [Combination(d, m.backbone, m.head, m.loss, m.neck, f, t) for m in self.models
+                             if m.runs_under(f)]
+                    for combination in grid:
+                        found.setdefault(json.dumps(combination.as_dict(), sort_keys=True, default=str),
+                                         combination)
+        return list(found.values())
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
@@ -296,6 +344,66 @@ class _Parser:
             kwargs = {k: v for k, v in item.items() if k != "type"}
             out.append(Component(item["type"], kwargs, _line(item)))
         return out
+
+    def single(self, block: dict, key: str, where: str) -> Component:
+        """One ``NAME`` or ``{type: NAME, ...}`` value (``block[key]``), as the entries of the lists take them."""
+        value = block[key]
+        if isinstance(value, str):
+            return Component(value, {}, _line(block, key))
+        if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+            raise self.fail(_line(value) or _line(block, key),
+                            f"{where}.{key} must be a name or a mapping with 'type: NAME', got {value!r}")
+        return Component(value["type"], {k: v for k, v in value.items() if k != "type"}, _line(value))
+
+    def models(self, data: dict, framings: list[Component | None]) -> list[ModelEntry]:
+        """``models:``: explicit ``{backbone, head[, neck, loss, framings]}`` entries beside the cross product; an
+        entry's ``framings`` must name framings the benchmark declares."""
+        if "models" not in data:
+            return []
+        items = data["models"]
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list) or not items:
+            raise self.fail(_line(data, "models"), "'models' must be a non-empty list of entries like "
+                            "'- {backbone: NAME, head: NAME}'")
+        declared = [f for f in framings if f is not None]
+        known = sorted({f.type for f in declared} | {f.label for f in declared})
+        found = []
+        for index, item in enumerate(items):
+            where = f"models[{index}]"
+            if not isinstance(item, dict):
+                raise self.fail(_line(data, "models"), f"{where} must be a mapping with 'backbone:' and 'head:', "
+                                f"got {item!r}")
+            for key in item:
+                if key not in MODEL_KEYS:
+                    close = difflib.get_close_matches(str(key), MODEL_KEYS, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise self.fail(_line(item, key), f"unknown key '{where}.{key}'{hint}; known: "
+                                    f"{', '.join(MODEL_KEYS)}")
+            for key in ("backbone", "head"):
+                if key not in item:
+                    raise self.fail(_line(item), f"{where} needs '{key}:' (a name or a mapping with 'type:')")
+            neck = self.single(item, "neck", where) if item.get("neck") is not None else None
+            loss = self.single(item, "loss", where) if item.get("loss") is not None else None
+            names = item.get("framings")
+            if names is not None:
+                names = [names] if isinstance(names, str) else names
+                if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                    raise self.fail(_line(item, "framings"), f"{where}.framings must be a list of framing names, "
+                                    f"got {item['framings']!r}")
+                for name in names:
+                    if name not in known:
+                        close = difflib.get_close_matches(name, known, n=1)
+                        hint = f" (did you mean '{close[0]}'?)" if close else ""
+                        raise self.fail(_line(item, "framings"), f"{where}.framings names '{name}'{hint}, which "
+                                        "the benchmark's 'framings:' does not declare; declared: "
+                                        f"{', '.join(known) or 'none (each dataset schema default)'}")
+            found.append(ModelEntry(
+                self.single(item, "backbone", where), self.single(item, "head", where),
+                None if neck is None or neck.type in {"none", "null"} else neck,
+                None if loss is None or loss.type in {"auto", "default"} else loss,
+                tuple(names) if names is not None else None, _line(item)))
+        return found
 
     def framings(self, data: dict, train: TrainConfig) -> list[Component | None]:
         """The ``framings:`` axis, each entry built once to check it; omitted = each dataset schema's default
@@ -544,17 +652,24 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     necks: list[Component | None] = [
         None if c.type in {"none", "null"} else c for c in parser.components(data, "necks", False)] or [None]
     externals = parser.test_datasets(data)
+    framings = parser.framings(data, train)
+    models = parser.models(data, framings)
+    if models and ("backbones" in data) != ("heads" in data):
+        given, absent = ("backbones", "heads") if "backbones" in data else ("heads", "backbones")
+        raise parser.fail(_line(data, given), f"'{given}:' without '{absent}:': the two are crossed into a grid; "
+                          f"give both, or list every model under 'models:'")
     return Benchmark(
         name=str(data.get("name") or (path.stem if path else "benchmark")), path=path,
-        datasets=parser.components(data, "datasets", True), backbones=parser.components(data, "backbones", True),
-        heads=parser.components(data, "heads", True), losses=losses, necks=necks, train=train, cv=cv,
+        datasets=parser.components(data, "datasets", True),
+        backbones=parser.components(data, "backbones", not models),
+        heads=parser.components(data, "heads", not models), losses=losses, necks=necks, train=train, cv=cv,
         detector=detector_parts, on_miss=on_miss, device=device, amp=amp, baseline=bool(data.get("baseline", True)),
         description=str(data.get("description", "")),
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
-        framings=parser.framings(data, train), test_datasets=externals,
+        framings=framings, test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
         measures=parser.measures(data), tracking=parser.tracking(data), tta=parser.tta(data),
-        robustness=parser.robustness(data),
+        robustness=parser.robustness(data), models=models,
     )
 
 

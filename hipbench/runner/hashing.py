@@ -52,6 +52,39 @@ def dataset_identity(dataset: Component) -> dict[str, Any]:
     return data if identity is None else {**data, "data_identity": str(identity)}
 
 
+def plugin_revisions(combination: Combination) -> dict[str, Any]:
+    """The ``revision`` of the head, its codec and the loss (explicit or the head's default) where the plugin class
+    declares one: a plugin bumps it when a default that changes results changes, so that cells trained under the
+    old default are not taken for the new one. Empty when none declares a revision (earlier hashes hold).
+
+    Example:
+        >>> from hipbench.runner.config import Combination, Component
+        >>> c = Combination(Component("synthetic_pelvis"), Component("resnet18"), Component("heatmap"), None)
+        >>> sorted(plugin_revisions(c))
+        ['head', 'loss']
+    """
+    from hipbench.registry import CODECS, HEADS, LOSSES
+    from hipbench.registry.loader import PluginError
+
+    if combination.baseline is not None:
+        return {}
+    found: dict[str, Any] = {}
+    try:
+        head_cls = HEADS.get(combination.head.type)
+        codec = {**getattr(head_cls, "default_codec", {}), **combination.head.kwargs.get("codec", {})}
+        default_loss = getattr(head_cls, "default_loss", None)
+        loss = combination.loss.type if combination.loss is not None else (
+            default_loss if isinstance(default_loss, str) else (default_loss or {}).get("type"))
+        for role, registry, name in (("head", HEADS, combination.head.type), ("codec", CODECS, codec.get("type")),
+                                     ("loss", LOSSES, loss)):
+            revision = getattr(registry.get(name), "revision", None) if name else None
+            if revision is not None:
+                found[role] = revision
+    except PluginError:  # an unknown plugin fails with its own message where the model is built
+        return found
+    return found
+
+
 def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: str | None = None) -> str:
     """Hash of everything that determines a cell's result: combination, resolved settings, fold, weights.
 
@@ -67,6 +100,9 @@ def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: st
     data["combination"]["dataset"] = dataset_identity(combination.dataset)
     if bench.test_datasets:
         data["benchmark"]["test_datasets"] = [dataset_identity(t) for t in bench.test_datasets]
+    revisions = plugin_revisions(combination)
+    if revisions:
+        data["revisions"] = revisions
     identity = weights if weights is not None else weights_identity(combination.backbone)
     if identity != SCRATCH:  # scratch cells keep the hashes they had before weights were tracked
         data["weights"] = identity

@@ -191,9 +191,12 @@ class Trainer:
                 total += loss * len(batch)
                 count += len(batch)
             scored = ema.module if ema is not None else model
-            nme = float(val_nme(self.predict(scored, val)))
+            peaks: list[float] = []
+            nme = float(val_nme(self.predict(scored, val, peaks=peaks)))
             record = {"epoch": epoch + 1, "train_loss": float(total) / max(count, 1), "val_nme": nme,
                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+            if peaks:  # maps' mean height at the decoded points: what the collapse check reads
+                record["val_peak"] = float(np.mean(peaks))
             best.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
@@ -248,15 +251,21 @@ class Trainer:
 
     # inference -----------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, model: nn.Module, crops: CropSet, batch_size: int = 64) -> np.ndarray:
-        """Crop-pixel keypoints (M, Ku, 2) for every crop, decoded by the model's codec."""
+    def predict(self, model: nn.Module, crops: CropSet, batch_size: int = 64, peaks: list[float] | None = None
+                ) -> np.ndarray:
+        """Crop-pixel keypoints (M, Ku, 2) for every crop, decoded by the model's codec; with ``peaks``, each
+        batch's mean map height (``model.peak``, for models whose outputs are maps) is appended to it."""
         model.to(self.device).eval()
+        peak = getattr(model, "peak", None) if peaks is not None else None
         out = []
         for start in range(0, len(crops), batch_size):
             gray = torch.from_numpy(crops.images[start:start + batch_size]).to(self.device).unsqueeze(1)
             with self._autocast():
                 outputs = model(to_model_input(gray.float() / 255.0))
             out.append(model.decode(outputs).float().cpu().numpy())
+            heights = peak(outputs) if peak is not None else None
+            if heights is not None and peaks is not None:
+                peaks.append(float(heights.float().mean()))
         return np.concatenate(out) if out else np.zeros((0,) + crops.keypoints.shape[1:], np.float32)
 
 

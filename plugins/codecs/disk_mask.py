@@ -111,6 +111,16 @@ class DiskMaskCodec(Codec):
         y = (weights.sum(-1) * ys).sum(-1) / total
         return self.from_mask(torch.stack([x, y], dim=-1))
 
+    def peak(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Each mask's maximum probability (1 inside a target disk); near 0 everywhere means an empty mask.
+
+        Example:
+            >>> codec = DiskMaskCodec(input_size=16, radius=3.0)
+            >>> codec.peak(codec.encode(torch.tensor([[[6.0, 6.0]]]), torch.ones(1, 1))).tolist()
+            [[1.0]]
+        """
+        return outputs.float().flatten(2).amax(-1)
+
     def _disk_moment(self) -> float:
         """Second moment about the centre (mask px squared) of the codec's own disk: flat to ``r - 0.5``,
         then the one-pixel linear edge to ``r + 0.5`` (integrals of ``d**3`` and ``d`` over that profile)."""

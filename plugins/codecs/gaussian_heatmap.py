@@ -143,6 +143,16 @@ class GaussianHeatmapCodec(Codec):
                 spread = spread + ((width - target).clamp_min(0.0) + from_height) / 2
         return (self.stride * spread.sqrt()).clamp_max(float(self.input_size))
 
+    def peak(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Each heatmap's maximum (1 for a target); near 0 everywhere means the model predicts empty maps.
+
+        Example:
+            >>> codec = GaussianHeatmapCodec(input_size=16)
+            >>> codec.peak(codec.encode(torch.tensor([[[6.0, 6.0]]]), torch.ones(1, 1))).tolist()
+            [[1.0]]
+        """
+        return self._heatmaps(outputs).flatten(2).amax(-1)
+
     def decode(self, outputs: torch.Tensor) -> torch.Tensor:
         heatmaps = self._heatmaps(outputs)
         h, w = heatmaps.shape[-2:]

@@ -74,3 +74,6 @@ class DilatedMaskHead(KeypointHead):
 
     def uncertainty(self, outputs: torch.Tensor) -> torch.Tensor | None:
         return self.codec.uncertainty(torch.sigmoid(outputs.float()))
+
+    def peak(self, outputs: torch.Tensor) -> torch.Tensor | None:
+        return self.codec.peak(torch.sigmoid(outputs.float()))

@@ -1,0 +1,54 @@
+"""Every registered head trains in every framing: each row beats its own mean shape (slow: 14 rows train)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hipbench.registry import FRAMINGS, HEADS
+from tests.conftest import run_cli
+
+BUILT_IN_HEADS = ["direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv", "heatmap", "integral",
+                  "dilated_mask"]
+
+BENCH = """
+name: heads_x_framings
+datasets:
+  - {{type: synthetic_pelvis, num: 60, seed: 1, size: 256}}
+framings:
+  - {{type: bilateral_crops}}
+  - {{type: whole_image, input_size: 128}}
+backbones: [resnet18]
+heads: [{heads}]
+train: {{epochs: 12, batch_size: 8, lr: 0.002, input_size: 64,
+         augmentation: {{rotation: 10, translation: 0.05, scale: 0.1, brightness: 0.1, contrast: 0.15}}}}
+cv: {{folds: 2, val_share: 0.15, seed: 0}}
+device: cpu
+"""
+
+
+def test_the_grid_below_covers_every_built_in_head_and_framing() -> None:
+    # yolo_pose pairs with its own backbone family and is tested with it (tests/test_yolo_pose.py)
+    built_in = {n for n, e in HEADS.entries().items() if e.builtin} - {"yolo_pose"}
+    assert built_in == set(BUILT_IN_HEADS)
+    assert {n for n, e in FRAMINGS.entries().items() if e.builtin} == {"bilateral_crops", "whole_image"}
+
+
+@pytest.mark.slow
+def test_every_head_beats_its_mean_shape_in_every_framing(tmp_path: Path) -> None:
+    bench = tmp_path / "grid.yaml"
+    bench.write_text(BENCH.format(heads=", ".join(BUILT_IN_HEADS)))
+    out = tmp_path / "run"
+    result = run_cli("run", str(bench), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(out / "leaderboard.csv")
+    baselines = table[table["baseline"] == "mean_shape"].set_index("framing")["pooled_nme"]
+    trained = table[table["baseline"].isna()]
+    assert len(trained) == 2 * len(BUILT_IN_HEADS)
+    losers = [(row["head"], row["framing"], round(row["pooled_nme"], 2), round(baselines[row["framing"]], 2))
+              for _, row in trained.iterrows() if not row["pooled_nme"] < baselines[row["framing"]]]
+    assert not losers, f"rows no better than their mean shape (head, framing, NME, baseline): {losers}"
+    flagged = trained[trained["notes"].fillna("").str.len() > 0]
+    assert flagged.empty, flagged[["head", "framing", "notes"]].to_string()
