@@ -45,6 +45,9 @@ class KeypointHead(nn.Module, abc.ABC):
     """
 
     output_kind: ClassVar[str] = ""
+    # non-empty: why the head cannot learn from views that are not centred on their structure (whole images);
+    # such framings refuse it before training (hipbench.pipeline.framing.head_framing_problem)
+    needs_centred_view: ClassVar[str] = ""
     compatible_losses: ClassVar[tuple[str, ...]] = ()
     default_loss: ClassVar[str] = ""
     default_codec: ClassVar[Mapping[str, Any]] = {}

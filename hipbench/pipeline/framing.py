@@ -25,10 +25,13 @@ class Framing(abc.ABC):
     for a landmark schema (None when it can); ``suitability(schema)`` ranks framings for a schema's default
     (0 = cannot, higher wins). ``describe()`` is the plain data that identifies the framing's geometry.
     ``from_train(train, **kwargs)`` builds it with the benchmark's ``train`` settings as defaults.
+    ``centred_views``: each view is centred on the structure its landmarks belong to (a crop per hip); heads
+    that declare ``needs_centred_view`` are refused under framings without it (:func:`head_framing_problem`).
     """
 
     name: ClassVar[str] = "framing"
     uses_detector: ClassVar[bool] = False
+    centred_views: ClassVar[bool] = False
     input_size: int
 
     @classmethod
@@ -53,6 +56,25 @@ class Framing(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """The framing's geometry as plain data (stored with each trained model)."""
         return {"type": self.name, "input_size": self.input_size, "uses_detector": self.uses_detector}
+
+
+def head_framing_problem(head_type: str, framing_type: str) -> str | None:
+    """Why head ``head_type`` is refused under framing ``framing_type`` (its class's ``needs_centred_view``
+    reason, when the framing's views are not centred), or None.
+
+    Example:
+        >>> head_framing_problem("heatmap", "whole_image") is None
+        True
+        >>> head_framing_problem("simcc_1d", "whole_image").startswith("head 'simcc_1d' needs views centred")
+        True
+    """
+    from hipbench.registry import FRAMINGS, HEADS
+
+    reason = str(getattr(HEADS.get(head_type), "needs_centred_view", "") or "")
+    if not reason or getattr(FRAMINGS.get(framing_type), "centred_views", False):
+        return None
+    return (f"head {head_type!r} needs views centred on their structure, which framing {framing_type!r} does not "
+            f"give: {reason}")
 
 
 def default_framing(schema: LandmarkSchema) -> str:

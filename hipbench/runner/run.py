@@ -171,7 +171,7 @@ def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
 def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None = None) -> Plan:
     """Validate every combination (against its dataset's schema when ``schemas`` has it), hash every cell
     and find those still to run."""
-    from hipbench.pipeline.framing import framing_problem
+    from hipbench.pipeline.framing import default_framing, framing_problem, head_framing_problem
 
     runnable, problems = [], []
     for combination in bench.combinations():
@@ -179,6 +179,14 @@ def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None =
         schema = (schemas or {}).get(combination.dataset.key)
         if reason is None and combination.framing is not None and schema is not None:
             reason = framing_problem(combination.framing.type, schema)
+        framing_type = combination.framing.type if combination.framing is not None else None
+        if framing_type is None and schema is not None:
+            try:
+                framing_type = default_framing(schema)
+            except ValueError:  # no framing fits the schema: the dataset's own check says so
+                framing_type = None
+        if reason is None and framing_type is not None:
+            reason = head_framing_problem(combination.head.type, framing_type)
         if reason is None:
             runnable.append(combination)
         else:

@@ -25,6 +25,7 @@ class BilateralCrops(Framing):
 
     name: ClassVar[str] = "bilateral_crops"
     uses_detector: ClassVar[bool] = True
+    centred_views: ClassVar[bool] = True
 
     def __init__(self, input_size: int = 128, crop_expand: float = 1.25, mirror: bool = True) -> None:
         self.input_size, self.crop_expand, self.mirror = int(input_size), float(crop_expand), bool(mirror)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from hipbench.models.keypoint_model import KeypointHead
-from hipbench_plugins.heads._layers import GlobalPool, pick
+from hipbench_plugins.heads._layers import TOP_DOWN_ONLY, pick
 
 
 class SimCCHeadMixin:
@@ -42,8 +42,7 @@ class SimCCHeadMixin:
 
 
 class SimCC1DHead(SimCCHeadMixin, KeypointHead):
-    """Global pool of feature level ``in_index`` (channel means and, with ``position``, the default, each
-    channel's soft-argmax position: :class:`GlobalPool`), a hidden layer, then x and y bin logits per keypoint.
+    """Global average pool of feature level ``in_index``, a hidden layer, then x and y bin logits per keypoint.
 
     Example:
         >>> head = SimCC1DHead(in_channels=(16,), in_strides=(8,), num_keypoints=3, input_size=32)
@@ -53,25 +52,23 @@ class SimCC1DHead(SimCCHeadMixin, KeypointHead):
     """
 
     output_kind = "simcc"
+    needs_centred_view = TOP_DOWN_ONLY
     compatible_losses = ("kl_discret",)
     default_loss = "kl_discret"
     default_codec = {"type": "simcc"}
-    revision: ClassVar[int] = 2  # 2: position-aware pooling by default
 
     def __init__(self, in_channels: Sequence[int], in_strides: Sequence[int], num_keypoints: int, input_size: int,
-                 in_index: int = -1, hidden: int = 256, position: bool = True,
-                 codec: Mapping[str, Any] | None = None) -> None:
+                 in_index: int = -1, hidden: int = 256, codec: Mapping[str, Any] | None = None) -> None:
         super().__init__(in_channels, in_strides, num_keypoints, input_size, codec)
         channels, _ = self.level(in_index)
         self.in_index = in_index
         bins = self.codec.num_bins
-        self.pool = GlobalPool(channels, position)
-        self.hidden = nn.Sequential(nn.Linear(self.pool.out_channels, hidden), nn.ReLU(inplace=True))
+        self.hidden = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True))
         self.x_logits = nn.Linear(hidden, self.num_keypoints * bins)
         self.y_logits = nn.Linear(hidden, self.num_keypoints * bins)
 
     def forward(self, features: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
-        hidden = self.hidden(self.pool(pick(features, self.in_index)))
+        hidden = self.hidden(pick(features, self.in_index).mean(dim=(2, 3)))
         b = hidden.shape[0]
         return {"x": self.x_logits(hidden).view(b, self.num_keypoints, -1),
                 "y": self.y_logits(hidden).view(b, self.num_keypoints, -1)}

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from hipbench.models.keypoint_model import KeypointHead
-from hipbench_plugins.heads._layers import pick, resize
+from hipbench_plugins.heads._layers import TOP_DOWN_ONLY, pick, resize
 from hipbench_plugins.heads.simcc_1d import SimCCHeadMixin
 
 
@@ -27,6 +27,7 @@ class SimCC2DHead(SimCCHeadMixin, KeypointHead):
     """
 
     output_kind = "simcc"
+    needs_centred_view = TOP_DOWN_ONLY
     compatible_losses = ("kl_discret",)
     default_loss = "kl_discret"
     default_codec = {"type": "simcc"}

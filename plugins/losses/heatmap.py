@@ -52,21 +52,14 @@ class HeatmapMSELoss(KeypointLoss):
     output_kinds = ("heatmap",)
     revision: ClassVar[int] = 2  # 2: the foreground weight (1: plain MSE, which collapses)
 
-    def __init__(self, foreground_weight: float = 10.0, loss_weight: float = 1.0, balanced: bool = False) -> None:
+    def __init__(self, foreground_weight: float = 10.0, loss_weight: float = 1.0) -> None:
         super().__init__(loss_weight)
         if foreground_weight < 0:
             raise ValueError(f"heatmap_mse: foreground_weight must be >= 0, got {foreground_weight}")
         self.foreground_weight = float(foreground_weight)
-        self.balanced = balanced
 
     def per_keypoint(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if prediction.ndim != 4:
             raise ValueError(f"heatmap_mse expects (B, K, H, W) heatmaps, got shape {tuple(prediction.shape)}")
-        if self.balanced:
-            fg = (foreground_weights(target, 1.0) > 1).to(target.dtype)
-            err = (prediction - target) ** 2
-            fg_mean = (fg * err).sum((-2, -1)) / fg.sum((-2, -1)).clamp_min(1)
-            bg_mean = ((1 - fg) * err).sum((-2, -1)) / (1 - fg).sum((-2, -1)).clamp_min(1)
-            return (fg_mean + bg_mean) / 2
         weights = foreground_weights(target, self.foreground_weight)
         return (weights * (prediction - target) ** 2).mean(dim=(-2, -1))
