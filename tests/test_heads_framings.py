@@ -67,3 +67,14 @@ def test_every_head_beats_its_mean_shape_in_every_framing(tmp_path: Path) -> Non
     assert not losers, f"rows no better than their mean shape (head, framing, NME, baseline): {losers}"
     flagged = trained[trained["notes"].fillna("").str.len() > 0]
     assert flagged.empty, flagged[["head", "framing", "notes"]].to_string()
+
+
+def test_a_refused_pair_is_named_before_training() -> None:
+    from hipbench.runner.config import parse_benchmark
+    from hipbench.runner.run import check_combination
+
+    bench = parse_benchmark({"datasets": ["synthetic_pelvis"], "framings": ["whole_image", "bilateral_crops"],
+                             "backbones": ["resnet18"], "heads": ["simcc_1d", "heatmap"]})
+    reasons = {(c.framing.type, c.head.type): check_combination(c) for c in bench.combinations()}
+    assert str(reasons[("whole_image", "simcc_1d")]).startswith("head 'simcc_1d' needs views centred")
+    assert [k for k, v in reasons.items() if v] == [("whole_image", "simcc_1d")]

@@ -22,7 +22,7 @@ def whole_image_cell(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("card") / "run"
     bench = parse_benchmark({"name": "card", "datasets": [{"type": "synthetic_pelvis", "num": 12, "size": 96}],
                              "framings": [{"type": "whole_image", "input_size": 64}], "backbones": ["resnet18"],
-                             "heads": ["simcc_1d"], "train": {"epochs": 1, "batch_size": 8, "input_size": 48},
+                             "heads": ["heatmap"], "train": {"epochs": 1, "batch_size": 8, "input_size": 48},
                              "cv": {"folds": 2}})
     assert run_benchmark(bench, out, device="cpu", progress=False, echo=lambda _: None).exit_code == 0
     return next(out.glob("cells/*resnet18*/fold0"))

@@ -301,13 +301,13 @@ def test_flip_tta_of_a_flip_trained_whole_image_model_moves_less_than_its_error(
     from tests.conftest import run_cli
 
     bench = {**BENCH, "name": "flip", "datasets": [{"type": "synthetic_pelvis", "num": 24, "size": 96}],
-             "framings": [{"type": "whole_image", "input_size": 64}], "heads": ["simcc_1d"],
+             "framings": [{"type": "whole_image", "input_size": 64}], "heads": ["heatmap"],
              "train": {"epochs": 12, "batch_size": 8, "input_size": 64}}
     out = tmp_path / "run"
     assert run_benchmark(parse_benchmark(bench), out, device="cpu", progress=False, echo=lambda _: None).exit_code == 0
     done = run_cli("tta", str(out), "--tta", "flip", "--device", "cpu")
     assert done.returncode == 0, done.stdout + done.stderr
-    for cell in out.glob("cells/*simcc_1d*/fold*"):
+    for cell in out.glob("cells/*heatmap*/fold*"):
         plain, tta = np.load(cell / "predictions.npz"), np.load(cell / "predictions_tta.npz")
         moved = np.linalg.norm(tta["pred"] - plain["pred"], axis=-1)
         error = np.linalg.norm(plain["pred"] - plain["gt"], axis=-1)

@@ -260,11 +260,13 @@ def _plot_curve(history: list[dict[str, float]], path: Path, title: str) -> None
     plt.close(fig)
 
 
-def time_training_step(bench: Benchmark, combination: Combination, device: torch.device) -> float:
-    """Seconds of one training step of ``combination`` on a random batch (second step, after warm-up)."""
+def time_training_step(bench: Benchmark, combination: Combination, device: torch.device, size: int | None = None
+                       ) -> float:
+    """Seconds of one training step of ``combination`` on a random batch of ``size`` px views (default
+    ``train.input_size``; second step, after warm-up)."""
     from hipbench.models.keypoint_model import build_model
 
-    size, batch, k = bench.train.input_size, bench.train.batch_size, 6
+    size, batch, k = size or bench.train.input_size, bench.train.batch_size, 6
     model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=k, input_size=size,
                         neck=combination.neck.cfg if combination.neck else None).to(device)
     loss_fn = build_loss(combination).to(device)

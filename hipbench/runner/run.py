@@ -103,6 +103,15 @@ def check_combination(combination: Combination) -> str | None:
             check_head_loss(combination.head.cfg, combination.loss.cfg)
         except ValueError as exc:
             return f"head/loss: {exc}"
+    if combination.framing is not None:
+        from hipbench.pipeline.framing import head_framing_problem
+
+        try:
+            problem = head_framing_problem(combination.head.type, combination.framing.type)
+        except PluginError as exc:
+            return f"framing: {exc}"
+        if problem:
+            return problem
     try:
         weights_identity(combination.backbone)
     except (ValueError, TypeError) as exc:
@@ -179,14 +188,11 @@ def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None =
         schema = (schemas or {}).get(combination.dataset.key)
         if reason is None and combination.framing is not None and schema is not None:
             reason = framing_problem(combination.framing.type, schema)
-        framing_type = combination.framing.type if combination.framing is not None else None
-        if framing_type is None and schema is not None:
+        if reason is None and combination.framing is None and schema is not None:  # the schema's default framing
             try:
-                framing_type = default_framing(schema)
+                reason = head_framing_problem(combination.head.type, default_framing(schema))
             except ValueError:  # no framing fits the schema: the dataset's own check says so
-                framing_type = None
-        if reason is None and framing_type is not None:
-            reason = head_framing_problem(combination.head.type, framing_type)
+                pass
         if reason is None:
             runnable.append(combination)
         else:
@@ -405,13 +411,21 @@ def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: 
     """Rough duration of the grid: one timed training step per combination, times the steps of every fold."""
     from hipbench.runner.cell import time_training_step
 
+    from hipbench.registry import FRAMINGS
+
     images = images or max(int(d.kwargs.get("num", 0)) or 100 for d in bench.datasets)
-    crops_per_fold = 2 * images * (1 - 1 / bench.cv.folds) * (1 - bench.cv.val_share)
-    steps = bench.train.epochs * max(1, int(np.ceil(crops_per_fold / bench.train.batch_size)))
+    train_images = images * (1 - 1 / bench.cv.folds) * (1 - bench.cv.val_share)
     total = 0.0
     for combination in combinations:
+        framing = combination.framing
+        size = int((framing.kwargs if framing is not None else {}).get("input_size", bench.train.input_size))
+        try:  # views per image: one per hip under a detector framing, else one
+            per_image = 2 if framing is None or getattr(FRAMINGS.get(framing.type), "uses_detector", True) else 1
+        except Exception:
+            per_image = 2
+        steps = bench.train.epochs * max(1, int(np.ceil(per_image * train_images / bench.train.batch_size)))
         try:
-            total += time_training_step(bench, combination, device) * steps * bench.cv.total_folds * 1.15
+            total += time_training_step(bench, combination, device, size) * steps * bench.cv.total_folds * 1.15
         except Exception:  # a combination that cannot even take a step fails properly in its cell
             continue
     return total

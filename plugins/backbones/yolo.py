@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from hipbench.models.backbone import Backbone
 from hipbench.models.weights import SCRATCH, WeightsRecord, file_sha256
 
 SCALES = ("n", "s", "m", "l", "x")
+BATCHNORM_MOMENTUM = 0.1
 
 
 def asset_name(scale: str) -> str:
@@ -94,6 +96,12 @@ class YoloPoseBackbone(Backbone):
         self.scale = scale
         # attribute `model` keeps Ultralytics' parameter names ("model.<layer>....") for checkpoint loading
         self.model = full.model[:-1]
+        # Ultralytics sets BatchNorm momentum 0.03 for its 100s of epochs; over a benchmark's few hundred steps the
+        # running statistics then lag the weights so far that eval-mode scores collapse (measured: every anchor
+        # scored 0.003 after 20 demo epochs, while batch statistics found the pelvis). PyTorch's 0.1 tracks them.
+        for module in self.model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = BATCHNORM_MOMENTUM
         self.save = tuple(sorted(int(i) for i in full.save))
         self.head_inputs = tuple(int(i) for i in head.f)
         self.head_index = int(head.i)
