@@ -128,30 +128,15 @@ def _measure_cost(name: str, size: int) -> dict[str, float]:
     import torch
 
     from hipbench.models.keypoint_model import build_model
-    from hipbench.training.trainer import resolve_device
+    from hipbench.training.trainer import resolve_device, step_seconds
 
     device = resolve_device("auto")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     spec = COST_MODELS[name]
-    model = build_model(spec.get("backbone", {"type": "resnet18"}), spec["head"], num_keypoints=8,
-                        input_size=size).to(device)
-    loss_fn = model.build_default_loss().to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    images = torch.rand(8, 3, size, size, device=device)
-    keypoints = torch.rand(8, 8, 2, device=device) * (size * 0.6) + size * 0.2
-    visible = torch.ones(8, 8, device=device)
+    model = build_model(spec.get("backbone", {"type": "resnet18"}), spec["head"], num_keypoints=8, input_size=size)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        loss = model.loss(model(images), keypoints, visible, loss_fn)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t0)
+    times = step_seconds(model, model.build_default_loss(), size, 8, 8, device, steps=5)
     peak = (torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
     return {"seconds_per_step": sorted(times[2:])[1], "peak_mb": peak, "device": device.type}

@@ -265,23 +265,9 @@ def time_training_step(bench: Benchmark, combination: Combination, device: torch
     """Seconds of one training step of ``combination`` on a random batch of ``size`` px views (default
     ``train.input_size``; second step, after warm-up)."""
     from hipbench.models.keypoint_model import build_model
+    from hipbench.training.trainer import step_seconds
 
-    size, batch, k = size or bench.train.input_size, bench.train.batch_size, 6
-    model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=k, input_size=size,
-                        neck=combination.neck.cfg if combination.neck else None).to(device)
-    loss_fn = build_loss(combination).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    images = torch.randn(batch, 3, size, size, device=device)
-    keypoints = torch.rand(batch, k, 2, device=device) * (size - 1)
-    visible = torch.ones(batch, k, device=device)
-    elapsed = 0.0
-    for _ in range(2):
-        t0 = time.perf_counter()
-        loss = model.loss(model(images), keypoints, visible, loss_fn)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - t0
-    return elapsed
+    size = size or bench.train.input_size
+    model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=6, input_size=size,
+                        neck=combination.neck.cfg if combination.neck else None)
+    return step_seconds(model, build_loss(combination), size, bench.train.batch_size, 6, device)[-1]

@@ -409,9 +409,8 @@ def machine_description(device: Any) -> str:
 def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: Any, images: int | None = None
                      ) -> float:
     """Rough duration of the grid: one timed training step per combination, times the steps of every fold."""
-    from hipbench.runner.cell import time_training_step
-
     from hipbench.registry import FRAMINGS
+    from hipbench.runner.cell import time_training_step
 
     images = images or max(int(d.kwargs.get("num", 0)) or 100 for d in bench.datasets)
     train_images = images * (1 - 1 / bench.cv.folds) * (1 - bench.cv.val_share)

@@ -269,6 +269,36 @@ class Trainer:
         return np.concatenate(out) if out else np.zeros((0,) + crops.keypoints.shape[1:], np.float32)
 
 
+def step_seconds(model: nn.Module, loss_fn: nn.Module, size: int, batch: int, num_keypoints: int,
+                 device: torch.device, steps: int = 2) -> list[float]:
+    """Seconds of each of ``steps`` AdamW training steps of ``model`` on one random batch of ``size`` px views
+    (the first includes warm-up; CUDA is synchronised after each).
+
+    Example:
+        >>> from hipbench.models.keypoint_model import build_model
+        >>> m = build_model({"type": "timm", "model_name": "test_resnet"}, {"type": "direct_regression"}, 3, 32)
+        >>> len(step_seconds(m, m.build_default_loss(), 32, 2, 3, torch.device("cpu")))
+        2
+    """
+    model.to(device)
+    loss_fn.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    images = torch.randn(batch, 3, size, size, device=device)
+    keypoints = torch.rand(batch, num_keypoints, 2, device=device) * (size * 0.6) + size * 0.2
+    visible = torch.ones(batch, num_keypoints, device=device)
+    seconds = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        loss = model.loss(model(images), keypoints, visible, loss_fn)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
 def load_best(model: nn.Module, result: TrainResult) -> nn.Module:
     """``model`` with ``result``'s best weights loaded (a copy; the trained model is left alone)."""
     best = copy.deepcopy(model).cpu()
