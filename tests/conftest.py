@@ -37,13 +37,13 @@ def make_distribution(site: Path, name: str, version: str, entry_points: dict[st
 
 
 def run_cli(*args: str, extra_path: Path | None = None, env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess:
+            timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m hipbench ARGS`` in a subprocess, optionally with ``extra_path`` on sys.path."""
     full_env = dict(os.environ, **(env or {}))
     if extra_path is not None:
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), full_env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "hipbench", *args], capture_output=True, text=True,
-                          env=full_env, cwd=REPO_ROOT, timeout=600)
+                          env=full_env, cwd=REPO_ROOT, timeout=timeout)
 
 
 @pytest.fixture
