@@ -148,7 +148,7 @@ class GaussianHeatmapCodec(Codec):
 
         Example:
             >>> codec = GaussianHeatmapCodec(input_size=16)
-            >>> codec.peak(codec.encode(torch.tensor([[[6.0, 6.0]]]), torch.ones(1, 1))).tolist()
+            >>> codec.peak(codec.encode(torch.tensor([[[5.5, 5.5]]]), torch.ones(1, 1))).tolist()
             [[1.0]]
         """
         return self._heatmaps(outputs).flatten(2).amax(-1)
