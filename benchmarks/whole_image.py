@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "old default (plain MSE, deconvolutions)": {"head": {"type": "heatmap", "fuse": False},
+    "old default (plain MSE, deconvolutions)": {"head": {"type": "heatmap", "fuse": False, "init_std": None},
                                                 "loss": {"type": "heatmap_mse", "foreground_weight": 0}},
-    "foreground-weighted MSE, deconvolutions": {"head": {"type": "heatmap", "fuse": False}},
+    "plain MSE, deconvolutions, near-zero start": {"head": {"type": "heatmap", "fuse": False},
+                                                   "loss": {"type": "heatmap_mse", "foreground_weight": 0}},
+    "weighted MSE, deconvolutions": {"head": {"type": "heatmap", "fuse": False}},
     "new default (weighted MSE, fused levels)": {"head": {"type": "heatmap"}},
     "YOLO11n-pose": {"backbone": {"type": "yolo11n_pose"}, "head": {"type": "yolo_pose"}},
 }

@@ -17,8 +17,9 @@ class HeatmapHead(KeypointHead):
     backbone level at or above the heatmap stride (the ``fpn`` neck's projection, bilinear resize and
     concatenation, ``fuse_channels`` per level), so the finest detail reaches the maps without learned
     deconvolutions; ``fuse: false`` is SimpleBaseline (deconvolutions from level ``in_index`` alone). On whole
-    images, where a landmark is a few pixels across, SimpleBaseline learned slowly and reached 13.5 % NME at
-    the demo's budget where fusion reached 8.7 % (README "Framings").
+    images, where a landmark is a few pixels across, SimpleBaseline learned slowly and reached 13.3 % NME at
+    the demo's budget where fusion reached 8.7 % (README "Framings"). The final conv starts near zero
+    (``init_std``; None keeps PyTorch's default, with which the plain MSE collapsed to empty maps).
 
     Example:
         >>> head = HeatmapHead(in_channels=(16,), in_strides=(16,), num_keypoints=3, input_size=32,
@@ -37,15 +38,16 @@ class HeatmapHead(KeypointHead):
 
     def __init__(self, in_channels: Sequence[int], in_strides: Sequence[int], num_keypoints: int, input_size: int,
                  in_index: int = -1, deconv_channels: int = 128, fuse: bool = True, fuse_channels: int = 64,
-                 codec: Mapping[str, Any] | None = None) -> None:
+                 init_std: float | None = 0.001, codec: Mapping[str, Any] | None = None) -> None:
         super().__init__(in_channels, in_strides, num_keypoints, input_size, codec)
         self.level(in_index)
         self.in_index, self.fuse = in_index, fuse
         self.decoder = MapDecoder(self.in_channels, self.in_strides, in_index, self.codec.stride, deconv_channels,
                                   fuse, fuse_channels, "heatmap head")
         self.final = nn.Conv2d(deconv_channels, self.num_keypoints, 1)
-        nn.init.normal_(self.final.weight, std=0.001)  # start near empty maps, as pose heads do (mmpose)
-        nn.init.zeros_(self.final.bias)
+        if init_std is not None:  # start near empty maps, as pose heads do (mmpose); None: PyTorch's default
+            nn.init.normal_(self.final.weight, std=float(init_std))
+            nn.init.zeros_(self.final.bias)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         decoded = self.decoder(features)
