@@ -112,7 +112,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc,
                                  on_epoch=tracker.log_epoch)
         train_seconds = result.train_seconds
-        warnings = _collapse_warnings(result.history, train_crops, fold, val_samples)
+        warnings = _collapse_warnings(result.history, train_crops, fold, val_nme)
         for warning in warnings:
             logger.warning("WARNING %s", warning)
         best = load_best(model, result)
@@ -165,15 +165,14 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
 
 
 def _collapse_warnings(history: list[dict[str, float]], train_crops: CropSet, fold: FoldData,
-                       val_samples: Sequence[Any]) -> list[str]:
-    """The collapse check (:mod:`hipbench.training.collapse`) against the mean shape of the same training part."""
+                       val_nme: Callable[[np.ndarray], float]) -> list[str]:
+    """The collapse check (:mod:`hipbench.training.collapse`) against the mean shape of the same training part,
+    scored by the same ``val_nme`` as the trained model's epochs."""
     from hipbench.training.collapse import collapse_warnings
 
     if not len(fold.val_idx):
         return collapse_warnings(history, None)
-    baseline = MeanShape().fit(train_crops).predict(fold.val_crops)
-    baseline_nme = float(_metrics(_full_image(fold, fold.val_crops, baseline, fold.val_idx), val_samples, [])["nme"])
-    return collapse_warnings(history, baseline_nme)
+    return collapse_warnings(history, val_nme(MeanShape().fit(train_crops).predict(fold.val_crops)))
 
 
 def _model_settings(model: Any, loss_fn: torch.nn.Module) -> dict[str, str]:
