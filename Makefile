@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/hipbench run benchmarks/quick.yaml --out runs/quick
 	@echo
 	@echo "Leaderboard: runs/quick/leaderboard.md (also .csv and .html, with plots)"
-	@echo "Measure radiographs with it: $(BIN)/hipbench predict ../shared/data/jordan_xray/dicoms --model runs/quick"
+	@echo "Measure radiographs with it: $(BIN)/hipbench predict hipbench/samples/jordan_xray/dicoms --model runs/quick"
 
 clean-venv:
 	rm -rf $(VENV)

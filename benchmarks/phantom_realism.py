@@ -1,7 +1,7 @@
 """Phantom realism: how much the synthetic pelvis looks like real infant radiographs, per phantom style.
 
 1. Label-free statistics (always): ``--num-stats`` phantom images per style, rendered at 331 px like the ten
-   real University of Jordan radiographs (Fraiwan et al. 2022, CC BY 4.0; ``../shared/data/jordan_xray``),
+   real University of Jordan radiographs (Fraiwan et al. 2022, CC BY 4.0; ``hipbench/samples/jordan_xray``),
    against those ten: pooled intensity histogram, radially averaged power spectrum (each image
    standardised, Hann window), Canny edge density, mean gradient magnitude, Laplacian sd (fine texture) and
    mean local sd (local contrast). Distances to the real set: Wasserstein-1 between the histograms, mean
@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_DIR = ROOT.parent / "shared" / "data" / "jordan_xray" / "images"
+REAL_DIR = ROOT / "hipbench" / "samples" / "jordan_xray" / "images"
 REAL_LABEL = "real (Fraiwan et al. 2022, CC BY 4.0)"
 ATTRIBUTION = ("Real radiographs: University of Jordan DDH X-ray dataset, Fraiwan M., Al-Kofahi N., Hanatleh O., "
                "Ibnian A. (2022), Mendeley Data V2, doi:10.17632/jf3pv98m9g.2, CC BY 4.0 (resized by radoss-org)")

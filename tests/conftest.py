@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SAMPLES = REPO_ROOT / "hipbench" / "samples"  # CC BY 4.0 samples shipped with the package (see its README)
 
 # Set before any test imports hipbench.offline, so nothing writes to the user's home cache.
 os.environ.setdefault("HIPBENCH_CACHE_DIR", str(REPO_ROOT / ".venv" / "hipbench-cache"))

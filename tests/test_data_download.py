@@ -1,5 +1,5 @@
 """``hipbench data download``: end to end against a local mirror of the GitHub source (API + raw files),
-built from real MTDDH labels (../shared/data/mtddh_labels) and generated grayscale JPEGs.
+built from real MTDDH labels (hipbench/samples/mtddh_labels) and generated grayscale JPEGs.
 
 The suite runs with HIPBENCH_OFFLINE=1 (conftest); the mirror is on 127.0.0.1, the one place the offline
 rule lets the downloader connect to.
@@ -37,7 +37,7 @@ from hipbench.data.download import (
     summarise,
 )
 from hipbench.offline import DownloadForbidden
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
 OWNER, REPO, COMMIT, ROOT_TREE, SUB_TREE = "radoss-org", "open-hip-dysplasia", "c0ffee" * 6 + "c0fe", "a" * 40, "b" * 40
 FOLDER = "mtddh_xray_2d"
@@ -46,7 +46,7 @@ NUM = 10
 
 def _pick_labels() -> list[tuple[str, int, int]]:
     """(stem, inferred width, inferred height) of NUM clean labels (no outlier or QA flag)."""
-    with open(SHARED_DATA / "mtddh_labels" / "manifest.csv") as handle:
+    with open(SAMPLES / "mtddh_labels" / "manifest.csv") as handle:
         rows = [r for r in csv.DictReader(handle) if not r["outlier_flags"] and not r["qa_flags"]]
     return [(r["name"], int(r["inferred_width"]), int(r["inferred_height"])) for r in rows[:NUM]]
 
@@ -65,7 +65,7 @@ def source_files() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     picked = _pick_labels()
     for i, (stem, width, height) in enumerate(picked):
-        files[f"data/{stem}.txt"] = (SHARED_DATA / "mtddh_labels" / "labels" / f"{stem}.txt").read_bytes()
+        files[f"data/{stem}.txt"] = (SAMPLES / "mtddh_labels" / "labels" / f"{stem}.txt").read_bytes()
         files[f"data/{stem}.jpg"] = _jpeg(width // 8, height // 8, i)
     stems = [s for s, _, _ in picked]
     splits = {"splits": {"train": stems[:6], "val": stems[6:8], "test": stems[8:]},
@@ -346,7 +346,7 @@ def test_summary_reports_bad_labels_with_the_source_outlier_flag(tmp_path: Path)
     stem = "dataset2_5bb4943f_img"
     (tmp_path / "labels").mkdir()
     (tmp_path / "images").mkdir()
-    label = SHARED_DATA / "mtddh_labels" / "labels" / f"{stem}.txt"
+    label = SAMPLES / "mtddh_labels" / "labels" / f"{stem}.txt"
     (tmp_path / "labels" / f"{stem}.txt").write_bytes(label.read_bytes())
     (tmp_path / "images" / f"{stem}.jpg").write_bytes(_jpeg(124, 121, 0))
     (tmp_path / "images" / "orphan.jpg").write_bytes(_jpeg(20, 20, 1))

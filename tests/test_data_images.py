@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from hipbench.data.images import ImageReadError, content_hash, probe_image, read_image
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
-JORDAN = SHARED_DATA / "jordan_xray"
+JORDAN = SAMPLES / "jordan_xray"
 
 
 def test_jordan_jpegs_and_dicoms_read_alike():
@@ -26,8 +26,8 @@ def test_jordan_jpegs_and_dicoms_read_alike():
         assert b.pixel_spacing == 1.0  # PixelSpacing [1.0, 1.0] in the DICOM header
         assert probe_image(dcm).pixel_spacing == 1.0 and probe_image(dcm).size == (331, 331)
         assert b.bit_depth == 8 and b.pixels.dtype == np.float32 and b.pixels.std() > 0.05
-        # the DICOM wraps the same radiograph, so the pixels agree; except 331_DDH_1, whose shared DICOM
-        # holds a different radiograph than its JPEG (a quirk of the shared sample, checked here)
+        # the DICOM wraps the same radiograph, so the pixels agree; except 331_DDH_1, whose sample DICOM
+        # holds a different radiograph than its JPEG (a quirk of the sample, checked here)
         same = np.corrcoef(a.pixels.ravel(), b.pixels.ravel())[0, 1]
         if jpg.stem == "331_DDH_1":
             assert same < 0.9

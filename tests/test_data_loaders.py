@@ -1,4 +1,4 @@
-"""Dataset loaders: the shared MTDDH labels, ihdi_csv, landmark_csv, COCO, read_annotation, on_error skip."""
+"""Dataset loaders: the sample MTDDH labels, ihdi_csv, landmark_csv, COCO, read_annotation, on_error skip."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from hipbench_plugins.datasets.coco_keypoints import coco_keypoints
 from hipbench_plugins.datasets.ihdi_csv import ihdi_csv
 from hipbench_plugins.datasets.landmark_csv import landmark_csv
 from hipbench_plugins.datasets.mtddh_yolo import mtddh_yolo
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
-MTDDH = SHARED_DATA / "mtddh_labels"
+MTDDH = SAMPLES / "mtddh_labels"
 BAD_MTDDH = "dataset2_5bb4943f_img"  # wrong body part, x values above 1 (README "known quirks")
 
 
@@ -31,7 +31,7 @@ def _manifest() -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def mtddh_root(tmp_path_factory) -> Path:
-    """The shared labels with blank images of the manifest sizes."""
+    """The sample labels with blank images of the manifest sizes."""
     root = tmp_path_factory.mktemp("mtddh")
     (root / "images").mkdir()
     (root / "labels").symlink_to(MTDDH / "labels")

@@ -16,9 +16,9 @@ from hipbench.pipeline.misses import apply_miss_policy, detection_summary
 from hipbench.registry import DETECTORS
 from hipbench.runner.config import ConfigError, parse_benchmark
 from hipbench.runner.run import run_benchmark
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SAMPLES, run_cli
 
-JORDAN = SHARED_DATA / "jordan_xray"
+JORDAN = SAMPLES / "jordan_xray"
 
 
 class HalfBlindDetector(HipDetector):

@@ -6,18 +6,16 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from hipbench.cli import main
 from hipbench.cli.measure import FORMAT_CHOICES, measure_command
 from hipbench.data.annotations import ANNOTATION_FORMATS
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
-MTDDH = SHARED_DATA / "mtddh_labels"
+MTDDH = SAMPLES / "mtddh_labels"
 WRONG_BODY_PART = "dataset2_5bb4943f_img"
 
-needs_mtddh = pytest.mark.skipif(not (MTDDH / "labels").is_dir(), reason="shared MTDDH labels not present")
 
 
 def _run(*args: str):
@@ -41,7 +39,6 @@ def test_measure_is_a_registered_command():
     assert "measure" in result.output
 
 
-@needs_mtddh
 def test_mtddh_labels_measure_and_outliers_are_reported(tmp_path):
     files = sorted((MTDDH / "labels").glob("*.txt"))
     assert len(files) == 100
@@ -75,7 +72,6 @@ def test_mtddh_labels_measure_and_outliers_are_reported(tmp_path):
                 "--sizes", str(MTDDH / "manifest.csv"), "--strict").exit_code == 1
 
 
-@needs_mtddh
 def test_mtddh_json_output_with_one_image_size(tmp_path):
     files = sorted((MTDDH / "labels").glob("dataset1_*.txt"))[:5]
     out = tmp_path / "m.json"

@@ -1,5 +1,5 @@
 """Clinical measures as plugins: constructed hips with hand-computed answers (every Tönnis grade and its
-boundaries, h/d in px and mm, CE signs), the shared MTDDH labels, selection in the benchmark file, and a
+boundaries, h/d in px and mm, CE signs), the sample MTDDH labels, selection in the benchmark file, and a
 third-party measure installed with pip reaching the leaderboard."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hipbench.registry import MEASURES
 from hipbench.runner.config import ConfigError, load_benchmark, parse_benchmark
 from hipbench.runner.run import RunInvalid, run_benchmark
 from hipbench.schema import get_schema
-from tests.conftest import REPO_ROOT, SHARED_DATA, run_cli
+from tests.conftest import REPO_ROOT, SAMPLES, run_cli
 
 MTDDH8 = get_schema("mtddh8")
 EXAMPLE = REPO_ROOT / "examples" / "hipbench-example-measure"
@@ -81,10 +81,8 @@ def test_measures_follow_the_schema() -> None:
         measure_names(ihdi12, ["tonnis"])
 
 
-def test_shared_mtddh_labels_measured_with_tonnis_and_ce(tmp_path: Path) -> None:
-    labels = SHARED_DATA / "mtddh_labels"
-    if not labels.exists():
-        pytest.skip("shared MTDDH labels not present")
+def test_sample_mtddh_labels_measured_with_tonnis_and_ce(tmp_path: Path) -> None:
+    labels = SAMPLES / "mtddh_labels"
     out = tmp_path / "m.csv"
     result = run_cli("measure", *map(str, sorted((labels / "labels").glob("*.txt"))), "--sizes",
                      str(labels / "manifest.csv"), "--out", str(out))

@@ -12,9 +12,9 @@ import pytest
 
 from hipbench.runner.config import parse_benchmark
 from hipbench.runner.run import run_benchmark
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SAMPLES, run_cli
 
-DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_116.dcm"
+DICOM = SAMPLES / "jordan_xray" / "dicoms" / "331_DDH_116.dcm"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,6 @@ def test_the_model_card_describes_the_model(whole_image_cell: Path) -> None:
     assert baselines and not (baselines[0] / "model.json").exists()
 
 
-@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
 def test_a_model_folder_alone_predicts_and_exports_agree(whole_image_cell: Path, tmp_path: Path) -> None:
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -67,7 +66,6 @@ def test_a_model_folder_alone_predicts_and_exports_agree(whole_image_cell: Path,
             assert abs(point[0] - expected[0]) < 1e-2 and abs(point[1] - expected[1]) < 1e-2
 
 
-@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
 def test_a_fold_ensemble_reports_its_spread(whole_image_cell: Path, tmp_path: Path) -> None:
     run_dir = whole_image_cell.parent.parent.parent
     done = run_cli("predict", str(DICOM), "--model", str(run_dir), "--ensemble", "folds", "--out", str(tmp_path))
@@ -89,7 +87,6 @@ def test_a_fold_ensemble_reports_its_spread(whole_image_cell: Path, tmp_path: Pa
         assert abs(point[0] - mean[0]) < 0.02 and abs(point[1] - mean[1]) < 0.02
 
 
-@pytest.mark.skipif(not DICOM.exists(), reason="shared Jordan DICOMs not present")
 def test_an_ensemble_of_one_model_twice_has_no_spread(whole_image_cell: Path) -> None:
     from hipbench.pipeline.predict import EnsemblePredictor
 

@@ -171,3 +171,15 @@ def test_one_batch_overfitting(head: str) -> None:
     final = error()
     assert math.isfinite(final) and initial > 5.0
     assert final < 0.3 * initial, f"{head}: mean keypoint error {initial:.2f} px -> {final:.2f} px"
+
+
+@pytest.mark.parametrize("preset", ["hrnet_w18_small", "hrnet_w32"])
+def test_hrnet_maps_come_from_its_high_resolution_branches_without_deconvolutions(preset: str) -> None:
+    # HRNet keeps a stride-4 branch for exactly this: the heatmap head reads it (and the coarser branches
+    # resized onto it) and learns no upsampling, as HRNet's pose models do
+    model = build_model({"type": preset}, {"type": "heatmap"}, num_keypoints=3, input_size=64)
+    assert 4 in model.head.in_strides
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.head.modules())
+    with torch.no_grad():
+        maps = model.eval()(torch.zeros(1, 3, 64, 64))
+    assert tuple(maps.shape) == (1, 3, 16, 16)

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from hipbench.cli import main
 from hipbench.schema import generic_schema, get_schema, schema_text, schema_to_spec
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SAMPLES, run_cli
 
-DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_1.dcm"
+DICOM = SAMPLES / "jordan_xray" / "dicoms" / "331_DDH_1.dcm"
 BENCH = """
 name: framed
 datasets: [{{type: synthetic_pelvis, num: 16, size: 96}}]

@@ -16,9 +16,9 @@ from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
 from hipbench.data.sample import Sample
 from hipbench.data.splits import holdout_split, make_folds, predefined_split, read_split, worse_hip_grades, write_split
 from hipbench_plugins.datasets.mtddh_yolo import mtddh_yolo
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
-MTDDH = SHARED_DATA / "mtddh_labels"
+MTDDH = SAMPLES / "mtddh_labels"
 BAD_MTDDH = "dataset2_5bb4943f_img"  # wrong body part, x values above 1: the loader skips it
 
 
@@ -221,7 +221,7 @@ def test_split_files_from_before_protocols_read_as_kfold(tmp_path: Path):
 
 
 def _real_mtddh() -> list[Sample]:
-    """The 100 shared MTDDH label files as labels-only samples (one is skipped: wrong body part)."""
+    """The 100 sample MTDDH label files as labels-only samples (one is skipped: wrong body part)."""
     with open(MTDDH / "manifest.csv") as handle:
         assert {r["split"] for r in csv.DictReader(handle)} == {"test"}
     dataset = mtddh_yolo(MTDDH / "labels", image_size=(2000, 2000), on_error="skip")

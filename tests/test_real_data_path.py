@@ -80,12 +80,12 @@ def test_an_unusable_source_label_is_excluded_so_data_check_passes(source_files:
     import threading
     from http.server import ThreadingHTTPServer
 
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import SAMPLES
     from tests.test_data_download import _Handler, _jpeg, _routes
 
     bad = "dataset2_5bb4943f_img"  # the source's wrong-body-part image: x coordinates above 1
     files = dict(source_files)
-    files[f"data/{bad}.txt"] = (SHARED_DATA / "mtddh_labels" / "labels" / f"{bad}.txt").read_bytes()
+    files[f"data/{bad}.txt"] = (SAMPLES / "mtddh_labels" / "labels" / f"{bad}.txt").read_bytes()
     files[f"data/{bad}.jpg"] = _jpeg(96, 80, 99)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -20,11 +20,11 @@ from hipbench.metrics.resampling import figures_with_ci, patient_sums
 from hipbench.registry import METRICS
 from hipbench.schema import generic_schema, get_schema
 from hipbench_plugins.datasets.landmark_csv import landmark_csv
-from tests.conftest import SHARED_DATA
+from tests.conftest import SAMPLES
 
 MTDDH8 = get_schema("mtddh8")
 PELVIS = np.array([[60, 80], [100, 100], [80, 110], [75, 120], [240, 80], [200, 100], [220, 110], [225, 120.]])
-JORDAN_DICOMS = SHARED_DATA / "jordan_xray" / "dicoms"
+JORDAN_DICOMS = SAMPLES / "jordan_xray" / "dicoms"
 CEPH = generic_schema("ceph", [f"landmark_{i}" for i in range(1, 20)])
 
 
@@ -160,7 +160,7 @@ def _write_csv(root: Path, names: list[str], spacing_cells: list[str] | None = N
 
 @pytest.fixture
 def jordan(tmp_path: Path) -> Path:
-    """Four shared Jordan DICOMs; one rewritten to carry only ImagerPixelSpacing (0.143 mm)."""
+    """Four sample Jordan DICOMs; one rewritten to carry only ImagerPixelSpacing (0.143 mm)."""
     (tmp_path / "images").mkdir()
     for path in sorted(JORDAN_DICOMS.glob("*.dcm"))[:4]:
         shutil.copy(path, tmp_path / "images" / path.name)
@@ -175,7 +175,7 @@ def jordan(tmp_path: Path) -> Path:
 def test_spacing_from_the_jordan_dicom_tags(jordan: Path):
     names = sorted(p.name for p in (jordan / "images").glob("*.dcm"))
     tags = {Path(n).stem: _dicom_tag_spacing(jordan / "images" / n) for n in names}
-    assert sorted(tags.values()) == pytest.approx([0.143, 1.0, 1.0, 1.0])  # shared DICOMs: PixelSpacing [1.0, 1.0]
+    assert sorted(tags.values()) == pytest.approx([0.143, 1.0, 1.0, 1.0])  # sample DICOMs: PixelSpacing [1.0, 1.0]
     _write_csv(jordan, names)
     ds = landmark_csv(jordan, landmark_names=["a", "b"])
     for sample in ds:
