@@ -30,6 +30,48 @@ class ImageReadError(ValueError):
     """An image file that cannot be read; the message names the file and the reason."""
 
 
+class ImageTooLarge(ImageReadError):
+    """An image with more pixels than the caller allows, found from its header before any decoding."""
+
+
+def check_pixel_count(width: int, height: int, max_pixels: int | None, frames: int = 1) -> None:
+    """ImageTooLarge when ``frames`` images of ``width`` x ``height`` exceed ``max_pixels`` (None: no limit).
+
+    Example:
+        >>> check_pixel_count(100, 100, 10_000)
+        >>> check_pixel_count(10_000, 10_000, 50_000_000)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hipbench.data.images.ImageTooLarge: the image has 10000x10000 pixels (100 megapixels); at most 50 megapixels ...
+    """
+    count = int(width) * int(height) * max(int(frames), 1)
+    if max_pixels is not None and count > max_pixels:
+        raise ImageTooLarge(f"the image has {width}x{height} pixels{f' x {frames} frames' if frames > 1 else ''} "
+                            f"({count / 1e6:g} megapixels); at most {max_pixels / 1e6:g} megapixels are decoded")
+
+
+def has_modality_transform(ds) -> bool:
+    """Whether a DICOM data set maps its stored values through a rescale or a Modality LUT (their output
+    has no nominal range, so it is scaled by its own minimum and maximum)."""
+    return "RescaleSlope" in ds or "RescaleIntercept" in ds or "ModalityLUTSequence" in ds
+
+
+def modality_values(array: np.ndarray, ds) -> np.ndarray:
+    """Stored DICOM values through the data set's Modality LUT or rescale, as float32 (never float64: a
+    large radiograph would double in memory)."""
+    if "ModalityLUTSequence" in ds:
+        from pydicom.pixels import apply_modality_lut
+
+        return np.asarray(apply_modality_lut(array, ds), dtype=np.float32)
+    values = array.astype(np.float32)
+    slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    if slope != 1.0:
+        values *= np.float32(slope)
+    if intercept != 0.0:
+        values += np.float32(intercept)
+    return values
+
+
 @dataclass
 class ImageData:
     """A decoded image: ``pixels`` float32 (H, W) in [0, 1], ``pixel_spacing`` mm/px or None,
@@ -86,8 +128,9 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
-def read_image(path: str | Path) -> ImageData:
-    """Decode ``path`` to float32 grayscale in [0, 1]; an :class:`ImageReadError` names the file.
+def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
+    """Decode ``path`` to float32 grayscale in [0, 1]; an :class:`ImageReadError` names the file. With
+    ``max_pixels``, an image with more pixels is refused (:class:`ImageTooLarge`) before it is decoded.
 
     Example:
         >>> import tempfile
@@ -101,8 +144,8 @@ def read_image(path: str | Path) -> ImageData:
     if not path.is_file():
         raise ImageReadError(f"{path}: image file not found")
     if _is_dicom(path):
-        return _read_dicom(path)
-    return _read_raster(path)
+        return _read_dicom(path, max_pixels)
+    return _read_raster(path, max_pixels)
 
 
 def probe_image(path: str | Path) -> ImageInfo:
@@ -136,11 +179,15 @@ def probe_image(path: str | Path) -> ImageInfo:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
 
 
-def _read_raster(path: Path) -> ImageData:
+def _read_raster(path: Path, max_pixels: int | None = None) -> ImageData:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            try:
+                check_pixel_count(image.width, image.height, max_pixels)
+            except ImageTooLarge as exc:
+                raise ImageTooLarge(f"{path}: {exc}") from None
             image.load()  # raises on truncated or corrupt data instead of returning grey pixels
             mode = image.mode
             if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -155,6 +202,8 @@ def _read_raster(path: Path) -> ImageData:
             pixels = np.array(image, dtype=np.float32)
     # ImportError: an opener another library registered with Pillow (Ultralytics' HEIF one) may try to import
     # its decoder for a file no built-in plugin recognises; such a file is unreadable here all the same
+    except ImageTooLarge:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
     pixels /= np.float32(scale)
@@ -174,34 +223,42 @@ def _dicom_spacing(ds) -> float | None:
     return None
 
 
-def _read_dicom(path: Path) -> ImageData:
+def _read_dicom(path: Path, max_pixels: int | None = None) -> ImageData:
     import pydicom
-    from pydicom.pixels import apply_modality_lut
 
     try:
         ds = pydicom.dcmread(path)
-        array = ds.pixel_array
-    except Exception as exc:  # pydicom and its decoders raise many types for broken files
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        size = (int(ds.get("Columns", 0) or 0), int(ds.get("Rows", 0) or 0))
+    except Exception as exc:  # pydicom raises many types for broken files
         raise ImageReadError(f"{path}: cannot decode DICOM pixel data ({exc})") from None
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise ImageReadError(f"{path}: multi-frame DICOM ({frames} frames); expected one radiograph")
+    try:
+        check_pixel_count(*size, max_pixels)
+    except ImageTooLarge as exc:
+        raise ImageTooLarge(f"{path}: {exc}") from None
+    from pydicom.pixels import pixel_array
+
+    try:
+        array = pixel_array(ds, index=0)  # one frame: bytes past its end are not read as more frames
+    except Exception as exc:  # pydicom and its decoders raise many types for broken files
+        raise ImageReadError(f"{path}: cannot decode DICOM pixel data ({exc})") from None
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     bits = int(ds.get("BitsStored", 8 * array.dtype.itemsize))
     if array.ndim == 3:  # colour: pydicom already converted YBR to RGB
-        array = array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        pixels = array / (2.0 ** bits - 1)
+        pixels = array[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        pixels /= np.float32(2.0 ** bits - 1)
     else:
-        values = np.asarray(apply_modality_lut(array, ds), dtype=np.float64)
-        rescaled = "RescaleSlope" in ds or "RescaleIntercept" in ds or "ModalityLUTSequence" in ds
-        if rescaled or int(ds.get("PixelRepresentation", 0)) == 1:
+        values = modality_values(array, ds)
+        if has_modality_transform(ds) or int(ds.get("PixelRepresentation", 0)) == 1:
             lo, hi = float(values.min()), float(values.max())  # no nominal range after a rescale
-            pixels = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+            pixels = (values - np.float32(lo)) / np.float32(hi - lo) if hi > lo else np.zeros_like(values)
         else:
-            pixels = values / (2.0 ** bits - 1)
+            pixels = values / np.float32(2.0 ** bits - 1)
         if photometric == "MONOCHROME1":
             pixels = 1.0 - np.clip(pixels, 0.0, 1.0)
-    pixels = np.clip(pixels, 0.0, 1.0).astype(np.float32)
+    pixels = np.clip(pixels, 0.0, 1.0).astype(np.float32, copy=False)
     if pixels.ndim != 2:
         raise ImageReadError(f"{path}: expected a 2-D image, got shape {pixels.shape}")
     return ImageData(pixels, _dicom_spacing(ds), bits, str(path))

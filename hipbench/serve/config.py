@@ -1,5 +1,5 @@
-"""What ``hipbench serve`` serves and how: run directories, the dataset folder, the address, the token and
-the upload limit. Nothing here imports the web framework."""
+"""What ``hipbench serve`` serves and how: run directories, the dataset folder, the address, the token, TLS
+and the upload limits. Nothing here imports the web framework."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Sequence
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_UPLOAD_MB = 64
+DEFAULT_MAX_MEGAPIXELS = 50  # a 14x17 inch detector at 0.1 mm is about 24 megapixels
 DEFAULT_RUNS = Path("runs")
 
 
@@ -38,6 +39,8 @@ class ServeConfig:
     ``data``: the dataset folder that Review reads and writes (``data_format`` ``auto`` or one of the writable
     formats, ``schema`` for a ``landmark_csv`` folder); ``token``: required on every request when set, and
     always set when ``host`` is not a loopback address (see :func:`hipbench.serve.app.create_app`);
+    ``max_upload_bytes`` and ``max_pixels``: the largest upload, and the most pixels an image may have to be
+    decoded (checked from its header first); ``tls_certfile`` and ``tls_keyfile``: serve HTTPS;
     ``work_dir``: where uploads and measurements go (a private temporary folder, removed on exit, when None).
 
     Example:
@@ -53,8 +56,11 @@ class ServeConfig:
     port: int = DEFAULT_PORT
     token: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 2 ** 20
+    max_pixels: int = DEFAULT_MAX_MEGAPIXELS * 10 ** 6
     device: str = "auto"
     work_dir: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
 
     @property
     def needs_token(self) -> bool:

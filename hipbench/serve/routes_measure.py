@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from hipbench.serve.routes_common import ApiError, api, json_body, png, png_bytes, services, threaded
 
-_MEASURE_ID = re.compile(r"^[0-9a-f]{16}$")
+_MEASURE_ID = re.compile(r"[0-9a-f]{16}")  # fullmatch: `$` also matches before a trailing newline
 
 
 @api
@@ -48,7 +48,7 @@ async def measure(request: Request) -> Response:
 
 def _measure_file(request: Request, name: str) -> FileResponse:
     measure_id = request.path_params["measure"]
-    if not _MEASURE_ID.match(measure_id):
+    if not _MEASURE_ID.fullmatch(measure_id):
         raise ApiError(400, "malformed measurement id")
     path = services(request).measure_dir / measure_id / name
     if not path.is_file():

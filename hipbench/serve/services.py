@@ -37,5 +37,5 @@ def build_services(config: ServeConfig, work_dir: Path) -> Services:
     review, note = None, "start the server with --data DIR to review and save annotations"
     if config.data is not None:
         review, note = ReviewFolder(config.data, config.data_format, config.schema), ""
-    return Services(config, work_dir, UploadStore(work_dir / "uploads", config.max_upload_bytes), runs,
-                    CaseViewer(runs), ModelCatalog(runs, config.device), review, note)
+    uploads = UploadStore(work_dir / "uploads", config.max_upload_bytes, config.max_pixels)
+    return Services(config, work_dir, uploads, runs, CaseViewer(runs), ModelCatalog(runs, config.device), review, note)

@@ -1,7 +1,8 @@
 """Uploaded images: size-limited while they stream in, typed by their first bytes (PNG, JPEG, DICOM; never
-by name or declared type), decoded once to prove they are images, stored under a random id in the server's
-private work folder. A DICOM is stored de-identified (:mod:`hipbench.serve.deid`); the original bytes are
-never written. The client's file name is never stored."""
+by name or declared type), their pixel count checked before decoding, stored under a random id in the
+server's private work folder as a new file built from the decoded pixels (a DICOM de-identified by
+:mod:`hipbench.serve.deid`, a PNG or JPEG re-encoded as a plain PNG by :mod:`hipbench.serve.raster`), then
+decoded once more to prove it. The original bytes are never written; the client's file name is never stored."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-KIND_SUFFIX = {"png": ".png", "jpeg": ".jpg", "dicom": ".dcm"}
-_ID = re.compile(r"^[0-9a-f]{16}$")
+STORED_SUFFIX = {"png": ".png", "jpeg": ".png", "dicom": ".dcm"}  # what each kind is stored as
+_ID = re.compile(r"[0-9a-f]{16}")  # used with fullmatch: `$` would also match before a trailing newline
 
 
 class UploadError(Exception):
@@ -55,6 +56,11 @@ class Upload:
     height: int
     pixel_spacing: float | None
 
+    @property
+    def suffix(self) -> str:
+        """The stored file's suffix (a JPEG upload is stored as PNG)."""
+        return self.path.suffix
+
     def public(self) -> dict[str, Any]:
         """What the page may see (no path)."""
         return {"upload": self.id, "kind": self.kind, "width": self.width, "height": self.height,
@@ -62,11 +68,12 @@ class Upload:
 
 
 class UploadStore:
-    """Uploads under ``folder``, each at most ``max_bytes``."""
+    """Uploads under ``folder``, each at most ``max_bytes`` and ``max_pixels`` (None: no pixel limit)."""
 
-    def __init__(self, folder: Path, max_bytes: int) -> None:
+    def __init__(self, folder: Path, max_bytes: int, max_pixels: int | None = None) -> None:
         self.folder = folder
         self.max_bytes = int(max_bytes)
+        self.max_pixels = max_pixels
         self._uploads: dict[str, Upload] = {}
         self._lock = threading.Lock()
 
@@ -82,30 +89,40 @@ class UploadStore:
                 raise UploadError(413, limit_text)
         return bytes(body)
 
-    def store(self, body: bytes) -> Upload:
-        """Type-check ``body`` by content, store it (a DICOM de-identified), decode it; the stored upload."""
-        from hipbench.data.images import ImageReadError, read_image
+    def clean(self, body: bytes) -> tuple[str, bytes]:
+        """(kind, the file to store): ``body`` typed by content and rebuilt from its decoded pixels; UploadError
+        413 for too many pixels, 415 for anything that is not a readable PNG, JPEG or DICOM."""
+        from hipbench.data.images import ImageTooLarge
         from hipbench.serve.deid import deidentify_dicom
+        from hipbench.serve.raster import reencode_raster
 
         kind = sniff_image(body[:132])
         if kind is None:
             raise UploadError(415, "not a PNG, JPEG or DICOM file (checked by its content, not its name)")
-        if kind == "dicom":
-            try:
-                body = deidentify_dicom(body)
-            except ValueError as exc:
-                raise UploadError(415, f"DICOM upload refused: {exc}") from None
+        try:
+            return kind, deidentify_dicom(body, self.max_pixels) if kind == "dicom" else reencode_raster(
+                body, kind, self.max_pixels)
+        except ImageTooLarge as exc:
+            raise UploadError(413, f"{kind.upper()} upload refused: {exc}") from None
+        except ValueError as exc:  # DicomRefused, RasterRefused: messages that quote nothing from the file
+            what = "DICOM upload refused" if kind == "dicom" else f"cannot decode the {kind.upper()} upload"
+            raise UploadError(415, f"{what}: {exc}") from None
+
+    def store(self, body: bytes) -> Upload:
+        """Type-check, rebuild (:meth:`clean`) and store ``body``, then decode what was stored; the upload."""
+        from hipbench.data.images import ImageReadError, read_image
+
+        kind, clean = self.clean(body)
         upload_id = secrets.token_hex(8)
         folder = self.folder / upload_id
         folder.mkdir(parents=True, mode=0o700)
-        path = folder / f"image{KIND_SUFFIX[kind]}"
-        path.write_bytes(body)
+        path = folder / f"image{STORED_SUFFIX[kind]}"
+        path.write_bytes(clean)
         try:
-            image = read_image(path)
-        except ImageReadError as exc:
+            image = read_image(path, self.max_pixels)
+        except ImageReadError:
             shutil.rmtree(folder, ignore_errors=True)
-            reason = str(exc).replace(str(path), "the upload")
-            raise UploadError(415, f"cannot decode the {kind.upper()} upload: {reason}") from None
+            raise UploadError(415, f"cannot decode the {kind.upper()} upload once stored") from None
         upload = Upload(upload_id, path, kind, image.size[0], image.size[1], image.pixel_spacing)
         with self._lock:
             self._uploads[upload_id] = upload
@@ -113,7 +130,7 @@ class UploadStore:
 
     def get(self, upload_id: Any) -> Upload:
         """The upload ``upload_id``; UploadError 400 for a malformed id, 404 for an unknown one."""
-        if not isinstance(upload_id, str) or not _ID.match(upload_id):
+        if not isinstance(upload_id, str) or not _ID.fullmatch(upload_id):
             raise UploadError(400, "malformed upload id")
         with self._lock:
             upload = self._uploads.get(upload_id)
