@@ -1,16 +1,21 @@
 """The append-only audit log of a dataset folder: one JSON line per save (when, what file, which landmarks
-moved from where to where, where the points came from). Opened for appending only; never rewritten."""
+moved from where to where, where the points came from). Opened for appending only, never rewritten, and
+never through a link: a link or a special file in its place is refused (``O_NOFOLLOW``), so a save cannot
+be made to append to a file outside the folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+
+from hipbench.serve.folder_fs import open_append, read_text
 
 AUDIT_FILE = "annotation_audit.jsonl"
 MOVED_PX = 0.01  # below this a landmark counts as unchanged (the writers round to 0.001 px)
@@ -47,27 +52,37 @@ def point_changes(names: Sequence[str], before: np.ndarray | None, after: np.nda
 
 
 class AuditLog:
-    """``root/annotation_audit.jsonl``: :meth:`append` adds one entry (with its time), :meth:`tail` reads."""
+    """``root/annotation_audit.jsonl``: :meth:`opened` holds it open to append entries, :meth:`append` adds
+    one entry (with its time), :meth:`tail` reads. A link or special file in its place raises
+    :class:`~hipbench.serve.folder_fs.NotRegularFile`."""
 
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / AUDIT_FILE
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+        """The log opened for appending (refused before anything else happens when it is not a regular
+        file); yields a function that appends one entry, synced to disk, and returns it with its time."""
+        with self._lock, os.fdopen(open_append(self.path), "a", encoding="utf-8") as handle:
+            def append(entry: dict[str, Any]) -> dict[str, Any]:
+                record = {"time": utc_now(), **entry}
+                handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                return record
+
+            yield append
+
     def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        record = {"time": utc_now(), **entry}
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return record
+        with self.opened() as append:
+            return append(entry)
 
     def tail(self, n: int = 50) -> list[dict[str, Any]]:
         """The last ``n`` entries, oldest first (unreadable lines are skipped)."""
-        if not self.path.is_file():
-            return []
+        text = read_text(self.path)
         entries = []
-        for line in self.path.read_text(encoding="utf-8").splitlines()[-n:]:
+        for line in (text or "").splitlines()[-n:]:
             try:
                 entries.append(json.loads(line))
             except ValueError:

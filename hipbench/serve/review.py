@@ -5,7 +5,9 @@ A save never overwrites without being asked (an existing annotation file, or an 
 ``landmark_csv``, needs ``overwrite``; an existing image is never replaced), is atomic (written beside the
 target, read back with the format's reader, then renamed into place; a new file is linked into place, so a
 file that appeared meanwhile is not replaced), and is recorded in the folder's audit log. Every name from a
-request must be an image listed in the folder; paths are built here, never taken from a request.
+request must be an image listed in the folder; paths are built here, never taken from a request, and used
+only when they resolve inside the folder (:mod:`~hipbench.serve.folder_fs`). Answers name files relative to
+the folder and never quote a file's content: a reader's or decoder's message may do both, so it is replaced.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from hipbench.data.dataset import DatasetError, check_points, detect_format, lis
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 from hipbench.serve.annotation_io import WRITABLE_FORMATS, annotation_text, read_back, same_points
 from hipbench.serve.audit import AuditLog, point_changes
+from hipbench.serve.folder_fs import OutsideFolder, create_beside, inside
 from hipbench.serve.measures import points_to_json, schema_json
 from hipbench.serve.security import safe_child
-from hipbench.serve.uploads import KIND_SUFFIX, Upload
+from hipbench.serve.uploads import Upload
 
-STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # used with fullmatch: `$` would let a trailing newline in
 NEW_LANDMARK_CSV = "landmarks.csv"
 SOURCES = ("model", "empty", "existing")
 
@@ -46,6 +48,7 @@ class AnnotationExists(Exception):
 def _landmark_csv(root: Path) -> Path | None:
     found = []
     for path in sorted(root.glob("*.csv")):
+        inside(root, path)
         with open(path, errors="replace") as handle:
             if handle.readline().strip().lower().startswith("image_name"):
                 found.append(path)
@@ -85,10 +88,16 @@ class ReviewFolder:
             self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
             self.label_dir = self.root / "labels" if nested else self.root
         else:
-            self.csv_path = _landmark_csv(self.root) or self.root / NEW_LANDMARK_CSV
+            try:
+                self.csv_path = _landmark_csv(self.root) or self.root / NEW_LANDMARK_CSV
+            except OutsideFolder as exc:
+                raise DatasetError(f"{self.root}: {exc}") from None
             self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
             self.label_dir = self.root
-        self.schema = self._schema(schema)
+        try:
+            self.schema = self._schema(schema)
+        except OutsideFolder as exc:
+            raise DatasetError(f"{self.root}: {exc}") from None
         self.audit = AuditLog(self.root)
         self._lock = threading.Lock()
 
@@ -120,6 +129,7 @@ class ReviewFolder:
         """Every image of the folder (file name) and whether it has an annotation."""
         if not self.image_dir.is_dir():
             return []
+        inside(self.root, self.image_dir)
         return [{"name": path.name, "annotated": self._label_exists(path)}
                 for path in list_images(self.image_dir).values()]
 
@@ -131,7 +141,33 @@ class ReviewFolder:
         if path.parent != self.image_dir.resolve() or not path.is_file() or path.name not in {
                 p.name for p in list_images(self.image_dir).values()}:
             raise ValueError(f"{name!r} is not an image of the dataset folder")
-        return path
+        return inside(self.root, path)
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
+
+    def probe(self, image: Path) -> Any:
+        """Size and spacing of ``image`` (an :meth:`image_path`) from its header; a decoder's message, which
+        holds the file's absolute path, becomes one with its relative name."""
+        from hipbench.data.images import ImageReadError, probe_image
+
+        try:
+            return probe_image(image)
+        except ImageReadError:
+            raise ValueError(f"{self._relative(image)} cannot be read as an image") from None
+
+    def decode(self, name: Any, max_pixels: int | None = None) -> np.ndarray:
+        """The pixels of image ``name`` (at most ``max_pixels``), float32 in [0, 1]."""
+        from hipbench.data.images import ImageReadError, ImageTooLarge, read_image
+
+        image = self.image_path(name)
+        try:
+            return read_image(image, max_pixels).pixels
+        except ImageTooLarge as exc:
+            reason = str(exc).split(": ", 1)[-1]  # without the absolute path read_image puts first
+            raise ValueError(f"{self._relative(image)} is not shown: {reason}") from None
+        except ImageReadError:
+            raise ValueError(f"{self._relative(image)} cannot be decoded") from None
 
     def _label_path(self, image: Path) -> Path:
         if self.format == "landmark_csv":
@@ -139,8 +175,15 @@ class ReviewFolder:
             return self.csv_path
         return self.label_dir / f"{image.stem}{'.csv' if self.format == 'ihdi_csv' else '.txt'}"
 
+    def _checked_label(self, image: Path) -> Path:
+        """The annotation file of ``image``; OutsideFolder when it resolves outside the folder."""
+        return inside(self.root, self._label_path(image))
+
     def _label_exists(self, image: Path) -> bool:
-        label = self._label_path(image)
+        try:
+            label = self._checked_label(image)
+        except OutsideFolder:
+            return False  # listed as not annotated; opening or saving it says why
         if self.format != "landmark_csv":
             return label.is_file()
         if not label.is_file():
@@ -151,20 +194,24 @@ class ReviewFolder:
             return any(row and row[0].strip() == image.name for row in csv.reader(handle))
 
     def _existing(self, image: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, str]:
-        """(the image's annotated points, "") or (None, why there are none)."""
+        """(the image's annotated points, "") or (None, why there are none: never the reader's message,
+        which may quote the file)."""
+        try:
+            label = self._checked_label(image)
+        except OutsideFolder as exc:
+            return None, f"the annotation is not read: {exc}"
         if not self._label_exists(image):
             return None, "no annotation yet"
         try:
-            return read_back(self.format, self._label_path(image), self.schema, size, image.name), ""
-        except DatasetError as exc:
-            return None, f"the annotation cannot be read: {exc}"
+            return read_back(self.format, label, self.schema, size, image.name), ""
+        except DatasetError:
+            return None, (f"{self._relative(label)} cannot be read as {self.format} (`hipbench data check` on the "
+                          "folder says why)")
 
     def read(self, name: Any) -> dict[str, Any]:
         """The image's size, spacing and annotated points (None with a reason when there are none)."""
-        from hipbench.data.images import probe_image
-
         image = self.image_path(name)
-        info = probe_image(image)
+        info = self.probe(image)
         points, why = self._existing(image, info.size)
         return {"name": image.name, "width": info.size[0], "height": info.size[1],
                 "pixel_spacing_mm": info.pixel_spacing, "schema": schema_json(self.schema),
@@ -176,17 +223,15 @@ class ReviewFolder:
              model: str | None = None) -> dict[str, Any]:
         """Save ``points`` as the annotation of image ``name``; AnnotationExists when one exists and
         ``overwrite`` is False; DatasetError when the points do not make a valid annotation."""
-        from hipbench.data.images import probe_image
-
         image = self.image_path(name)
         with self._lock:
-            return self._save(image, probe_image(image).size, points, overwrite, source, model, added=None)
+            return self._save(image, self.probe(image).size, points, overwrite, source, model, added=None)
 
     def save_upload(self, upload: Upload, stem: Any, points: np.ndarray, overwrite: bool = False,
                     source: str = "model", model: str | None = None) -> dict[str, Any]:
         """Add the uploaded image as ``<stem><suffix>`` (never replacing an image) and save its annotation;
         the image is removed again if the annotation cannot be saved."""
-        if not isinstance(stem, str) or not STEM.match(stem) or ".." in stem:
+        if not isinstance(stem, str) or not STEM.fullmatch(stem) or ".." in stem:
             raise ValueError("the image name may hold letters, digits, '_', '-' and '.', at most 100 characters")
         size = (upload.width, upload.height)
         self._check(points, f"image {stem}", size)
@@ -195,8 +240,8 @@ class ReviewFolder:
             if stem in existing:
                 raise AnnotationExists(f"an image named {stem!r} exists ({existing[stem].name}); images are never "
                                        "replaced: choose another name", can_overwrite=False)
+            image = inside(self.root, self.image_dir / f"{stem}{upload.suffix}")
             self.image_dir.mkdir(parents=True, exist_ok=True)
-            image = self.image_dir / f"{stem}{KIND_SUFFIX[upload.kind]}"
             _place(image, upload.path.read_bytes(), overwrite=False)
             try:
                 return self._save(image, size, points, overwrite, source, model, added=upload.kind)
@@ -212,8 +257,8 @@ class ReviewFolder:
 
     def _save(self, image: Path, size: tuple[int, int], points: np.ndarray, overwrite: bool, source: str,
               model: str | None, added: str | None) -> dict[str, Any]:
-        label = self._label_path(image)
-        where = str(label.relative_to(self.root))
+        label = self._checked_label(image)
+        where = self._relative(label)
         self._check(points, where, size)
         before, _ = self._existing(image, size)
         exists = self._label_exists(image)
@@ -228,14 +273,15 @@ class ReviewFolder:
                 raise DatasetError(f"{where}: the written annotation reads back differently; nothing was saved")
 
         label.parent.mkdir(parents=True, exist_ok=True)
-        # a landmark CSV holds other images' rows: it is replaced whole once it exists
-        _place(label, text.encode(), overwrite=exists or label.is_file(), verify=verify)
-        entry = self.audit.append({
-            "action": "overwrite" if exists else "create", "format": self.format, "annotation": where,
-            "image": str(image.relative_to(self.root)), "source": source if source in SOURCES else "existing",
-            "model": model, "image_added": added is not None, "image_deidentified": added == "dicom",
-            "changes": point_changes(self.schema.names, before, points),
-            "annotation_sha256": _sha256(label)})
+        with self.audit.opened() as record:  # a log that cannot be appended to refuses the save before it happens
+            # a landmark CSV holds other images' rows: it is replaced whole once it exists
+            _place(label, text.encode(), overwrite=exists or label.is_file(), verify=verify)
+            entry = record({
+                "action": "overwrite" if exists else "create", "format": self.format, "annotation": where,
+                "image": self._relative(image), "source": source if source in SOURCES else "existing",
+                "model": model, "image_added": added is not None, "image_deidentified": added == "dicom",
+                "changes": point_changes(self.schema.names, before, points),
+                "annotation_sha256": _sha256(label)})
         return {"saved": where, "image": entry["image"], "action": entry["action"], "changes": entry["changes"],
                 "time": entry["time"]}
 
@@ -243,8 +289,7 @@ class ReviewFolder:
 def _place(target: Path, data: bytes, overwrite: bool, verify: Any = None) -> None:
     """Write ``data`` beside ``target``, ``verify(temp_path)`` it, then rename it into place (``overwrite``)
     or link it there (a target that exists by then is not replaced: AnnotationExists)."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(name)
+    fd, temp = create_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -37,11 +37,9 @@ async def image(request: Request) -> Response:
 
 @api
 async def pixels(request: Request) -> Response:
-    from hipbench.data.images import read_image
-
-    path = _folder(services(request)).image_path(query(request, "name"))
-    decoded = await threaded(read_image, path)
-    return png(await threaded(png_bytes, decoded.pixels))
+    shared = services(request)
+    decoded = await threaded(_folder(shared).decode, query(request, "name"), shared.config.max_pixels)
+    return png(await threaded(png_bytes, decoded))
 
 
 def _image_path(shared: Services, body: dict[str, Any]) -> Any:
@@ -92,7 +90,9 @@ async def save(request: Request) -> Response:
     points = points_from_json(body.get("points"), folder.schema.num_keypoints)
     overwrite = body.get("overwrite") is True
     source = str(body.get("source", "existing"))
-    model = body.get("model") if isinstance(body.get("model"), str) else None
+    model = body.get("model")
+    if model is not None and (not isinstance(model, str) or model not in shared.models.choices):
+        raise ApiError(400, "the model is not one this server lists; the audit log records only those")
     if body.get("upload") is not None:
         stored = shared.uploads.get(body["upload"])
         result = await threaded(folder.save_upload, stored, body.get("save_as"), points, overwrite, source, model)
