@@ -20,7 +20,7 @@ from hipbench import __version__
 from hipbench.serve import routes_measure, routes_review, routes_runs
 from hipbench.serve.config import ServeConfig, is_loopback
 from hipbench.serve.routes_common import api, services
-from hipbench.serve.security import Guard
+from hipbench.serve.security import Guard, check_token
 from hipbench.serve.services import build_services
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -35,15 +35,18 @@ async def info(request: Request) -> Response:
     shared = services(request)
     return JSONResponse({"version": __version__, "runs": len(shared.runs.runs()), "models": len(shared.models.choices),
                          "review": shared.review is not None, "review_note": shared.review_note,
-                         "max_upload_bytes": shared.config.max_upload_bytes,
+                         "max_upload_bytes": shared.config.max_upload_bytes, "max_pixels": shared.config.max_pixels,
                          "token_required": shared.config.needs_token})
 
 
 def create_app(config: ServeConfig) -> Starlette:
-    """The web app for ``config``. A host other than a loopback address needs ``config.token`` (ValueError
-    otherwise); the work folder is ``config.work_dir``, else a private temporary folder removed at shutdown."""
+    """The web app for ``config``. A host other than a loopback address needs ``config.token``, and a token
+    needs :data:`~hipbench.serve.security.MIN_TOKEN_LENGTH` characters (ValueError otherwise); the work folder
+    is ``config.work_dir``, else a private temporary folder removed at shutdown."""
     if not is_loopback(config.host) and not config.token:
         raise ValueError(f"serving on {config.host} (reachable from other machines) needs a token")
+    if config.token is not None:
+        check_token(config.token)
     if not (STATIC / "index.html").is_file():
         raise FileNotFoundError(f"{STATIC}: the app's page is missing from this installation (package data "
                                 "hipbench/serve/static/*)")
@@ -68,10 +71,13 @@ def create_app(config: ServeConfig) -> Starlette:
 
 
 def run_server(config: ServeConfig) -> None:
-    """Serve ``config`` until interrupted. uvicorn's access log is off (it would print query strings, the
-    token among them); :class:`~hipbench.serve.security.Guard` logs method, path and status instead."""
+    """Serve ``config`` until interrupted (over HTTPS when it names a certificate and key). uvicorn's access
+    log is off (it would print query strings, the token among them); :class:`~hipbench.serve.security.Guard`
+    logs method, path and status instead."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     uvicorn.run(create_app(config), host=config.host, port=config.port, access_log=False, server_header=False,
-                proxy_headers=False, log_level="warning")
+                proxy_headers=False, log_level="warning",
+                ssl_certfile=str(config.tls_certfile) if config.tls_certfile is not None else None,
+                ssl_keyfile=str(config.tls_keyfile) if config.tls_keyfile is not None else None)
