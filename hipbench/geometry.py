@@ -4,7 +4,7 @@ Everything works on landmark *roles* of a :class:`~hipbench.schema.LandmarkSchem
 indices), is vectorised over any leading batch shape (``points`` is ``(..., K, 2)`` full-image
 pixels, x right, y down) and returns ``[left, right]`` per image, where left/right are IMAGE sides.
 
-Definitions (see DESIGN.md):
+Definitions (docs/DEFINITIONS.md gives them with their sources):
 
 - Hilgenreiner's line H runs through both triradiate points. For each side, the *lateral* unit
   vector points along H away from the midline (from the contralateral triradiate point toward the

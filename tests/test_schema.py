@@ -1,4 +1,4 @@
-"""Landmark schemas: ihdi12 and mtddh8 as DESIGN.md describes them, derived roles, flips, generic schemas."""
+"""Landmark schemas: ihdi12 and mtddh8 as docs/DEFINITIONS.md describes them, derived roles, flips, generic schemas."""
 
 from __future__ import annotations
 

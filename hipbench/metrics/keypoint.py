@@ -54,7 +54,8 @@ def point_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def default_normaliser(schema: LandmarkSchema) -> str:
     """The NME normaliser of ``schema`` when none is named: ``inter_triradiate`` when it has a triradiate
-    point on both sides (the DESIGN rule for hips), else ``bbox`` (the usual NME_box of generic landmarks).
+    point on both sides (the rule for hips, see docs/DEFINITIONS.md), else ``bbox`` (the usual NME_box of generic
+    landmarks).
 
     Example:
         >>> from hipbench.schema import generic_schema, get_schema
