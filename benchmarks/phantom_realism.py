@@ -401,6 +401,12 @@ def _json_safe(value: Any) -> Any:
 
 
 # the two parts --------------------------------------------------------------------------------------------
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (the committed JSON names no machine's folders)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
 def realism_stats(styles: Sequence[str], num: int, real_dir: Path, out: Path) -> None:
     """Part 1: statistics, table, CSV/JSON, figure and mosaics."""
     names, real = real_images(real_dir)
@@ -427,7 +433,7 @@ def realism_stats(styles: Sequence[str], num: int, real_dir: Path, out: Path) ->
     write_csv(out / "realism_stats.csv", header, rows)
     data = {"settings": {"num_stats": num, "size": size, "hist_bins": HIST_BINS,
                          "spectrum_bins": SPECTRUM_BINS, "spectrum_band": SPECTRUM_BAND, "canny": CANNY,
-                         "real_dir": str(real_dir), "real_images": names, "attribution": ATTRIBUTION},
+                         "real_dir": _shown(real_dir), "real_images": names, "attribution": ATTRIBUTION},
             "metrics": {c: sets[c].metrics for c in columns}, "distances_to_real": {s: distances[s] for s in styles},
             "histograms": {c: sets[c].histogram for c in columns},
             "spectra": {"freqs": sets["real"].freqs, **{c: sets[c].spectrum for c in columns}}}
@@ -521,7 +527,7 @@ def sim2real(styles: Sequence[str], num: int, epochs: int, detector_epochs: int,
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "sim2real.csv", header, rows)
     settings = {"num_train": num, "epochs": epochs, "detector_epochs": detector_epochs, "device": device,
-                "real_dir": str(real_dir), "attribution": ATTRIBUTION}
+                "real_dir": _shown(real_dir), "attribution": ATTRIBUTION}
     (out / "sim2real.json").write_text(json.dumps(_json_safe({"settings": settings, "styles": results}), indent=1))
     print(f"\nwrote {out / 'sim2real.csv'}, {out / 'sim2real.json'}, "
           + ", ".join(str(out / f"sim2real_{s}.png") for s in styles))

@@ -1,5 +1,5 @@
 """A clone of the repository with nothing beside it reads its own sample data: the tests that read real data
-pass in a fresh clone under a temporary directory, where no ``../shared`` exists."""
+pass in a fresh clone in a temporary directory, with no sibling folders beside it."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.leaderboard import render
+from hipbench.leaderboard.tuning import budget, note_unequal_budgets, tuned_values, tuning_label
 from hipbench.runner.store import RunStore, atomic_write, read_json
 
 
@@ -114,6 +115,8 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     if tta:
         row["tta"] = tta_label(ok or results)
     row["notes"] = [f"fold {r['fold']}: {w}" for r in ok for w in r.get("warnings") or []] if not tta else []
+    row["tuning"], row["tuned_values"] = tuning_label(ok, bool(baseline)), tuned_values(ok)
+    row["tuning_budget"] = budget(ok)
     if not ok:
         return row
     metric_field = "oracle_metrics" if oracle else "metrics"
@@ -239,6 +242,7 @@ def collect_rows(run_dirs: Path | Sequence[Path], records_dir: Path | None = Non
         rows += run_rows
         fold_rows += run_folds
     note_worse_than_baseline(rows)
+    note_unequal_budgets(rows)
     add_statistics(rows, records_dir if records_dir is not None else dirs[0] / "records")
     explain_unpaired(rows)
     ranked = _ranked(rows)

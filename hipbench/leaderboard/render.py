@@ -12,7 +12,7 @@ from hipbench.leaderboard.significance import ci_columns, mark, values_with_ci
 
 # the default view: what a reader needs to pick a model; every other column is in the 'all' view and the CSV
 DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI MAE ° [95% CI]", "AI vs best",
-                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "robustness Δ%", "train min", "notes"]
+                   "IHDI acc [95% CI]", "IHDI κw", "coverage", "robustness Δ%", "train min", "tuning", "notes"]
 # column groups of the full view; the HTML shows the default view and toggles the other groups
 GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", "backbone", "weights", "neck",
                        "head", "loss"],
@@ -22,6 +22,7 @@ GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", 
           "screening": ["screen sens", "screen spec"],
           "detector": ["coverage", "det mAP50", "det miss %"],
           "cost": ["train min", "infer ms/img"],
+          "tuning": ["tuning", "tuned values"],
           "notes": ["notes"],
           "robustness": ["robustness Δ%"],
           "uncertainty": ["unc ρ", "unc RMS ratio", "AI unc °", "AI unc AUC >5°"]}
@@ -55,6 +56,8 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
         dropped.add("robustness Δ%")
     if not any(r.get("notes") for r in rows):
         dropped.add("notes")
+    if not any(r.get("tuning_budget") for r in rows):  # no row was tuned: every row ran its defaults
+        dropped |= {"tuning", "tuned values"}
     if not any("unc_spearman" in p for p in pooled):
         dropped |= set(UNCERTAINTY_COLUMNS)
     if not has_hips:
@@ -168,7 +171,8 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
                  "backbone": f"{row['baseline']} baseline" if row.get("baseline") else row["backbone"],
                  "weights": row["weights"], "neck": row["neck"], "head": row["head"],
                  "loss": row["loss"], "combination": combination_label(row, rows),
-                 "notes": "; ".join(row.get("notes") or [])}
+                 "notes": "; ".join(row.get("notes") or []), "tuning": row.get("tuning", "-"),
+                 "tuned values": row.get("tuned_values") or "-"}
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
             failed = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
@@ -235,7 +239,7 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
                 "loss", "status", "tta")
 FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
-               "det_miss_rate", "det_missed", "robustness_pct", "error", "notes")
+               "det_miss_rate", "det_missed", "robustness_pct", "tuning", "tuned_values", "error", "notes")
 
 
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from hipbench.pipeline.crops import CropSet, points_to_full_image
-from hipbench.runner.config import Benchmark, Combination
+from hipbench.runner.config import Benchmark, Combination, plain
 from hipbench.runner.fold_data import FoldData, external_file
 from hipbench.runner.store import RunStore, atomic_write, write_json
 from hipbench.schema import schema_text
@@ -91,26 +91,30 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         infer_seconds = time.perf_counter() - t0
         params = 0
     else:
-        from hipbench.models.keypoint_model import build_model
-
-        seed_everything(bench.train.seed + fold.fold)
-        model = build_model(combination.backbone.cfg, combination.head.cfg,
-                            num_keypoints=train_crops.keypoints.shape[1], input_size=train_crops.size,
-                            neck=combination.neck.cfg if combination.neck else None)
-        weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
-        loss_fn = build_loss(combination)
-        trainer = Trainer(bench.train, device, amp=bench.amp, progress=progress, log=logger)
-
         def val_nme(crop_points: np.ndarray) -> float:
             return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples, [])["nme"])
 
-        desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
+        def fit(train: Any, chosen: Combination, on_epoch: Callable[[dict[str, float]], None] | None = None
+                ) -> tuple[Any, Any, Trainer, Any]:
+            return _fit(bench, train, chosen, fold, train_crops, val_nme, device, progress, logger, on_epoch)
+
+        train_cfg, chosen = bench.train, combination
+        if bench.tune is not None:
+            from hipbench.runner.tuning import tune_cell
+            from hipbench.tuning.space import apply_values
+
+            extra["tuning"] = tune_cell(bench.tune, bench.tune.space_for(combination), bench.train, combination,
+                                        lambda t, c, report: fit(t, c, report)[3], cell_dir, config_hash,
+                                        device.type, logger)
+            train_cfg, chosen = apply_values(bench.train, combination, extra["tuning"]["values"])
+            extra["trained_as"] = {"combination": chosen.as_dict(), "train": plain(train_cfg)}
         from hipbench.training.tracking import open_tracker
 
         tracked = {"benchmark": bench.resolved(), "combination": combination.as_dict(), "fold": fold.fold}
         with open_tracker(bench.tracking, cell_dir, bench.name, combination.key, fold.fold, tracked) as tracker:
-            result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc,
-                                 on_epoch=tracker.log_epoch)
+            model, loss_fn, trainer, result = fit(train_cfg, chosen, tracker.log_epoch)
+        weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
+        desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
         train_seconds = result.train_seconds
         warnings = _collapse_warnings(result.history, train_crops, fold, val_nme)
         for warning in warnings:
@@ -125,7 +129,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             torch.cuda.synchronize()
         infer_seconds = time.perf_counter() - t0
         params = sum(p.numel() for p in model.parameters())
-        extra = {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
+        extra |= {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
                  "data_seconds": result.data_seconds, "warnings": warnings, "settings": _model_settings(model, loss_fn)}
         _plot_curve(result.history, cell_dir / "curve.png", desc)
     pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
@@ -162,6 +166,23 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         write_json(cell_dir / CARD, model_card(read_json(cell_dir / "config.json"), outcome, samples[0].schema,
                                                cell_dir, synthetic))
     return outcome
+
+
+def _fit(bench: Benchmark, train: Any, combination: Combination, fold: FoldData, train_crops: CropSet,
+         val_nme: Callable[[np.ndarray], float], device: torch.device, progress: bool, logger: logging.Logger,
+         on_epoch: Callable[[dict[str, float]], None] | None) -> tuple[Any, torch.nn.Module, Trainer, Any]:
+    """Build ``combination``'s model and train it with ``train`` settings on the fold's training crops, the best
+    epoch picked on its validation crops: (model, loss, trainer, the trainer's result)."""
+    from hipbench.models.keypoint_model import build_model
+
+    seed_everything(train.seed + fold.fold)
+    model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=train_crops.keypoints.shape[1],
+                        input_size=train_crops.size, neck=combination.neck.cfg if combination.neck else None)
+    loss_fn = build_loss(combination)
+    trainer = Trainer(train, device, amp=bench.amp, progress=progress, log=logger)
+    desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
+    result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc, on_epoch=on_epoch)
+    return model, loss_fn, trainer, result
 
 
 def _collapse_warnings(history: list[dict[str, float]], train_crops: CropSet, fold: FoldData,

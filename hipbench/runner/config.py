@@ -23,10 +23,11 @@ import yaml
 from hipbench.pipeline.misses import MISS_POLICIES
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import SPEED_ONLY, TrainConfig
+from hipbench.tuning.config import TuneConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "models",
                   "train", "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device",
-                  "amp", "baseline", "executor", "tracking", "tta", "robustness")
+                  "amp", "baseline", "executor", "tracking", "tta", "robustness", "tune")
 MODEL_KEYS = ("backbone", "head", "neck", "loss", "framings")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
@@ -260,6 +261,7 @@ class Benchmark:
     tta: list[str] = field(default_factory=list)  # test-time augmentations after the cells; not hashed
     robustness: str | None = None  # a robustness suite run after the cells (not hashed: it changes no cell)
     models: list[ModelEntry] = field(default_factory=list)  # explicit models beside the cross product
+    tune: TuneConfig | None = None  # equal tuning per combination (hashed per cell, see runner.hashing)
 
     def combinations(self) -> list[Combination]:
         """The full grid, dataset-major so work shared per dataset and fold is done once: per dataset, framing and
@@ -288,19 +290,19 @@ class Benchmark:
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines results, as plain data (for hashing and for the run record)."""
-        train = {k: v for k, v in _plain(self.train).items() if k not in SPEED_ONLY or v}
+        train = {k: v for k, v in plain(self.train).items() if k not in SPEED_ONLY or v}
         data = {"name": self.name, "train": train, "cv": self.cv.resolved(),
                 "detector": self.detector.as_dict(), "on_miss": self.on_miss, "amp": self.amp}
         if self.test_datasets:  # what every cell is also tested on (absent: the hashes of earlier runs)
             data["test_datasets"] = [t.as_dict() for t in self.test_datasets]
         if self.finetune is not None:
-            data["finetune"] = _plain(self.finetune)
+            data["finetune"] = plain(self.finetune)
         if self.measures is not None:
             data["measures"] = list(self.measures)
         return data
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
@@ -503,6 +505,32 @@ class _Parser:
                 raise self.fail(component.line or _line(data, "tracking"), f"tracking: {exc}") from None
         return found
 
+    def tune(self, data: dict) -> TuneConfig | None:
+        """``tune:``: the search budget every combination gets (hipbench.tuning); needs the ``tune`` extra."""
+        from hipbench.tuning.config import TuneError, parse_tune
+
+        if data.get("tune") is None:
+            return None
+        block = data["tune"]
+
+        def line_of(*keys: str) -> int | None:
+            if not keys:
+                return _line(data, "tune")
+            if keys[0] == "space" and len(keys) > 1:
+                return _line(block.get("space"), keys[1]) or _line(block, "space")
+            return _line(block, keys[0]) or _line(data, "tune")
+
+        from hipbench.runner.executor import MissingExtra, require_extra
+
+        try:
+            require_extra("optuna", "tune")
+        except MissingExtra as exc:  # stop before any training, with the pip command
+            raise self.fail(line_of(), f"tune: {exc}") from None
+        try:
+            return parse_tune(block, line_of)
+        except TuneError as exc:
+            raise self.fail(exc.line, str(exc)) from None
+
     def robustness(self, data: dict) -> str | None:
         """``robustness:``: a suite name (``default``, ``quick``) or a list of perturbations, run over every
         trained cell after the cells (``hipbench.robustness``); ``{suite: NAME}`` works too."""
@@ -658,7 +686,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         given, absent = ("backbones", "heads") if "backbones" in data else ("heads", "backbones")
         raise parser.fail(_line(data, given), f"'{given}:' without '{absent}:': the two are crossed into a grid; "
                           f"give both, or list every model under 'models:'")
-    return Benchmark(
+    bench = Benchmark(
         name=str(data.get("name") or (path.stem if path else "benchmark")), path=path,
         datasets=parser.components(data, "datasets", True),
         backbones=parser.components(data, "backbones", not models),
@@ -669,8 +697,16 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         framings=framings, test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
         measures=parser.measures(data), tracking=parser.tracking(data), tta=parser.tta(data),
-        robustness=parser.robustness(data), models=models,
+        robustness=parser.robustness(data), models=models, tune=parser.tune(data),
     )
+    if bench.tune is not None:
+        from hipbench.tuning.config import TuneError, check_space
+
+        try:
+            check_space(bench.tune, bench.combinations())
+        except TuneError as exc:
+            raise parser.fail(exc.line, str(exc)) from None
+    return bench
 
 
 def load_benchmark(path: str | Path) -> Benchmark:

@@ -100,6 +100,8 @@ def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: st
     data["combination"]["dataset"] = dataset_identity(combination.dataset)
     if bench.test_datasets:
         data["benchmark"]["test_datasets"] = [dataset_identity(t) for t in bench.test_datasets]
+    if bench.tune is not None and combination.baseline is None:  # absent: untuned cells keep their hashes
+        data["tune"] = bench.tune.resolved(combination)
     revisions = plugin_revisions(combination)
     if revisions:
         data["revisions"] = revisions

@@ -408,7 +408,8 @@ def machine_description(device: Any) -> str:
 
 def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: Any, images: int | None = None
                      ) -> float:
-    """Rough duration of the grid: one timed training step per combination, times the steps of every fold."""
+    """Rough duration of the grid: one timed training step per combination, times the steps of every fold (and of
+    every tuning trial, counted unpruned)."""
     from hipbench.registry import FRAMINGS
     from hipbench.runner.cell import time_training_step
 
@@ -423,6 +424,8 @@ def estimate_seconds(bench: Benchmark, combinations: list[Combination], device: 
         except Exception:
             per_image = 2
         steps = bench.train.epochs * max(1, int(np.ceil(per_image * train_images / bench.train.batch_size)))
+        if bench.tune is not None and combination.baseline is None:  # every trial, unpruned, then the final fit
+            steps *= bench.tune.trials + 1
         try:
             total += time_training_step(bench, combination, device, size) * steps * bench.cv.total_folds * 1.15
         except Exception:  # a combination that cannot even take a step fails properly in its cell

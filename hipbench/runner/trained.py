@@ -85,7 +85,9 @@ def model_card(config: dict[str, Any], result: dict[str, Any], schema: LandmarkS
     from hipbench.schema import schema_to_spec
     from hipbench.training.augment import IMAGENET_MEAN, IMAGENET_STD
 
-    framing = stored_framing(result, config["combination"])
+    trained_as = result.get("trained_as") or {}  # a tuned cell: the values its tuning chose
+    combination = trained_as.get("combination", config["combination"])
+    framing = stored_framing(result, combination)
     detector = None
     if framing.get("uses_detector", True) and result.get("detector", {}).get("type") not in (None, "none"):
         detector = dict(result["detector"])
@@ -97,10 +99,11 @@ def model_card(config: dict[str, Any], result: dict[str, Any], schema: LandmarkS
     metrics = result.get("metrics") or {}
     return {
         "format": CARD_FORMAT, "hipbench": __version__, "key": result.get("key"), "fold": result.get("fold"),
-        "combination": config["combination"], "schema": schema_to_spec(schema), "framing": framing,
+        "combination": combination, "schema": schema_to_spec(schema), "framing": framing,
         "input": {"size": framing.get("input_size"), "channels": 3, "grey_to_rgb": True, "scale": 1 / 255,
                   "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
-        "train": config["benchmark"]["train"], "on_miss": config["benchmark"].get("on_miss", "missing"),
+        "train": trained_as.get("train", config["benchmark"]["train"]),
+        "on_miss": config["benchmark"].get("on_miss", "missing"),
         "detector": detector,
         "data": {"dataset": config["combination"]["dataset"], "train_images": len(train_ids), "synthetic": synthetic,
                  "train_ids_sha256": hashlib.sha256("\n".join(train_ids).encode()).hexdigest()},
