@@ -276,11 +276,15 @@ def test_bombs_are_refused_before_decoding_within_200_mb(tmp_path: Path) -> None
     assert len(list((tmp_path / "work" / "uploads").iterdir())) == 2  # the two warm-up uploads only
 
 
-def test_the_pixel_limit_is_a_serve_option(tmp_path: Path) -> None:
-    api = client(tmp_path, max_pixels=96 * 95)
+def test_the_pixel_limit_is_a_serve_option(data: Path, tmp_path: Path) -> None:
+    api = client(tmp_path, data, max_pixels=96 * 95)
     refused = api.post("/api/uploads", content=hostile.png_with_text(hostile.phantom_pixels()), headers=WRITE)
     assert refused.status_code == 413 and "at most 0.00912 megapixels are decoded" in refused.json()["error"]
     assert api.get("/api/info").json()["max_pixels"] == 96 * 95
+    for answer in (api.get("/api/review/pixels.png", params={"name": "spare.png"}),
+                   api.post("/api/review/predict", json={"name": "spare.png", "model": "any"}, headers=WRITE)):
+        assert answer.status_code == 400 and "megapixels" in answer.json()["error"], answer.text
+        assert str(data) not in answer.text  # the image named relative to the folder
 
 
 # names, requests and files ------------------------------------------------------------------------

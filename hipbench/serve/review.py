@@ -23,6 +23,7 @@ import numpy as np
 
 from hipbench.data.annotations import check_sides
 from hipbench.data.dataset import DatasetError, check_points, detect_format, list_images
+from hipbench.data.images import ImageInfo
 from hipbench.schema import LandmarkSchema, generic_schema, get_schema
 from hipbench.serve.annotation_io import WRITABLE_FORMATS, annotation_text, read_back, same_points
 from hipbench.serve.audit import AuditLog, point_changes
@@ -146,7 +147,7 @@ class ReviewFolder:
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
 
-    def probe(self, image: Path) -> Any:
+    def probe(self, image: Path) -> ImageInfo:
         """Size and spacing of ``image`` (an :meth:`image_path`) from its header; a decoder's message, which
         holds the file's absolute path, becomes one with its relative name."""
         from hipbench.data.images import ImageReadError, probe_image
@@ -155,6 +156,18 @@ class ReviewFolder:
             return probe_image(image)
         except ImageReadError:
             raise ValueError(f"{self._relative(image)} cannot be read as an image") from None
+
+    def decodable(self, name: Any, max_pixels: int | None = None) -> Path:
+        """The path of image ``name`` once its header shows at most ``max_pixels`` pixels."""
+        from hipbench.data.images import ImageTooLarge, check_pixel_count
+
+        image = self.image_path(name)
+        try:
+            width, height = self.probe(image).size
+            check_pixel_count(width, height, max_pixels)
+        except ImageTooLarge as exc:
+            raise ValueError(f"{self._relative(image)} is not decoded: {exc}") from None
+        return image
 
     def decode(self, name: Any, max_pixels: int | None = None) -> np.ndarray:
         """The pixels of image ``name`` (at most ``max_pixels``), float32 in [0, 1]."""

@@ -45,16 +45,21 @@ async def pixels(request: Request) -> Response:
 def _image_path(shared: Services, body: dict[str, Any]) -> Any:
     if body.get("upload") is not None:
         return shared.uploads.get(body["upload"]).path
-    return _folder(shared).image_path(body.get("name"))
+    return _folder(shared).decodable(body.get("name"), shared.config.max_pixels)
 
 
 @api
 async def predict(request: Request) -> Response:
+    from hipbench.data.images import ImageReadError
+
     body = await json_body(request)
     shared = services(request)
     path = _image_path(shared, body)
     model = shared.models.get(body.get("model")).id
-    prediction, _, predictor, reason = await threaded(shared.models.predict, model, path)
+    try:
+        prediction, _, predictor, reason = await threaded(shared.models.predict, model, path)
+    except ImageReadError:  # its message holds the file's absolute path
+        raise ApiError(400, f"{path.name} cannot be decoded") from None
     if shared.review is not None and predictor.schema.names != shared.review.schema.names:
         raise ApiError(400, f"the model predicts schema {predictor.schema.name!r}; this folder's annotations use "
                             f"{shared.review.schema.name!r}: start from empty instead")
