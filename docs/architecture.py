@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("interface", ("cli", "serve", "__main__")),
     ("gather", ("leaderboard", "robustness")),
     ("run", ("runner",)),
-    ("training", ("training",)),
+    ("training", ("training", "tuning")),
     ("views", ("pipeline",)),
     ("models", ("models",)),
     ("definitions", ("metrics", "measures", "geometry", "data", "imaging", "schema")),

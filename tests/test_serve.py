@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import REPO_ROOT, SHARED_DATA, run_cli
+from tests.conftest import REPO_ROOT, SAMPLES, run_cli
 
 pytest.importorskip("starlette", reason="needs the serve extra: pip install -e '.[serve]'")
 pytest.importorskip("httpx", reason="Starlette's test client needs httpx")
@@ -27,9 +27,9 @@ from starlette.testclient import TestClient  # noqa: E402
 from hipbench.serve.app import create_app  # noqa: E402
 from hipbench.serve.config import ServeConfig  # noqa: E402
 
-DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_1.dcm"  # CC BY 4.0, Fraiwan et al. 2022 (see its README)
-JPEG = SHARED_DATA / "jordan_xray" / "images" / "331_DDH_10.jpg"
-MTDDH = SHARED_DATA / "mtddh_labels"  # CC BY 4.0, MTDDH (Sci Data 2025) via radoss-org (see its README)
+DICOM = SAMPLES / "jordan_xray" / "dicoms" / "331_DDH_1.dcm"  # CC BY 4.0, Fraiwan et al. 2022 (see its README)
+JPEG = SAMPLES / "jordan_xray" / "images" / "331_DDH_10.jpg"
+MTDDH = SAMPLES / "mtddh_labels"  # CC BY 4.0, MTDDH (Sci Data 2025) via radoss-org (see its README)
 WRITE = {"X-Requested-With": "hipbench"}
 BENCH = """
 name: served

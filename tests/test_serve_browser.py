@@ -19,9 +19,9 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, SHARED_DATA, run_cli
+from tests.conftest import REPO_ROOT, SAMPLES, run_cli
 
-DICOM = SHARED_DATA / "jordan_xray" / "dicoms" / "331_DDH_10.dcm"  # CC BY 4.0, Fraiwan et al. 2022 (see README)
+DICOM = SAMPLES / "jordan_xray" / "dicoms" / "331_DDH_10.dcm"  # CC BY 4.0, Fraiwan et al. 2022 (see README)
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 BENCH = """
 name: browsed

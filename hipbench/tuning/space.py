@@ -182,10 +182,8 @@ def apply_values(train: Any, combination: Any, values: Mapping[str, Any]) -> tup
         train_changes["augmentation"] = dataclasses.replace(train.augmentation, **augment_changes)
     new_train = dataclasses.replace(train, **train_changes) if train_changes else train
     changes: dict[str, Any] = {"head": dataclasses.replace(combination.head, kwargs=head)}
-    if loss_kwargs is not None:
-        from hipbench.runner.config import Component
-
-        loss = combination.loss or Component(_components(combination)["loss"][0])
+    if loss_kwargs is not None:  # the head's default loss becomes an explicit entry of the same component type
+        loss = combination.loss or type(combination.head)(_components(combination)["loss"][0])
         changes["loss"] = dataclasses.replace(loss, kwargs={**loss.kwargs, **loss_kwargs})
     return new_train, dataclasses.replace(combination, **changes)
 

@@ -39,6 +39,8 @@ class DiskMaskCodec(Codec):
         True
     """
 
+    tune_space = {"radius": {"type": "uniform", "low": 3.0, "high": 10.0}}  # `tune:` default space
+
     def __init__(self, input_size: int, radius: float = 6.0, final_radius: float | None = None, stride: int = 1,
                  threshold: float = 0.5) -> None:
         super().__init__(input_size)

@@ -38,6 +38,9 @@ class GaussianHeatmapCodec(Codec):
         (True, 8.0)
     """
 
+    # the default search space of `tune:` (component_spaces): target width in heatmap pixels
+    tune_space = {"sigma": {"type": "uniform", "low": 1.0, "high": 3.0}}
+
     def __init__(self, input_size: int, stride: int = 4, sigma: float = 2.0, blur_kernel: int = 0) -> None:
         super().__init__(input_size)
         if int(stride) < 1 or sigma <= 0:

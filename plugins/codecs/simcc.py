@@ -55,6 +55,8 @@ class SimCCCodec(Codec):
         True
     """
 
+    tune_space = {"sigma": {"type": "uniform", "low": 2.0, "high": 8.0}}  # `tune:` default space (label smoothing)
+
     def __init__(self, input_size: int, split_ratio: float = 2.0, sigma: float = 6.0) -> None:
         super().__init__(input_size)
         if split_ratio <= 0 or sigma <= 0:

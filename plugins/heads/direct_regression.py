@@ -27,6 +27,8 @@ class DirectRegressionHead(KeypointHead):
     default_loss = "l1"
     default_codec = {"type": "regression"}
 
+    tune_space = {"dropout": {"type": "uniform", "low": 0.0, "high": 0.5}}  # `tune:` default space
+
     def __init__(self, in_channels: Sequence[int], in_strides: Sequence[int], num_keypoints: int, input_size: int,
                  in_index: int = -1, hidden: int = 256, dropout: float = 0.0,
                  codec: Mapping[str, Any] | None = None) -> None:

@@ -52,6 +52,8 @@ class HeatmapMSELoss(KeypointLoss):
     output_kinds = ("heatmap",)
     revision: ClassVar[int] = 2  # 2: the foreground weight (1: plain MSE, which collapses)
 
+    tune_space = {"foreground_weight": {"type": "loguniform", "low": 1.0, "high": 30.0}}  # `tune:` default space
+
     def __init__(self, foreground_weight: float = 10.0, loss_weight: float = 1.0) -> None:
         super().__init__(loss_weight)
         if foreground_weight < 0:
