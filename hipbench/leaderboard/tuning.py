@@ -59,7 +59,7 @@ def note_unequal_budgets(rows: list[dict[str, Any]]) -> None:
         >>> a = {"dataset": "d", "baseline": None, "tuning": "8 trials, 0 pruned, 0.1 CPU-h", "tuning_budget": "x"}
         >>> b = {"dataset": "d", "baseline": None, "tuning": "defaults", "tuning_budget": None}
         >>> note_unequal_budgets([a, b]); b["notes"]
-        ['tuning budgets differ within this group (defaults vs 8 trials): not comparable']
+        ['tuning budgets differ within this group (8 trials vs defaults): not comparable']
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:

@@ -226,6 +226,24 @@ def build_model(backbone: dict, head: dict, num_keypoints: int, input_size: int,
     return KeypointModel(net, head_module, neck_module)
 
 
+def resolved_parts(head: Mapping[str, Any], loss: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    """The codec and loss configs a head entry trains with: its class's ``default_codec`` updated by the entry's
+    ``codec``, and ``loss`` or, when None, the head's ``default_loss`` (a name or a config). Nothing is built.
+
+    Example:
+        >>> resolved_parts({"type": "heatmap", "codec": {"sigma": 3.0}}, None)
+        ({'type': 'gaussian_heatmap', 'sigma': 3.0}, {'type': 'heatmap_mse'})
+    """
+    from hipbench.registry import HEADS
+
+    head_cls = HEADS.get(str(head["type"]))
+    codec = {**getattr(head_cls, "default_codec", {}), **(head.get("codec") or {})}
+    if loss is not None:
+        return codec, dict(loss)
+    default = getattr(head_cls, "default_loss", None)
+    return codec, ({"type": default} if isinstance(default, str) else dict(default or {}))
+
+
 def _loss_type(loss: dict | str | None) -> str | None:
     if loss is None:
         return None

@@ -232,12 +232,10 @@ def _detector(bench: Benchmark, fold: FoldData) -> dict[str, Any]:
 
 def build_loss(combination: Combination) -> torch.nn.Module:
     """The combination's loss, or its head's default loss when the benchmark names none."""
-    from hipbench.registry import HEADS, LOSSES
+    from hipbench.models.keypoint_model import resolved_parts
+    from hipbench.registry import LOSSES
 
-    if combination.loss is not None:
-        return LOSSES.build(combination.loss.cfg)
-    default = getattr(HEADS.get(combination.head.type), "default_loss")
-    return LOSSES.build({"type": default} if isinstance(default, str) else dict(default))
+    return LOSSES.build(resolved_parts(combination.head.cfg, combination.loss.cfg if combination.loss else None)[1])
 
 
 def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, name: str = "predictions") -> None:

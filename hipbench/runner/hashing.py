@@ -63,6 +63,7 @@ def plugin_revisions(combination: Combination) -> dict[str, Any]:
         >>> sorted(plugin_revisions(c))
         ['head', 'loss']
     """
+    from hipbench.models.keypoint_model import resolved_parts
     from hipbench.registry import CODECS, HEADS, LOSSES
     from hipbench.registry.loader import PluginError
 
@@ -70,13 +71,9 @@ def plugin_revisions(combination: Combination) -> dict[str, Any]:
         return {}
     found: dict[str, Any] = {}
     try:
-        head_cls = HEADS.get(combination.head.type)
-        codec = {**getattr(head_cls, "default_codec", {}), **combination.head.kwargs.get("codec", {})}
-        default_loss = getattr(head_cls, "default_loss", None)
-        loss = combination.loss.type if combination.loss is not None else (
-            default_loss if isinstance(default_loss, str) else (default_loss or {}).get("type"))
+        codec, loss = resolved_parts(combination.head.cfg, combination.loss.cfg if combination.loss else None)
         for role, registry, name in (("head", HEADS, combination.head.type), ("codec", CODECS, codec.get("type")),
-                                     ("loss", LOSSES, loss)):
+                                     ("loss", LOSSES, loss.get("type"))):
             revision = getattr(registry.get(name), "revision", None) if name else None
             if revision is not None:
                 found[role] = revision

@@ -77,20 +77,15 @@ RESERVED = {"codec", "input_size", "in_channels", "in_strides", "num_keypoints"}
 
 def _components(combination: Any) -> dict[str, tuple[str, Any]]:
     """What a path can reach beyond ``train``: ``head``, ``head.codec`` and ``loss``, as (name, class)."""
+    from hipbench.models.keypoint_model import resolved_parts
     from hipbench.registry import CODECS, HEADS, LOSSES
 
-    head_cls = HEADS.get(combination.head.type)
-    codec = {**getattr(head_cls, "default_codec", {}), **combination.head.kwargs.get("codec", {})}
-    if combination.loss is not None:
-        loss_type = combination.loss.type
-    else:
-        default = getattr(head_cls, "default_loss", None)
-        loss_type = default if isinstance(default, str) else (default or {}).get("type")
-    found = {"head": (combination.head.type, head_cls)}
+    codec, loss = resolved_parts(combination.head.cfg, combination.loss.cfg if combination.loss else None)
+    found = {"head": (combination.head.type, HEADS.get(combination.head.type))}
     if codec.get("type"):
         found["head.codec"] = (str(codec["type"]), CODECS.get(codec["type"]))
-    if loss_type:
-        found["loss"] = (str(loss_type), LOSSES.get(loss_type))
+    if loss.get("type"):
+        found["loss"] = (str(loss["type"]), LOSSES.get(loss["type"]))
     return found
 
 
