@@ -12,13 +12,12 @@ import hashlib
 import io
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.error import URLError
-from urllib.request import Request
 
 import numpy as np
 import pytest
@@ -30,7 +29,6 @@ from hipbench.data.download import (
     STATE_DIR,
     DownloadError,
     Manifest,
-    _StayLocal,
     download,
     git_blob_sha1,
     is_loopback,
@@ -82,7 +80,11 @@ def source_files() -> dict[str, bytes]:
 class Mirror:
     """What the local server serves and what it was asked for. ``drop_after[path] = n``: the next response
     for that file stops after n body bytes; ``corrupt[path] = k``: the next k responses flip a byte;
-    ``ignore_range``: answer 200 with the whole file to Range requests."""
+    ``ignore_range``: answer 200 with the whole file to Range requests; ``limits[path]``: replies
+    (status, headers, body) given, one per request, before the path is served; ``redirects[path]``: answer
+    302 to that location; ``delay_s``: hold each file reply that long (to make downloads overlap).
+    Counted: ``connections`` (TCP connections accepted), ``max_inflight`` (file replies at once),
+    ``auth`` (each request's Authorization header, or None)."""
 
     url: str
     routes: dict[str, Any]
@@ -92,6 +94,14 @@ class Mirror:
     drop_after: dict[str, int] = field(default_factory=dict)
     corrupt: dict[str, int] = field(default_factory=dict)
     ignore_range: bool = False
+    limits: dict[str, list[tuple[int, dict[str, str], str]]] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    connections: int = 0
+    inflight: int = 0
+    max_inflight: int = 0
+    auth: list[str | None] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def raw(self, path: str) -> str:
         return f"/raw/{OWNER}/{REPO}/{COMMIT}/{FOLDER}/{path}"
@@ -115,14 +125,29 @@ def _routes(files: dict[str, bytes]) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as GitHub's hosts
     mirror: Mirror
 
     def log_message(self, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        mirror = self.server.mirror  # type: ignore[attr-defined]
+        with mirror.lock:
+            mirror.connections += 1
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         mirror = self.server.mirror  # type: ignore[attr-defined]
         mirror.requests.append(self.path)
+        mirror.auth.append(self.headers.get("Authorization"))
+        if self.path in mirror.redirects:
+            self._send(302, b"", {"Location": mirror.redirects[self.path]})
+            return
+        if mirror.limits.get(self.path) and self.path not in mirror.drop_after:  # a cut comes first
+            status, headers, text = mirror.limits[self.path].pop(0)
+            self._send(status, text.encode(), {"Content-Type": "application/json", **headers})
+            return
         body = mirror.routes.get(self.path)
         if body is None:
             self.send_error(404)
@@ -140,7 +165,15 @@ class _Handler(BaseHTTPRequestHandler):
         if wanted and not mirror.ignore_range:
             start = int(wanted.removeprefix("bytes=").split("-")[0])
             status, headers = 206, {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
-        self._send(status, body[start:], headers, limit=mirror.drop_after.pop(self.path, None))
+        with mirror.lock:
+            mirror.inflight += 1
+            mirror.max_inflight = max(mirror.max_inflight, mirror.inflight)
+        try:
+            time.sleep(mirror.delay_s)
+            self._send(status, body[start:], headers, limit=mirror.drop_after.pop(self.path, None))
+        finally:
+            with mirror.lock:
+                mirror.inflight -= 1
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], limit: int | None = None) -> None:
         self.send_response(status)
@@ -148,9 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        sent = body if limit is None else body[:limit]  # then HTTP/1.0 closes the connection: a cut download
+        sent = body if limit is None else body[:limit]
+        if limit is not None:
+            self.close_connection = True  # then the connection closes mid-body: a cut download
         self.wfile.write(sent)
-        if headers.get("Content-Type") is None:
+        if headers.get("Content-Type") is None and status < 300:
             self.server.mirror.served[self.path] += len(sent)  # type: ignore[attr-defined]
 
 
@@ -332,13 +367,18 @@ def test_offline_without_a_loopback_mirror_names_the_missing_file(mirror: Mirror
     assert len(mirror.requests) == seen  # no connection was opened
 
 
-def test_loopback_detection_and_no_redirect_off_the_machine() -> None:
+def test_loopback_detection_and_no_redirect_off_the_machine(mirror: Mirror, tmp_path: Path) -> None:
     assert all(map(is_loopback, ["http://127.0.0.1:1/", "http://localhost/x", "http://[::1]:8/", "http://127.8.0.1"]))
     assert not any(map(is_loopback, ["https://raw.githubusercontent.com/x", "http://10.0.0.1/", "http://localhost.x/"]))
-    request = Request("http://127.0.0.1:1/raw/x")
-    with pytest.raises(URLError, match="redirect to https://example.org/x refused"):
-        _StayLocal().redirect_request(request, None, 302, "Found", {}, "https://example.org/x")
-    assert _StayLocal().redirect_request(request, None, 302, "Found", {}, "http://127.0.0.1:1/y") is not None
+    label = next(p for p in sorted(mirror.routes) if p.endswith(".txt"))
+    mirror.redirects[label] = "https://example.org/x"  # offline: refused before it is followed, not retried
+    with pytest.raises(DownloadError, match="redirect to https://example.org/x refused: HIPBENCH_OFFLINE=1"):
+        download("mtddh", tmp_path / "away", base_url=mirror.url, retries=3, log=_quiet)
+    assert mirror.requests.count(label) == 1
+    mirror.redirects[label] = mirror.url + mirror.raw("moved.txt")  # a redirect that stays on the machine
+    mirror.routes[mirror.raw("moved.txt")] = mirror.routes[label]
+    download("mtddh", tmp_path / "near", base_url=mirror.url, log=_quiet)
+    assert mirror.raw("moved.txt") in mirror.requests
 
 
 def test_summary_reports_bad_labels_with_the_source_outlier_flag(tmp_path: Path) -> None:

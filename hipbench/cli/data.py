@@ -97,11 +97,17 @@ def stats_command(root: str, out: str, fmt: str) -> None:
                    "(127.0.0.1, localhost) is used even under HIPBENCH_OFFLINE=1.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(min=0),
               help="Network retries per request; each resumes from the .part file.")
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(min=1, max=16),
+              help="Files fetched at once (connections kept alive, one pool per host).")
+@click.option("--max-wait", default=900, show_default=True, type=click.IntRange(min=0), metavar="SECONDS",
+              help="Longest rate-limit wait (Retry-After, X-RateLimit-Reset) to sit out; a longer one stops the "
+                   "run ('rate-limited: rerun resumes'). Waits do not use up --retries.")
 @click.option("--list", "list_sources", is_flag=True, help="List the downloadable datasets, their licences and URLs.")
-def download_command(source: str | None, out: str | None, base_url: str | None, retries: int,
-                     list_sources: bool) -> None:
+def download_command(source: str | None, out: str | None, base_url: str | None, retries: int, jobs: int,
+                     max_wait: int, list_sources: bool) -> None:
     """Download SOURCE (e.g. mtddh) into --out: resumable, every file verified, licence and attribution
-    written beside the data. Exit 1 when a file fails verification."""
+    written beside the data. $GITHUB_TOKEN, when set, is sent to api.github.com and raw.githubusercontent.com
+    only (higher rate limits). Exit 1 when a file fails verification or a rate limit stops the run."""
     from hipbench.data.sources import SOURCES, describe
 
     if list_sources:
@@ -113,7 +119,8 @@ def download_command(source: str | None, out: str | None, base_url: str | None, 
     from hipbench.offline import DownloadForbidden
 
     try:
-        result = download(source, out, base_url=base_url, retries=retries, log=click.echo)
+        result = download(source, out, base_url=base_url, retries=retries, log=click.echo, jobs=jobs,
+                          max_wait_s=float(max_wait))
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
     except (DownloadForbidden, DownloadError, ValueError, OSError) as exc:

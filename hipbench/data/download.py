@@ -16,9 +16,13 @@ Steps:
 
 1. The file list is fetched once and saved as ``DIR/.hipbench/download.json`` (commit, path, size, checksum);
    reruns reuse it, so they resume the same snapshot. Delete that file to list the source again.
-2. Each missing file is streamed to ``DIR/<path>.part``. An existing ``.part`` continues with an HTTP Range
-   request; a server that answers 200 instead of 206 restarts that file. Network errors are retried
-   (``retries``), each retry resuming from the ``.part``.
+2. Each missing file is streamed to ``DIR/<path>.part``, ``jobs`` files at a time over one keep-alive session
+   per host (:mod:`hipbench.data.http_session`; ``$GITHUB_TOKEN`` goes to the API and raw hosts only). An
+   existing ``.part`` continues with an HTTP Range request; a server that answers 200 instead of 206 restarts
+   that file. Network errors are retried (``retries``), each retry resuming from the ``.part``. Rate-limit
+   replies are waited out as announced, without using up ``retries``; one asking for more than ``max_wait_s``
+   stops the run with :class:`~hipbench.data.fetcher.RateLimited` ("rate-limited: rerun resumes"); see
+   :mod:`hipbench.data.fetcher`.
 3. Size and checksum are verified, then the file is renamed into place atomically. Files already present and
    verified are skipped, so rerunning after a kill resumes. A checksum mismatch is reported (path, expected,
    actual) and the file fetched once more; a second mismatch ends in :class:`IntegrityError`.
@@ -42,34 +46,29 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import http.client
-import ipaddress
 import json
 import os
-import time
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
-from urllib.error import HTTPError, URLError
+from typing import Callable
 from urllib.parse import quote, urlsplit
-from urllib.request import HTTPRedirectHandler, OpenerDirector, ProxyHandler, Request, build_opener
 
 from hipbench import __version__
+from hipbench.data.fetcher import DEFAULT_MAX_WAIT_S, DownloadError, Fetcher, RateLimited
+from hipbench.data.http_session import Sessions, github_token, is_loopback
+from hipbench.data.rate_limits import Clock, GateClosed
 from hipbench.data.sources import DataSource, get_source, target_path
 from hipbench.offline import forbid_download, offline_requested
 
 STATE_DIR = ".hipbench"
 MANIFEST_NAME = "download.json"
-CHUNK = 1 << 16
-TIMEOUT_S = 60.0
 USER_AGENT = f"hipbench/{__version__}"
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+DEFAULT_JOBS = 4
 Log = Callable[[str], None]
-
-
-class DownloadError(RuntimeError):
-    """The file list or a file could not be fetched; the message names it and says how to resume."""
 
 
 class IntegrityError(DownloadError):
@@ -79,10 +78,6 @@ class IntegrityError(DownloadError):
         self.failures = failures
         super().__init__(f"{len(failures)} file(s) failed verification twice (each was downloaded again once):\n"
                          + "\n".join(f"  {f}" for f in failures))
-
-
-class _ShortRead(OSError):
-    """The server closed the connection before the whole file arrived."""
 
 
 # checksums ---------------------------------------------------------------------------------------
@@ -168,17 +163,6 @@ class Manifest:
 
 
 # where to connect --------------------------------------------------------------------------------
-def is_loopback(url: str) -> bool:
-    """True when ``url``'s host is this machine (127.0.0.0/8, ``localhost``, ``::1``)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Endpoints:
     """Base URLs for the API, raw files and LFS objects; ``mirror`` is the override they came from, if any.
@@ -218,109 +202,6 @@ class Endpoints:
     def commit_url(self, source: DataSource) -> str:
         loc = source.location
         return f"{self.api}/repos/{loc.owner}/{loc.repo}/commits/{quote(loc.ref)}"
-
-
-class _StayLocal(HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        if not is_loopback(newurl):
-            raise URLError(f"redirect to {newurl} refused: HIPBENCH_OFFLINE=1 allows only loopback hosts")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _opener(endpoints: Endpoints) -> OpenerDirector:
-    if not endpoints.loopback:
-        return build_opener()
-    # a proxy from the environment must not carry loopback traffic off the machine
-    handlers: list[Any] = [ProxyHandler({})]
-    if offline_requested():
-        handlers.append(_StayLocal())
-    return build_opener(*handlers)
-
-
-# fetching ----------------------------------------------------------------------------------------
-class Fetcher:
-    """HTTP for one download run: JSON listings and resumable, verified files, with ``retries`` per request."""
-
-    def __init__(self, endpoints: Endpoints, retries: int = 3, backoff_s: float = 1.0, log: Log = print,
-                 timeout_s: float = TIMEOUT_S) -> None:
-        self.opener = _opener(endpoints)
-        self.retries, self.backoff_s, self.log, self.timeout_s = retries, backoff_s, log, timeout_s
-        self.bar: Any = None
-
-    def _open(self, url: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
-        request = Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
-        return self.opener.open(request, timeout=self.timeout_s)
-
-    def _retrying(self, what: str, action: Callable[[], Any], resume_hint: str = "") -> Any:
-        attempt = 0
-        while True:
-            try:
-                return action()
-            except HTTPError as exc:
-                if exc.code < 500 and exc.code not in (408, 429):
-                    raise DownloadError(f"{what}: HTTP {exc.code} {exc.reason} from {exc.url}") from None
-                error: Exception = exc
-            except (URLError, OSError, http.client.HTTPException) as exc:
-                error = exc
-            attempt += 1
-            if attempt > self.retries:
-                raise DownloadError(f"{what}: {error}{resume_hint}") from None
-            self.log(f"{what}: {error}; retry {attempt}/{self.retries}")
-            time.sleep(self.backoff_s * attempt)
-
-    def json(self, url: str) -> Any:
-        """The JSON document at ``url``."""
-        def get() -> Any:
-            with self._open(url, {"Accept": "application/vnd.github+json"}) as response:
-                return json.loads(response.read())
-        try:
-            return self._retrying(url, get)
-        except ValueError as exc:
-            raise DownloadError(f"{url}: not a JSON reply ({exc})") from None
-
-    def stream(self, url: str, part: Path, size: int, name: str) -> None:
-        """Fetch ``url`` into ``part`` until it holds ``size`` bytes, resuming from what ``part`` already has."""
-        hint = f"; rerun the same command to resume from {part}"
-        self._retrying(name, lambda: self._stream_once(url, part, size, name), hint)
-
-    def _stream_once(self, url: str, part: Path, size: int, name: str) -> None:
-        offset = part.stat().st_size if part.exists() else 0
-        if offset > size:
-            self.discard(part, offset)
-            offset = 0
-        if offset == size:
-            return
-        try:
-            response = self._open(url, {"Range": f"bytes={offset}-"} if offset else None)
-        except HTTPError as exc:
-            if exc.code == 416:  # the .part does not fit the file any more: start over
-                self.discard(part, offset)
-                raise _ShortRead(f"range {offset}- refused (HTTP 416); restarting the file") from None
-            raise
-        with response:
-            if offset and response.status != 206:
-                self.log(f"{name}: the server ignored the range request (HTTP {response.status}); restarting the file")
-                self.discard(part, offset)
-                offset = 0
-            elif offset and not (response.headers.get("Content-Range") or "").startswith(f"bytes {offset}-"):
-                self.discard(part, offset)
-                raise _ShortRead(f"unexpected Content-Range {response.headers.get('Content-Range')!r}; restarting")
-            part.parent.mkdir(parents=True, exist_ok=True)
-            with open(part, "ab" if offset else "wb") as handle:
-                while chunk := response.read(CHUNK):
-                    handle.write(chunk)
-                    if self.bar is not None:
-                        self.bar.update(len(chunk))
-        got = part.stat().st_size
-        if got < size:
-            raise _ShortRead(f"connection closed after {got} of {size} bytes")
-
-    def discard(self, part: Path, nbytes: int) -> None:
-        """Delete ``part``; its ``nbytes`` will be fetched again."""
-        part.unlink(missing_ok=True)
-        if self.bar is not None and nbytes:
-            self.bar.total += nbytes  # those bytes will come again
-            self.bar.refresh()
 
 
 def list_github(fetcher: Fetcher, source: DataSource, endpoints: Endpoints) -> Manifest:
@@ -518,71 +399,38 @@ def _forbid_missing(source: DataSource, root: Path, missing: list[Entry], corrup
 
 
 def download(source_name: str, out: str | Path, base_url: str | None = None, retries: int = 3,
-             log: Log = print, progress: bool | None = None, backoff_s: float = 1.0) -> DownloadResult:
+             log: Log = print, progress: bool | None = None, backoff_s: float = 1.0, jobs: int = DEFAULT_JOBS,
+             max_wait_s: float = DEFAULT_MAX_WAIT_S, token: str | None = None,
+             clock: Clock | None = None) -> DownloadResult:
     """Download ``source_name`` into ``out`` (resuming, verifying), then summarise it and write the notices.
 
     ``base_url`` (else ``$HIPBENCH_MTDDH_URL``) replaces the source's location; see the module docstring for
-    the offline rule. ``progress=None`` shows the byte progress bar only on a terminal.
+    the offline rule. ``jobs`` files are fetched at once; ``max_wait_s`` caps a rate-limit wait (longer: the
+    run stops with :class:`RateLimited`); ``token`` (else ``$GITHUB_TOKEN``) goes to GitHub's API and raw
+    hosts only; ``clock`` replaces the real clock (tests). ``progress=None`` shows the byte progress bar only
+    on a terminal.
     """
-    from tqdm import tqdm
-
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     source = get_source(source_name)
     root = Path(out)
     endpoints = Endpoints.for_source(source, base_url)
     online = endpoints.loopback or not offline_requested()
-    fetcher = Fetcher(endpoints, retries=retries, backoff_s=backoff_s, log=log)
+    sessions = Sessions(jobs, token=token or github_token(), loopback=endpoints.loopback,
+                        stay_local=endpoints.loopback and offline_requested(), user_agent=USER_AGENT)
+    fetcher = Fetcher(sessions, retries=retries, backoff_s=backoff_s, log=log, max_wait_s=max_wait_s, clock=clock)
     manifest_path = root / STATE_DIR / MANIFEST_NAME
-
-    if manifest_path.is_file():
+    with sessions:
+        manifest = _manifest(fetcher, source, endpoints, manifest_path, online, log)
+        todo, corrupt = _pending(root, manifest, log)
+        if todo and not online:
+            raise _forbid_missing(source, root, todo, corrupt, manifest.commit, endpoints)
+        skipped = len(manifest.entries) - len(todo)
+        if skipped:
+            log(f"{skipped} file(s) already present and verified")
         try:
-            manifest = Manifest.from_json(manifest_path.read_text())
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DownloadError(f"{manifest_path}: unreadable saved file list ({exc}); delete it to list the "
-                                "source again") from None
-        if manifest.source != source.name:
-            raise DownloadError(f"{root} holds a {manifest.source!r} download, not {source.name!r}; "
-                                "choose another --out")
-        log(f"using the saved file list {manifest_path} (commit {manifest.commit[:12]}, listed {manifest.listed_at})")
-    elif not online:
-        raise forbid_download(f"the {source.name} file list", MANIFEST_NAME, manifest_path.parent,
-                              f"It comes from {endpoints.commit_url(source)} and the trees API. A loopback mirror "
-                              "(--base-url http://127.0.0.1:PORT) is allowed offline.")
-    else:
-        log(f"listing {source.location.web_url} via {endpoints.commit_url(source)}")
-        manifest = list_github(fetcher, source, endpoints)
-        manifest.save(manifest_path)
-        log(f"{len(manifest.entries)} files at commit {manifest.commit[:12]}")
-
-    todo, corrupt = [], set()
-    for entry in manifest.entries:
-        target = root / entry.path
-        if not target.is_file():
-            todo.append(entry)
-        elif (problem := verify(target, entry)) is not None:
-            log(f"{entry.path}: present but does not match the list: expected {entry.digest} "
-                f"({entry.size} bytes), found {problem}; fetching it again")
-            todo.append(entry)
-            corrupt.add(entry.path)
-    if todo and not online:
-        raise _forbid_missing(source, root, todo, corrupt, manifest.commit, endpoints)
-    skipped = len(manifest.entries) - len(todo)
-    if skipped:
-        log(f"{skipped} file(s) already present and verified")
-
-    failures: list[str] = []
-    parts = [root / f"{e.path}.part" for e in todo]
-    resumed = sum(min(p.stat().st_size, e.size) for p, e in zip(parts, todo) if p.is_file())
-    total = sum(e.size for e in todo)
-    with tqdm(total=total, initial=resumed, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=source.name, disable=None if progress is None else not progress) as bar:
-        fetcher.bar = bar
-        try:
-            for entry in todo:
-                failure = _fetch(fetcher, source, manifest, endpoints, root, entry, log)
-                if failure:
-                    failures.append(failure)
+            failures = _fetch_all(fetcher, source, manifest, endpoints, root, todo, jobs, log, progress)
         finally:
-            fetcher.bar = None
             manifest.save(manifest_path)  # keeps LFS resolutions even when the run stops early
     if failures:
         raise IntegrityError(failures)
@@ -597,10 +445,112 @@ def download(source_name: str, out: str | Path, base_url: str | None = None, ret
     return DownloadResult(root, manifest, len(todo), skipped, summary, notices)
 
 
+def _manifest(fetcher: Fetcher, source: DataSource, endpoints: Endpoints, manifest_path: Path, online: bool,
+              log: Log) -> Manifest:
+    """The saved file list, or a fresh listing of the source (saved before any file is fetched)."""
+    root = manifest_path.parent.parent
+    if manifest_path.is_file():
+        try:
+            manifest = Manifest.from_json(manifest_path.read_text())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DownloadError(f"{manifest_path}: unreadable saved file list ({exc}); delete it to list the "
+                                "source again") from None
+        if manifest.source != source.name:
+            raise DownloadError(f"{root} holds a {manifest.source!r} download, not {source.name!r}; "
+                                "choose another --out")
+        log(f"using the saved file list {manifest_path} (commit {manifest.commit[:12]}, listed {manifest.listed_at})")
+        return manifest
+    if not online:
+        raise forbid_download(f"the {source.name} file list", MANIFEST_NAME, manifest_path.parent,
+                              f"It comes from {endpoints.commit_url(source)} and the trees API. A loopback mirror "
+                              "(--base-url http://127.0.0.1:PORT) is allowed offline.")
+    log(f"listing {source.location.web_url} via {endpoints.commit_url(source)}")
+    manifest = list_github(fetcher, source, endpoints)
+    manifest.save(manifest_path)
+    log(f"{len(manifest.entries)} files at commit {manifest.commit[:12]}, {_size_text(manifest.entries)} "
+        "in all by the file list")
+    return manifest
+
+
+def _size_text(entries: list[Entry]) -> str:
+    """Total size of ``entries`` in MiB and bytes, e.g. ``'1.5 MiB (1572864 bytes)'``."""
+    total = sum(e.size for e in entries)
+    return f"{total / 2 ** 20:,.1f} MiB ({total} bytes)"
+
+
+def _pending(root: Path, manifest: Manifest, log: Log) -> tuple[list[Entry], set[str]]:
+    """Entries still to fetch (missing, or present but not matching the list) and the paths of the latter."""
+    todo, corrupt = [], set()
+    for entry in manifest.entries:
+        target = root / entry.path
+        if not target.is_file():
+            todo.append(entry)
+        elif (problem := verify(target, entry)) is not None:
+            log(f"{entry.path}: present but does not match the list: expected {entry.digest} "
+                f"({entry.size} bytes), found {problem}; fetching it again")
+            todo.append(entry)
+            corrupt.add(entry.path)
+    return todo, corrupt
+
+
+def _fetch_all(fetcher: Fetcher, source: DataSource, manifest: Manifest, endpoints: Endpoints, root: Path,
+               todo: list[Entry], jobs: int, log: Log, progress: bool | None) -> list[str]:
+    """Fetch ``todo`` with ``jobs`` threads; return the verification failures. The first other error stops
+    the run: no new file starts, transfers in progress finish, then it is raised (a rate-limit stop with how
+    many files are complete)."""
+    from tqdm import tqdm
+
+    if not todo:
+        return []
+    parts = [root / f"{e.path}.part" for e in todo]
+    resumed = sum(min(p.stat().st_size, e.size) for p, e in zip(parts, todo) if p.is_file())
+    log(f"{len(todo)} file(s) to fetch, {_size_text(todo)}, {jobs} at a time"
+        + (f"; {resumed} bytes already in .part files" if resumed else ""))
+    lock = threading.Lock()
+    failures: list[str] = []
+    done: list[Entry] = []
+
+    def one(entry: Entry) -> None:
+        failure = _fetch(fetcher, source, manifest, endpoints, root, entry, log, lock)
+        with lock:
+            (failures.append(failure) if failure else done.append(entry))
+
+    with tqdm(total=sum(e.size for e in todo), initial=resumed, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=source.name, disable=None if progress is None else not progress) as bar:
+        fetcher.bar = bar
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipbench-download")
+        try:
+            futures = [pool.submit(one, entry) for entry in todo]
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    error = future.exception()
+                    if error is None or isinstance(error, GateClosed):
+                        continue
+                    if not isinstance(error, Exception):
+                        error = DownloadError(f"a download thread ended with {error!r}")
+                    # a download error lets the transfers in progress finish; anything else stops them too
+                    fetcher.gate.stop(error, abort_streams=not isinstance(error, DownloadError))
+        except BaseException:  # Ctrl-C: stop every thread, transfers included (their .part files stay)
+            fetcher.gate.stop(DownloadError("interrupted"), abort_streams=True)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            fetcher.bar = None
+    stopped = fetcher.gate.stopped
+    if isinstance(stopped, RateLimited):
+        raise RateLimited(f"{stopped}. {len(done)} file(s) completed in this run stay; {len(todo) - len(done)} "
+                          "left, files cut short continue from their .part") from None
+    if stopped is not None:
+        raise stopped
+    return failures
+
+
 def _fetch(fetcher: Fetcher, source: DataSource, manifest: Manifest, endpoints: Endpoints, root: Path,
-           entry: Entry, log: Log) -> str | None:
+           entry: Entry, log: Log, lock: threading.Lock) -> str | None:
     """Download, verify (one more try on a mismatch) and place one file, following a Git LFS pointer; return
-    the verification failure, if any."""
+    the verification failure, if any. ``lock`` guards ``manifest``, which the threads share."""
     target = root / entry.path
     part = target.with_name(target.name + ".part")
     url = endpoints.file_url(source, manifest.commit, entry)
@@ -621,8 +571,8 @@ def _fetch(fetcher: Fetcher, source: DataSource, manifest: Manifest, endpoints: 
     log(f"{entry.path}: Git LFS pointer; fetching the object ({size} bytes)")
     lfs_entry = Entry(entry.source_path, entry.path, size, f"sha256:{oid}", lfs=True)
     # the list now names the object, so a run stopped from here on resumes the object, not the pointer
-    manifest.entries[manifest.entries.index(entry)] = lfs_entry
+    with lock:
+        manifest.entries[manifest.entries.index(entry)] = lfs_entry
     target.unlink()
-    if fetcher.bar is not None:
-        fetcher.bar.total += size
-    return _fetch(fetcher, source, manifest, endpoints, root, lfs_entry, log)
+    fetcher.expect_more(size)
+    return _fetch(fetcher, source, manifest, endpoints, root, lfs_entry, log, lock)
