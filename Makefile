@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hipbench-installed
 
-.PHONY: test test-slow test-browser demo install clean-venv
+.PHONY: test test-slow test-browser demo docs install clean-venv
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ demo: $(STAMP)
 	@echo
 	@echo "Leaderboard: runs/quick/leaderboard.md (also .csv and .html, with plots)"
 	@echo "Measure radiographs with it: $(BIN)/hipbench predict hipbench/samples/jordan_xray/dicoms --model runs/quick"
+
+# the documentation site into site/ (MkDocs + Material, mkdocs-click, mkdocstrings): the leaderboard pages are
+# regenerated from leaderboard/, and --strict fails on any broken link or reference
+docs: $(STAMP)
+	$(BIN)/python -m pip install -e ".[docs]"
+	$(BIN)/python docs/gen_leaderboards.py
+	$(BIN)/mkdocs build --strict
 
 clean-venv:
 	rm -rf $(VENV)

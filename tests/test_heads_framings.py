@@ -8,7 +8,7 @@ from hipbench.registry import FRAMINGS, HEADS
 
 BUILT_IN_HEADS = ["direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv", "heatmap", "integral",
                   "dilated_mask"]
-# the top-down coordinate heads stayed at the mean shape on whole images (README, "Framings"): refused there
+# the top-down coordinate heads stayed at the mean shape on whole images (docs/guide/framings.md): refused there
 REFUSED_ON_WHOLE_IMAGES = {"direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv"}
 
 

@@ -89,7 +89,7 @@ def test_sample_mtddh_labels_measured_with_tonnis_and_ce(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     header = result.stdout.splitlines()[0]
     assert "Tönnis L" in header and "CE R" in header and "Hilgenreiner h L" in header
-    # AI and IHDI as before measures were plugins (README: median 24.5, grades 172/20/3/3)
+    # AI and IHDI as before measures were plugins (docs/guide/measures.md: median 24.5, grades 172/20/3/3)
     assert "both 24.5 (n=198)" in result.stdout and "I 172, II 20, III 3, IV 3" in result.stdout
     import pandas as pd
 

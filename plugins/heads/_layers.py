@@ -12,7 +12,7 @@ from torch import nn
 # why the pooled and flattened coordinate heads are refused on whole images (KeypointHead.needs_centred_view)
 TOP_DOWN_ONLY = ("it maps the view to coordinates through one descriptor of the coarsest level (a top-down head, "
                  "as DeepPose and SimCC/RTMPose are on person crops); on whole images of the phantom it stayed at "
-                 "the mean shape's NME at the demo's budget (README, \"Framings\"). Use a map head (heatmap, "
+                 "the mean shape's NME at the demo's budget (docs/guide/framings.md). Use a map head (heatmap, "
                  "integral, dilated_mask) or yolo_pose there")
 
 
@@ -98,7 +98,7 @@ class MapDecoder(nn.Module):
     ``out_stride`` is projected, resized to the finest and concatenated first (the ``fpn`` neck), then
     deconvolved the rest of the way if needed; without, SimpleBaseline's deconvolutions from level
     ``in_index`` alone. Fusion gives the map the fine levels without waiting for deconvolutions to learn them,
-    which whole images (landmarks a few pixels across) need within a small budget (README, "Framings").
+    which whole images (landmarks a few pixels across) need within a small budget (docs/guide/framings.md).
 
     Example:
         >>> dec = MapDecoder((8, 16, 32), (4, 8, 16), in_index=-1, out_stride=4, channels=12, fuse_channels=4)

@@ -18,7 +18,7 @@ class HeatmapHead(KeypointHead):
     concatenation, ``fuse_channels`` per level), so the finest detail reaches the maps without learned
     deconvolutions; ``fuse: false`` is SimpleBaseline (deconvolutions from level ``in_index`` alone). On whole
     images, where a landmark is a few pixels across, SimpleBaseline learned slowly and reached 13.3 % NME at
-    the demo's budget where fusion reached 8.7 % (README "Framings"). The final conv starts near zero
+    the demo's budget where fusion reached 8.7 % (docs/guide/framings.md). The final conv starts near zero
     (``init_std``; None keeps PyTorch's default, with which the plain MSE collapsed to empty maps).
 
     Example:
