@@ -271,7 +271,11 @@ def better_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_a_trained_model_is_less_certain_of_a_degraded_image(better_trained: Path) -> None:
+def test_a_trained_model_is_less_certain_where_the_anatomy_is_gone(better_trained: Path) -> None:
+    # A property of any model that learned something: images whose anatomy is blurred away under heavy noise give
+    # broader, lower heatmaps than the clean images. A mild degradation does not qualify: how a weakly trained
+    # model reacts to it depends on the run (4.71 against 4.82 on one machine), so the contrast here is wide,
+    # and it must hold for every fold's model.
     import torch
 
     from hipbench.imaging import blur, gaussian_noise
@@ -279,22 +283,24 @@ def test_a_trained_model_is_less_certain_of_a_degraded_image(better_trained: Pat
     from hipbench.runner.trained import load_trained_cell
     from hipbench.training.augment import to_model_input
 
-    cell = load_trained_cell(next(better_trained.glob("cells/*heatmap*/fold0")))
-    samples = fold_test_samples(cell, {})
-    boxes = [{side: s.hip_box(side) for side in ("left", "right")} for s in samples]
-    rng = np.random.default_rng(0)
-    degraded = [s.__class__(**{**s.__dict__, "loader": (lambda im=gaussian_noise(blur(s.load_image(), 3.0), 0.15,
-                                                                                  rng): np.clip(im, 0, 1))})
-                for s in samples]
+    folds = sorted(better_trained.glob("cells/*heatmap*/fold*"))
+    assert len(folds) == 2
+    for fold in folds:
+        cell = load_trained_cell(fold)
+        samples = fold_test_samples(cell, {})
+        boxes = [{side: s.hip_box(side) for side in ("left", "right")} for s in samples]
+        rng = np.random.default_rng(0)
+        degraded = [s.__class__(**{**s.__dict__, "loader": (
+            lambda im=gaussian_noise(blur(s.load_image(), 8.0), 0.5, rng): np.clip(im, 0, 1))}) for s in samples]
 
-    def mean_uncertainty(items: list) -> float:
-        views = cell.framing.views(items, boxes)
-        gray = torch.from_numpy(views.images).float().unsqueeze(1) / 255.0
-        with torch.no_grad():
-            outputs = cell.model(to_model_input(gray))
-            return float(cell.model.uncertainty(outputs).mean())
+        def mean_uncertainty(items: list) -> float:
+            views = cell.framing.views(items, boxes)
+            gray = torch.from_numpy(views.images).float().unsqueeze(1) / 255.0
+            with torch.no_grad():
+                return float(cell.model.uncertainty(cell.model(to_model_input(gray))).mean())
 
-    assert mean_uncertainty(degraded) > mean_uncertainty(samples)
+        clean, noisy = mean_uncertainty(samples), mean_uncertainty(degraded)
+        assert noisy > 1.2 * clean, (fold.name, clean, noisy)
 
 
 def test_flip_tta_of_a_flip_trained_whole_image_model_moves_less_than_its_error(tmp_path: Path) -> None:
