@@ -34,6 +34,7 @@ from hipbench.data.download import (
     is_loopback,
     summarise,
 )
+from hipbench.data.exclusions import read_exclusions, write_exclusions
 from hipbench.offline import DownloadForbidden
 from tests.conftest import SAMPLES
 
@@ -57,14 +58,25 @@ def _jpeg(width: int, height: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def _png(width: int, height: int, seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "L").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="module")
 def source_files() -> dict[str, bytes]:
-    """The miniature ``mtddh_xray_2d/`` folder: data/*.jpg + data/*.txt side by side, split, outliers, README."""
+    """The miniature ``mtddh_xray_2d/`` folder: data/*.jpg, data/*.png (as the source's Dataset 2) and data/*.txt
+    side by side, split, outliers, README."""
     files: dict[str, bytes] = {}
     picked = _pick_labels()
     for i, (stem, width, height) in enumerate(picked):
         files[f"data/{stem}.txt"] = (SAMPLES / "mtddh_labels" / "labels" / f"{stem}.txt").read_bytes()
-        files[f"data/{stem}.jpg"] = _jpeg(width // 8, height // 8, i)
+        if i < NUM - 2:
+            files[f"data/{stem}.jpg"] = _jpeg(width // 8, height // 8, i)
+        else:
+            files[f"data/{stem}.png"] = _png(width // 8, height // 8, i)
     stems = [s for s, _, _ in picked]
     splits = {"splits": {"train": stems[:6], "val": stems[6:8], "test": stems[8:]},
               "ihdi_class_distribution": {"train": {"1.0": 10}, "val": {"1.0": 4}, "test": {"1.0": 4}}}
@@ -234,7 +246,8 @@ def test_download_end_to_end_then_check_passes(mirror: Mirror, source_files: dic
     assert f"labels parsed: {NUM} ok; problems: 0" in result.output
     assert "official split (dataset_splits.json): train 6, val 2, test 2; all present" in result.output
     stems = sorted(p[len("data/"):-4] for p in source_files if p.endswith(".txt"))
-    assert sorted(p.stem for p in (out / "images").glob("*.jpg")) == stems
+    assert sorted(p.stem for p in (out / "images").iterdir()) == stems
+    assert len(list((out / "images").glob("*.png"))) == 2  # PNG images land beside the JPEGs
     assert sorted(p.stem for p in (out / "labels").glob("*.txt")) == stems
     assert (out / "labels" / f"{stems[0]}.txt").read_bytes() == source_files[f"data/{stems[0]}.txt"]
     assert (out / "dataset_splits.json").read_bytes() == source_files["dataset_splits.json"]
@@ -321,7 +334,7 @@ def test_corrupted_file_is_named_fetched_again_then_fails(mirror: Mirror, source
             f"({len(bad)} bytes)") in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "twice" / "labels" / name).exists()
-    assert len(list((tmp_path / "twice" / "images").glob("*.jpg"))) == NUM
+    assert len(list((tmp_path / "twice" / "images").iterdir())) == NUM
 
 
 def test_git_lfs_pointer_is_replaced_by_its_object(mirror: Mirror, source_files: dict[str, bytes],
@@ -395,8 +408,13 @@ def test_summary_reports_bad_labels_with_the_source_outlier_flag(tmp_path: Path)
     lines = summarise(tmp_path).lines()
     assert lines[:2] == ["images: 2, labels: 1, pairs: 1", "labels parsed: 0 ok; problems: 2"]
     assert lines[2].startswith(f"  labels/{stem}.txt: point ") and "lies outside the 124x121 image" in lines[2]
-    assert lines[2].endswith("[outliers.json: Wrong Body Part]")
+    assert lines[2].endswith("[outliers.json: wrong_body_part]")
     assert lines[3] == "  images/orphan.jpg: image has no label"
     assert lines[4].startswith("1 unusable label(s) listed in exclude.txt")
-    assert lines[5] == ("official split (dataset_splits.json): train 0, val 0, test 2; "
+    assert lines[5].startswith("outliers.json lists: wrong_body_part 1; the mtddh_yolo dataset leaves out "
+                               "wrong_body_part, wrong_way_round, frog_leg, implants unless")
+    assert lines[6] == ("official split (dataset_splits.json): train 0, val 0, test 2; "
                         "1 listed image(s) without image+label here")
+    assert lines[7].startswith("  usable with the default exclude: train 0, val 0, test 0 (")
+    write_exclusions(tmp_path, summarise(tmp_path).unparsable)  # as the download does: the category recorded
+    assert read_exclusions(tmp_path)[stem].startswith("[wrong_body_part] point ")

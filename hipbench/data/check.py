@@ -3,7 +3,8 @@
 Errors (exit 1): unreadable or truncated images, labels without images and images without labels, wrong
 point counts, non-numeric or NaN values, points outside the image, left/right hips swapped, image sizes
 that disagree with the labels. Warnings: duplicate images (identical decoded content; splits keep them in
-one fold) and hips that cannot be graded.
+one fold), hips that cannot be graded, samples the dataset excludes (counted per category) and notes about the
+dataset as a whole (e.g. ``outliers.json`` per category).
 
 Example:
     >>> import tempfile
@@ -59,6 +60,7 @@ class CheckReport:
     image_sizes: Counter = field(default_factory=Counter)
     with_spacing: int = 0
     spacing_sources: Counter = field(default_factory=Counter)
+    excluded: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -95,6 +97,10 @@ class CheckReport:
         if self.schema:
             lines.append(f"schema:  {self.schema} ({self.num_landmarks} landmarks)")
         lines.append(f"samples: {self.num_samples} loaded, {self.num_patients} patients")
+        if self.excluded:
+            from hipbench.data.exclusions import count_text
+
+            lines.append(f"excluded: {sum(self.excluded.values())} ({count_text(dict(self.excluded))})")
         if self.image_sizes:
             sizes = ", ".join(f"{w}x{h} ({n})" for (w, h), n in self.image_sizes.most_common(5))
             more = len(self.image_sizes) - 5
@@ -113,6 +119,7 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         'dataset directory not found'
     """
     from hipbench.data.dataset import DatasetError, detect_format, load_dataset
+    from hipbench.data.exclusions import left_out_category
     from hipbench.data.images import ImageReadError, content_hash
 
     root = Path(root)
@@ -131,8 +138,9 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         return report
     report.schema, report.num_landmarks = dataset.schema.name, dataset.schema.num_keypoints
     report.problems += [Problem(f, why) for f, why in dataset.skipped]
-    report.problems += [Problem(f, f"excluded by exclude.txt: {why}", "warning")
-                        for f, why in getattr(dataset, "excluded", [])]
+    report.problems += [Problem(f, f"excluded by {why}", "warning") for f, why in getattr(dataset, "excluded", [])]
+    report.excluded.update(left_out_category(f"excluded by {why}") for _, why in getattr(dataset, "excluded", []))
+    report.problems += [Problem(str(root), note, "warning") for note in getattr(dataset, "notes", [])]
     report.num_samples = len(dataset)
     report.num_patients = len({s.patient_id for s in dataset})
     by_hash: dict[str, list[str]] = {}

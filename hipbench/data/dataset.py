@@ -35,7 +35,9 @@ class KeypointDataset(Sequence[Sample]):
     """An ordered sequence of :class:`Sample` sharing one landmark schema.
 
     ``skipped`` lists ``(file, reason)`` for every sample left out under ``on_error: skip``; ``excluded``
-    those the dataset's ``exclude.txt`` leaves out (see :mod:`hipbench.data.exclusions`).
+    those the dataset leaves out on purpose (its ``exclude.txt``, see :mod:`hipbench.data.exclusions`; for
+    ``mtddh_yolo`` also the ``outliers.json`` categories it excludes); ``notes`` are findings about the
+    dataset as a whole that ``data check`` shows as warnings.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -45,13 +47,15 @@ class KeypointDataset(Sequence[Sample]):
     """
 
     def __init__(self, name: str, schema: LandmarkSchema, samples: Iterable[Sample], root: str | Path | None = None,
-                 skipped: Iterable[tuple[str, str]] = (), excluded: Iterable[tuple[str, str]] = ()) -> None:
+                 skipped: Iterable[tuple[str, str]] = (), excluded: Iterable[tuple[str, str]] = (),
+                 notes: Iterable[str] = ()) -> None:
         self.name = name
         self.schema = schema
         self.root = Path(root) if root is not None else None
         self._samples = list(samples)
         self.skipped: list[tuple[str, str]] = [(str(f), str(r)) for f, r in skipped]
         self.excluded: list[tuple[str, str]] = [(str(f), str(r)) for f, r in excluded]
+        self.notes: list[str] = [str(n) for n in notes]
         for sample in self._samples:
             if sample.schema.name != schema.name or sample.num_keypoints != schema.num_keypoints:
                 raise DatasetError(f"dataset {name!r}: sample {sample.image_id!r} has schema "
@@ -169,6 +173,7 @@ class Collector:
         self.samples: list[Sample] = []
         self.skipped: list[tuple[str, str]] = []
         self.excluded: list[tuple[str, str]] = []
+        self.notes: list[str] = []
 
     def problem(self, file: str | Path, reason: str) -> None:
         """Report a problem with ``file`` that produced no sample."""
@@ -190,7 +195,7 @@ class Collector:
 
     def dataset(self, name: str, schema: LandmarkSchema, root: str | Path | None) -> KeypointDataset:
         """The collected samples as a :class:`KeypointDataset`."""
-        return KeypointDataset(name, schema, self.samples, root, self.skipped, self.excluded)
+        return KeypointDataset(name, schema, self.samples, root, self.skipped, self.excluded, self.notes)
 
 
 def pair_by_stem(images: dict[str, Path], labels: dict[str, Path], collector: Collector,

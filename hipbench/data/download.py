@@ -60,6 +60,7 @@ from hipbench import __version__
 from hipbench.data.fetcher import DEFAULT_MAX_WAIT_S, DownloadError, Fetcher, RateLimited
 from hipbench.data.http_session import Sessions, github_token, is_loopback
 from hipbench.data.rate_limits import Clock, GateClosed
+from hipbench.data.source_summary import DatasetSummary, summarise
 from hipbench.data.sources import DataSource, get_source, target_path
 from hipbench.offline import forbid_download, offline_requested
 
@@ -259,91 +260,6 @@ def verify(path: Path, entry: Entry) -> str | None:
 
 
 # the whole run -----------------------------------------------------------------------------------
-@dataclass
-class DatasetSummary:
-    """What a downloaded MTDDH-layout directory holds: counts, label problems, the official split."""
-
-    images: int = 0
-    labels: int = 0
-    paired: int = 0
-    parse_failures: int = 0
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    splits: dict[str, int] = field(default_factory=dict)
-    split_missing: dict[str, int] = field(default_factory=dict)
-    unparsable: dict[str, str] = field(default_factory=dict)  # stem -> why, written to exclude.txt
-
-    def lines(self) -> list[str]:
-        out = [f"images: {self.images}, labels: {self.labels}, pairs: {self.paired}",
-               f"labels parsed: {self.paired - self.parse_failures} ok; problems: {len(self.problems)}"]
-        out += [f"  {f}: {why}" for f, why in self.problems]
-        if self.unparsable:
-            out.append(f"{len(self.unparsable)} unusable label(s) listed in exclude.txt: hipbench leaves them out "
-                       "of training and testing and reports them (data check shows them as warnings)")
-        if self.splits:
-            counts = ", ".join(f"{k} {v}" for k, v in self.splits.items())
-            missing = sum(self.split_missing.values())
-            out.append(f"official split (dataset_splits.json): {counts}"
-                       + (f"; {missing} listed image(s) without image+label here" if missing else "; all present"))
-        return out
-
-
-def summarise(root: str | Path) -> DatasetSummary:
-    """Parse every label in ``root/labels`` with its image from ``root/images``, and read the official split.
-
-    Example:
-        >>> import tempfile
-        >>> summarise(tempfile.mkdtemp()).lines()[0]
-        'images: 0, labels: 0, pairs: 0'
-    """
-    from hipbench.data.annotations import read_annotation
-    from hipbench.data.dataset import DatasetError, list_images, strip_file
-
-    root = Path(root)
-    summary = DatasetSummary()
-    images: dict[str, Path] = {}
-    if (root / "images").is_dir():
-        try:
-            images = list_images(root / "images")
-        except DatasetError as exc:
-            summary.problems.append(("images/", str(exc)))
-    labels = {p.stem: p for p in sorted((root / "labels").glob("*.txt"))}
-    flags = _outlier_flags(root / "outliers.json")
-    summary.images, summary.labels = len(images), len(labels)
-    for stem, label in labels.items():
-        rel = label.relative_to(root).as_posix()
-        if stem not in images:
-            summary.problems.append((rel, "label has no image"))
-            continue
-        summary.paired += 1
-        try:
-            read_annotation(label, "mtddh_yolo", image_path=images[stem])
-        except (DatasetError, ValueError, OSError) as exc:
-            flag = f" [outliers.json: {flags[stem]}]" if stem in flags else ""
-            summary.parse_failures += 1
-            summary.problems.append((rel, strip_file(str(exc), label) + flag))
-            summary.unparsable[stem] = strip_file(str(exc), label) + flag
-    summary.problems += [(images[s].relative_to(root).as_posix(), "image has no label")
-                         for s in images if s not in labels]
-    splits_path = root / "dataset_splits.json"
-    if splits_path.is_file():
-        try:
-            splits = json.loads(splits_path.read_text())["splits"]
-            paired = set(images) & set(labels)
-            summary.splits = {name: len(ids) for name, ids in splits.items()}
-            summary.split_missing = {name: len(set(ids) - paired) for name, ids in splits.items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            summary.problems.append(("dataset_splits.json", f"expected {{\"splits\": {{name: [ids]}}}} ({exc})"))
-    return summary
-
-
-def _outlier_flags(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text())
-        return {stem: category for category, stems in data.items() for stem in stems}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}
-
-
 def write_notices(root: Path, source: DataSource, manifest: Manifest, endpoints: Endpoints) -> list[Path]:
     """``LICENSE.txt`` and ``ATTRIBUTION.md`` beside the data: licence, attribution, DOI, source, date."""
     loc = source.location

@@ -115,8 +115,10 @@ MTDDH = DataSource(
         LayoutRule("README.md", "SOURCE_README.md"),
     ),
     url_env="HIPBENCH_MTDDH_URL",
-    notes=("outliers.json lists the source's frog-leg / non-AP views, over-age and wrong-body-part images; they are "
-           "kept (the official split includes them)"),
+    notes=("images are .jpg or .png; outliers.json lists images by category (wrong body part, labels wrong way "
+           "round, frog-leg views, implants, over age, missing); the mtddh_yolo dataset leaves out the categories "
+           "its exclude: names (default: wrong_body_part, wrong_way_round, frog_leg, implants), see "
+           "docs/DATA_DOWNLOAD.md"),
 )
 
 SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH}

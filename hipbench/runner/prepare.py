@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from hipbench.data.exclusions import count_text, left_out_record
 from hipbench.pipeline.crops import CropSet
 from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
@@ -81,8 +82,7 @@ def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]
 
     dataset = DATASETS.build(component.cfg)
     skipped = [(str(f), str(why)) for f, why in getattr(dataset, "skipped", [])]
-    skipped += [(str(f), f"excluded by the dataset's exclude.txt: {why}")
-                for f, why in getattr(dataset, "excluded", [])]
+    skipped += [(str(f), f"excluded by {why}") for f, why in getattr(dataset, "excluded", [])]
     samples = list(dataset)
     if not samples:
         raise ValueError(f"dataset {component.label} yielded no samples")
@@ -271,9 +271,10 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
     try:
         started = time.perf_counter()
         samples, skipped = load_dataset(dataset)
-        if skipped:  # counted and reported, never silent; the list stays in the run directory
-            write_json(prepared_dir(store.root, key) / "skipped.json", [{"file": f, "reason": r} for f, r in skipped])
-            echo(f"{dataset.label}: {len(skipped)} sample(s) left out (skipped or excluded), e.g. "
+        if skipped:  # counted per category and reported, never silent; the list stays in the run directory
+            record = left_out_record(skipped)
+            write_json(prepared_dir(store.root, key) / "skipped.json", record)
+            echo(f"{dataset.label}: {len(skipped)} sample(s) left out ({count_text(record['counts'])}), e.g. "
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
         split = make_split(bench.cv, samples, store.split_path(dataset.key), echo,
