@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "robustness": "hipbench.cli.robustness:robustness_command",
     "tta": "hipbench.cli.tta:tta_command",
     "export": "hipbench.cli.export:export_command",
+    "tune-report": "hipbench.cli.tune:tune_report_command",
 }
 
 
