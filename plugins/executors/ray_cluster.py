@@ -7,8 +7,8 @@ import functools
 from typing import Any, Sequence
 
 from hipbench.runner.executor import Executor, require_extra
+from hipbench.runner.rounds import run_rounds
 from hipbench.runner.tasks import CellTask, execute_task
-from hipbench_plugins.executors.lost import run_rounds
 
 
 class RayExecutor(Executor):

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hipbench.runner.executor import Executor, MissingExtra, require_extra
+from hipbench.runner.rounds import run_rounds
 from hipbench.runner.tasks import CellTask, execute_task
-from hipbench_plugins.executors.lost import run_rounds
 
 CLUSTERS = ("slurm", "local", "debug")
 
