@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from hipbench.models.keypoint_model import build_model
+from hipbench.models.loss import build_loss
 from hipbench.pipeline.crops import CropSet
-from hipbench.runner.cell import build_loss
 from hipbench.runner.config import Combination, Component
 from hipbench.training.augment import to_model_input
 from hipbench.training.trainer import TrainConfig, Trainer, resolve_device
@@ -74,7 +74,7 @@ def main() -> None:
     def make():
         torch.manual_seed(0)
         return (build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=6,
-                            input_size=args.input_size), build_loss(combination))
+                            input_size=args.input_size), build_loss(combination.head.cfg))
 
     model, loss_fn = make()
     bare_loop(model, loss_fn, synthetic_crops(32, args.input_size, 6, 2), TrainConfig(epochs=1), device)  # warm-up

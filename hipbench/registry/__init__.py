@@ -49,7 +49,8 @@ LOSSES = PluginRegistry(
     "losses",
     contract=(
         "Losses: callables ``f(**kwargs)`` returning an ``nn.Module`` called as "
-        "``loss(prediction, target, weight)`` that returns a scalar tensor. A loss class may declare "
+        "``loss(prediction, target, weight)`` that returns a scalar tensor (usually subclasses of "
+        "``hipbench.models.loss.KeypointLoss``, which reduces per keypoint by visibility). A loss class may declare "
         "``revision: int`` (bumped when a default that changes results changes; hashed into cells)."
     ),
 )
@@ -129,7 +130,8 @@ EXECUTORS = PluginRegistry(
         "Executors: callables ``f(max_retries=2, **settings)`` returning a ``hipbench.runner.executor.Executor`` "
         "whose ``run(tasks)`` has every ``CellTask`` executed (``hipbench.runner.tasks.execute_task``, in any "
         "process on any machine that sees the run directory) and returns when each has a result; tasks "
-        "whose worker was lost are resubmitted up to ``max_retries`` times. Settings come from the "
+        "whose worker was lost are resubmitted up to ``max_retries`` times (an engine-backed executor can hand "
+        "its submit to ``hipbench.runner.rounds.run_rounds``). Settings come from the "
         "benchmark's ``executor:`` block and the CLI; the executor never changes a cell's result."
     ),
 )

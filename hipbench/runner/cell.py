@@ -174,11 +174,12 @@ def _fit(bench: Benchmark, train: Any, combination: Combination, fold: FoldData,
     """Build ``combination``'s model and train it with ``train`` settings on the fold's training crops, the best
     epoch picked on its validation crops: (model, loss, trainer, the trainer's result)."""
     from hipbench.models.keypoint_model import build_model
+    from hipbench.models.loss import build_loss
 
     seed_everything(train.seed + fold.fold)
     model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=train_crops.keypoints.shape[1],
                         input_size=train_crops.size, neck=combination.neck.cfg if combination.neck else None)
-    loss_fn = build_loss(combination)
+    loss_fn = build_loss(combination.head.cfg, combination.loss.cfg if combination.loss else None)
     trainer = Trainer(train, device, amp=bench.amp, progress=progress, log=logger)
     desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
     result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc, on_epoch=on_epoch)
@@ -230,14 +231,6 @@ def _detector(bench: Benchmark, fold: FoldData) -> dict[str, Any]:
     return bench.detector.as_dict() if uses else {"type": "none"}
 
 
-def build_loss(combination: Combination) -> torch.nn.Module:
-    """The combination's loss, or its head's default loss when the benchmark names none."""
-    from hipbench.models.keypoint_model import resolved_parts
-    from hipbench.registry import LOSSES
-
-    return LOSSES.build(resolved_parts(combination.head.cfg, combination.loss.cfg if combination.loss else None)[1])
-
-
 def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, name: str = "predictions") -> None:
     import pandas as pd
 
@@ -283,9 +276,11 @@ def time_training_step(bench: Benchmark, combination: Combination, device: torch
     """Seconds of one training step of ``combination`` on a random batch of ``size`` px views (default
     ``train.input_size``; second step, after warm-up)."""
     from hipbench.models.keypoint_model import build_model
+    from hipbench.models.loss import build_loss
     from hipbench.training.trainer import step_seconds
 
     size = size or bench.train.input_size
     model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=6, input_size=size,
                         neck=combination.neck.cfg if combination.neck else None)
-    return step_seconds(model, build_loss(combination), size, bench.train.batch_size, 6, device)[-1]
+    loss_fn = build_loss(combination.head.cfg, combination.loss.cfg if combination.loss else None)
+    return step_seconds(model, loss_fn, size, bench.train.batch_size, 6, device)[-1]

@@ -100,7 +100,7 @@ def _tuned(bench: Benchmark, combination: Combination, model: Any, train: CropSe
            device: torch.device, log: logging.Logger) -> Any:
     """A copy of ``model`` fine-tuned on ``train`` (the baseline refits its mean shape on them). No held-out
     images exist at n shots, so the last epoch is kept."""
-    from hipbench.runner.cell import build_loss
+    from hipbench.models.loss import build_loss
     from hipbench.training.baseline import MeanShape
     from hipbench.training.trainer import Trainer, load_best
 
@@ -110,6 +110,7 @@ def _tuned(bench: Benchmark, combination: Combination, model: Any, train: CropSe
     assert ft is not None
     cfg = dataclasses.replace(bench.train, epochs=ft.epochs, lr=bench.train.lr * ft.lr_scale, warmup_epochs=0)
     trainer = Trainer(cfg, device, amp=bench.amp, progress=False, log=log)
-    result = trainer.fit(copy.deepcopy(model), build_loss(combination), train, train, _fit_nme(train, samples),
+    loss_fn = build_loss(combination.head.cfg, combination.loss.cfg if combination.loss else None)
+    result = trainer.fit(copy.deepcopy(model), loss_fn, train, train, _fit_nme(train, samples),
                          desc="finetune", keep_last=True)
     return load_best(model, result)

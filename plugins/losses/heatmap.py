@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from hipbench_plugins.losses.base import KeypointLoss
+from hipbench.models.loss import KeypointLoss
 
 
 def foreground_weights(target: torch.Tensor, weight: float, threshold: float = 0.2) -> torch.Tensor:

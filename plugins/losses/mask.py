@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hipbench_plugins.losses.base import KeypointLoss
+from hipbench.models.loss import KeypointLoss
 
 
 class DiceLoss(KeypointLoss):

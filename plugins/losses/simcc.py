@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hipbench_plugins.losses.base import KeypointLoss
+from hipbench.models.loss import KeypointLoss
 
 
 class KLDiscretLoss(KeypointLoss):

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from hipbench_plugins.losses.base import KeypointLoss
+from hipbench.models.loss import KeypointLoss
 
 
 class WingLoss(KeypointLoss):
