@@ -6,7 +6,10 @@ whose ``__init__`` an import runs) and the package graph of all imports, then ch
 
 - no module-level import points up the layers of :data:`LAYERS` (the layer order of ``docs/ARCHITECTURE.md``),
 - function-level imports point up only where :data:`LATE_UPWARD` says why,
-- no import-time cycle joins two modules.
+- no import-time cycle joins two modules,
+- no ``hipbench`` module imports ``hipbench_plugins``, at any level (core reaches the built-in plugins through
+  the registries' entry points), and the third-party examples (``examples/hipbench-example-*``) import
+  ``hipbench`` only, never ``hipbench_plugins``.
 
 The contract classes each package owns are read from the registries' contract texts.
 ``tests/test_architecture.py`` runs the same checks.
@@ -25,6 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "hipbench"
+EXAMPLES = REPO / "examples"  # hipbench-example-*: third-party plugin packages, built on hipbench alone
+PLUGINS = "hipbench_plugins"  # plugins/ as installed: core reaches it through entry points only
+DYNAMIC_IMPORTS = ("importlib.import_module", "import_module", "__import__")
 
 # top to bottom; a module imports at module level only from its own layer or below
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -216,6 +222,57 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
+def _imported_names(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, dotted name) of every import anywhere in ``tree`` (module level, functions, ``TYPE_CHECKING``),
+    ``importlib.import_module("...")`` and ``__import__("...")`` of a constant included; relative imports
+    left out (they stay inside their own package)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found += [(node.lineno, node.module or "")]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str) and ast.unparse(node.func) in DYNAMIC_IMPORTS:
+            found += [(node.lineno, node.args[0].value)]
+    return sorted(found)
+
+
+def plugin_imports(root: Path = PACKAGE) -> list[str]:
+    """``module:line name`` of every import of ``hipbench_plugins`` under ``root``, at any level: core reaches
+    the built-in plugins only through the registries' entry points.
+
+    Example:
+        >>> import tempfile; pkg = Path(tempfile.mkdtemp()) / "hipbench"; pkg.mkdir()
+        >>> _ = (pkg / "a.py").write_text("def f():\\n    from hipbench_plugins.heads import x\\n")
+        >>> plugin_imports(pkg)
+        ['hipbench.a:2 hipbench_plugins.heads']
+    """
+    return [f"{module}:{line} {name}" for module, path in find_modules(root).items()
+            for line, name in _imported_names(ast.parse(path.read_text(), filename=str(path)))
+            if name.split(".")[0] == PLUGINS]
+
+
+def example_imports(root: Path = EXAMPLES) -> dict[str, list[tuple[int, str]]]:
+    """Each example plugin package's file (relative to ``root``) -> (line, name) of its absolute imports."""
+    return {path.relative_to(root).as_posix(): _imported_names(ast.parse(path.read_text(), filename=str(path)))
+            for path in sorted(root.glob("hipbench-example-*/**/*.py"))}
+
+
+def example_problems(root: Path = EXAMPLES, package: Path = PACKAGE) -> list[str]:
+    """Imports of the third-party examples that reach past ``hipbench``: of ``hipbench_plugins`` (a third party
+    builds on core's contracts only) or of a ``hipbench`` module that does not exist."""
+    modules = find_modules(package)
+    found = []
+    for where, names in example_imports(root).items():
+        for line, name in names:
+            if name.split(".")[0] == PLUGINS:
+                found.append(f"{where}:{line} an example imports {name}: third parties import hipbench only")
+            elif name.split(".")[0] == "hipbench" and name not in modules:
+                found.append(f"{where}:{line} an example imports {name}, which is no hipbench module")
+    return found
+
+
 def upward(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
     """The package pairs of ``edges`` that point up :data:`LAYERS` (``KeyError`` for a package in no layer)."""
     rank = layer_index()
@@ -225,13 +282,14 @@ def upward(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted((a, b) for a, b in edges if rank[a] > rank[b])
 
 
-def problems(imports: Imports) -> list[str]:
+def problems(imports: Imports, root: Path = PACKAGE) -> list[str]:
     """Everything that breaks the layering: upward module-level imports, unexplained late upward imports,
-    import-time cycles."""
+    import-time cycles, imports of ``hipbench_plugins`` (``root``: the package ``imports`` was read from)."""
     found = [f"module-level import points up: {a} -> {b}" for a, b in upward(imports.package_edges())]
     found += [f"function-level import points up without a reason in LATE_UPWARD: {a} -> {b}"
               for a, b in upward(imports.package_edges(late=True)) if (a, b) not in LATE_UPWARD]
     found += [f"import-time cycle: {' <-> '.join(group)}" for group in cycles(imports.import_time_graph())]
+    found += [f"core imports the built-in plugins: {where}" for where in plugin_imports(root)]
     return found
 
 
@@ -368,7 +426,7 @@ def draw(imports: Imports, out: Path) -> None:
 
 def main() -> int:
     imports = read_imports()
-    found = problems(imports)
+    found = problems(imports) + example_problems()
     for line in found:
         print(line, file=sys.stderr)
     out = REPO / "docs" / "architecture.png"

@@ -57,13 +57,50 @@ def test_module_level_imports_point_down_the_layers(architecture: ModuleType, im
     assert architecture.problems(imports) == []
 
 
-def test_core_never_imports_a_plugin_at_module_level(imports) -> None:
-    for module, path in imports.modules.items():
-        tree = ast.parse(path.read_text())
-        for node in tree.body:
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n.startswith("hipbench_plugins") for n in names), module
+def test_core_never_imports_a_plugin_at_any_level(architecture: ModuleType) -> None:
+    assert architecture.plugin_imports() == []
+
+
+def test_a_plugin_import_inside_a_function_fails_the_check(architecture: ModuleType, tmp_path: Path) -> None:
+    package = tmp_path / "hipbench"
+    (package / "runner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "runner" / "__init__.py").write_text("")
+    (package / "runner" / "late.py").write_text(
+        "import importlib\n\n\ndef f():\n    from hipbench_plugins.losses.base import KeypointLoss\n"
+        "    return importlib.import_module('hipbench_plugins.executors.lost'), KeypointLoss\n")
+    (package / "runner" / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import hipbench_plugins.heads\n")
+    found = architecture.problems(architecture.read_imports(package), package)
+    assert found == ["core imports the built-in plugins: hipbench.runner.late:5 hipbench_plugins.losses.base",
+                     "core imports the built-in plugins: hipbench.runner.late:6 hipbench_plugins.executors.lost",
+                     "core imports the built-in plugins: hipbench.runner.typed:4 hipbench_plugins.heads"]
+
+
+def test_the_example_plugins_import_hipbench_only(architecture: ModuleType, tmp_path: Path) -> None:
+    imports = architecture.example_imports()
+    assert {path.split("/")[0] for path in imports} >= {"hipbench-example-backbone", "hipbench-example-measure"}
+    for path, names in imports.items():
+        roots = {name.split(".")[0] for _, name in names}
+        assert "hipbench" in roots and architecture.PLUGINS not in roots, path
+    assert architecture.example_problems() == []
+    # the check reads every example package, at any level, and names the module that does not exist
+    example = tmp_path / "hipbench-example-loss" / "hipbench_example_loss"
+    example.mkdir(parents=True)
+    (example / "__init__.py").write_text("from hipbench.models.loss import KeypointLoss\n\n\ndef f():\n"
+                                         "    from hipbench_plugins.losses.base import KeypointLoss\n"
+                                         "    from hipbench.no_such_module import x\n")
+    assert architecture.example_problems(tmp_path) == [
+        "hipbench-example-loss/hipbench_example_loss/__init__.py:5 an example imports "
+        "hipbench_plugins.losses.base: third parties import hipbench only",
+        "hipbench-example-loss/hipbench_example_loss/__init__.py:6 an example imports hipbench.no_such_module, "
+        "which is no hipbench module"]
+
+
+def test_the_checker_examples_hold(architecture: ModuleType) -> None:
+    import doctest
+
+    assert doctest.testmod(architecture).failed == 0
 
 
 def _module_level_constants(path: Path) -> list[tuple[str, tuple[str, ...]]]:

@@ -9,7 +9,7 @@ from typing import Iterable
 
 import click
 
-from hipbench.registry import ALL_REGISTRIES, PluginRegistry, iter_entries
+from hipbench.registry import ALL_REGISTRIES, PluginError, PluginRegistry, iter_entries
 
 
 def _origin(registry: PluginRegistry, name: str) -> str:
@@ -17,21 +17,27 @@ def _origin(registry: PluginRegistry, name: str) -> str:
     return entry.origin() if entry is not None else "registered in code"
 
 
+# the built-in backbone modules whose entries ``hipbench list`` describes: the presets' module imports neither
+# torch nor timm, so loading its entries through the registry reads their metadata without building anything
+PRESETS_MODULE, TIMM_MODULE = "hipbench_plugins.backbones.presets", "hipbench_plugins.backbones.timm_adapter"
+
+
 def _backbone_details(registry: PluginRegistry, names: list[str]) -> dict[str, str]:
     """Parameters and strides of the built-in presets, read from their metadata (nothing is built)."""
-    from hipbench_plugins.backbones.presets import PRESETS  # imports neither torch nor timm
-
     details: dict[str, str] = {}
     for name in names:
         entry = registry.entries().get(name)
         if entry is None or not entry.builtin:
             continue
-        module, _, attribute = entry.target.partition(":")
-        if module == "hipbench_plugins.backbones.presets" and attribute in PRESETS:
-            preset = PRESETS[attribute]
+        module = entry.target.partition(":")[0]
+        try:
+            preset = getattr(registry.get(name), "preset", None) if module == PRESETS_MODULE else None
+        except PluginError:  # listed with its origin only; ``hipbench plugins --check`` says why
+            preset = None
+        if preset is not None:
             details[name] = (f"params {preset.params_label:>6}  strides {','.join(map(str, preset.strides))}"
                              + (f"  ({preset.note})" if preset.note else ""))
-        elif module == "hipbench_plugins.backbones.timm_adapter":
+        elif module == TIMM_MODULE:
             details[name] = "any timm model: type: timm, model_name: NAME"
     return details
 
