@@ -34,6 +34,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,47 +42,82 @@ SPACE = {"train.lr": {"type": "loguniform", "low": 3.0e-4, "high": 1.0e-2},
          "head.codec.sigma": {"type": "uniform", "low": 1.5, "high": 3.0}}
 
 
-def benchmark(args: argparse.Namespace, pruner: str) -> dict[str, Any]:
-    """The benchmark file of one side: everything equal but the pruner."""
+def benchmark(args: argparse.Namespace, pruner: str, seed: int = 0) -> dict[str, Any]:
+    """The benchmark file of one side: everything equal but the pruner (``seed``: the training and TPE seed)."""
     cv: dict[str, Any] = ({"type": "holdout", "test_share": 0.25, "val_share": 0.25, "seed": 0} if args.folds == 1
                           else {"folds": args.folds, "val_share": 0.25, "seed": 0})
-    return {"name": f"perf_tuning_{pruner}",
+    return {"name": f"perf_tuning_{pruner}_seed{seed}",
             "datasets": [{"type": "synthetic_pelvis", "num": args.images, "seed": 0, "size": 256}],
             "backbones": [{"type": "resnet18"}], "heads": [{"type": "heatmap"}],
-            "train": {"epochs": args.epochs, "batch_size": 8, "input_size": args.input_size, "seed": 0},
+            "train": {"epochs": args.epochs, "batch_size": 8, "input_size": args.input_size, "seed": seed},
             "cv": cv, "detector": "gt", "device": args.device, "baseline": False,
-            "tune": {"trials": args.trials, "sampler": "tpe", "seed": 0, "pruner": pruner, "space": SPACE,
+            "tune": {"trials": args.trials, "sampler": "tpe", "seed": seed, "pruner": pruner, "space": SPACE,
                      "component_spaces": False}}  # only SPACE: no component's own default space
 
 
-def run_side(args: argparse.Namespace, pruner: str) -> dict[str, Any]:
-    """Run one pruner's benchmark; its results, per fold."""
-    out = args.out / pruner
+def run_side(args: argparse.Namespace, pruner: str, seed: int = 0) -> dict[str, Any]:
+    """Run one pruner's benchmark with one seed; its results, per fold."""
+    label = pruner if seed == 0 else f"{pruner}_seed{seed}"
+    out = args.out / label
     out.mkdir(parents=True, exist_ok=True)
-    spec = out.parent / f"{pruner}.yaml"
-    spec.write_text(yaml.safe_dump(benchmark(args, pruner), sort_keys=False))
-    print(f"{pruner}: hipbench run {spec} --out {out} ...", flush=True)
+    spec = out.parent / f"{label}.yaml"
+    spec.write_text(yaml.safe_dump(benchmark(args, pruner, seed), sort_keys=False))
+    print(f"{label}: hipbench run {spec} --out {out} ...", flush=True)
     started = time.perf_counter()
-    with open(out.parent / f"{pruner}.log", "w") as log:
+    with open(out.parent / f"{label}.log", "w") as log:
         done = subprocess.run([sys.executable, "-m", "hipbench", "run", str(spec), "--out", str(out), "--fresh",
                                "--no-progress"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                               env={**os.environ, "HIPBENCH_OFFLINE": "1"})
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"{pruner}: hipbench run failed (exit {done.returncode}); see {log.name}")
+        raise SystemExit(f"{label}: hipbench run failed (exit {done.returncode}); see {log.name}")
     paths = sorted(out.glob("cells/*/fold*/result.json"))
     found = [(p, json.loads(p.read_text())) for p in paths]
     found = [(p, r) for p, r in found if r.get("tuning")]
     results, tuning = [r for _, r in found], [r["tuning"] for _, r in found]
-    side = {"pruner": pruner, "wall": wall, "folds": len(results),
+    side = {"pruner": pruner, "seed": seed, "wall": wall, "folds": len(results),
             "trials": sum(t["trials"] for t in tuning), "pruned": sum(t["pruned"] for t in tuning),
             "failed": sum(t["failed"] for t in tuning), "epochs": sum(t["epochs"] for t in tuning),
             "best_val": [t["best_val_nme"] for t in tuning], "test": [r["metrics"]["nme"] for r in results],
             "values": [t["values"] for t in tuning],
             "journals": [(p.parent / "tuning.journal", r["config_hash"]) for p, r in found]}
-    print(f"{pruner}: {wall / 60:.1f} min, {side['trials']} trials, {side['pruned']} pruned, {side['epochs']} "
+    print(f"{label}: {wall / 60:.1f} min, {side['trials']} trials, {side['pruned']} pruned, {side['epochs']} "
           f"trial epochs", flush=True)
     return side
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One pruner's runs over several seeds as one side: counts and wall summed, per-fold lists in (seed, fold)
+    order, so that two sides' lists pair up."""
+    side = {"pruner": runs[0]["pruner"], "seeds": [r["seed"] for r in runs]}
+    for key in ("wall", "folds", "trials", "pruned", "failed", "epochs"):
+        side[key] = sum(r[key] for r in runs)
+    for key in ("best_val", "test", "values", "journals"):
+        side[key] = [x for r in runs for x in r[key]]
+    return side
+
+
+def noise(sides: list[dict[str, Any]]) -> None:
+    """Is a pruner's best validation NME within noise of no pruning? The paired differences (same seed and
+    fold) with a 95 % t-interval of their mean, beside the seed-to-seed spread of no pruning itself."""
+    from scipy import stats
+
+    none = next(s for s in sides if s["pruner"] == "none")
+    folds = none["folds"] // len(none["seeds"])
+    spread = [float(np.std(none["best_val"][i::folds], ddof=1)) for i in range(folds) if len(none["seeds"]) > 1]
+    print(f"\nnoise: no pruning's best val NME across {len(none['seeds'])} seeds, sd per fold: "
+          + ", ".join(f"{x:.3f}" for x in spread) + " points")
+    for s in sides:
+        if s is none:
+            continue
+        diffs = np.asarray(s["best_val"]) - np.asarray(none["best_val"])
+        n = len(diffs)
+        half = float(stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+        centre = float(diffs.mean())
+        verdict = "within noise (the CI contains 0)" if centre - half <= 0 <= centre + half else "beyond noise"
+        print(f"{s['pruner']} - none, best val NME over {n} (seed, fold) pairs: {centre:+.3f} "
+              f"[{centre - half:+.3f}, {centre + half:+.3f}] points: {verdict}; epochs saved "
+              f"{1 - s['epochs'] / none['epochs']:.1%}")
 
 
 def _mean(values: list[float | None]) -> float:
@@ -92,7 +128,8 @@ def _mean(values: list[float | None]) -> float:
 def table(sides: list[dict[str, Any]], args: argparse.Namespace) -> None:
     none = next((s for s in sides if s["pruner"] == "none"), None)
     print(f"\n{args.images} phantom images, {args.folds} fold(s), resnet18 + heatmap on hip crops, input "
-          f"{args.input_size}, {args.epochs} epochs, {args.trials} trials per fold (TPE, seed 0), "
+          f"{args.input_size}, {args.epochs} epochs, {args.trials} trials per fold (TPE), seeds "
+          f"{list(range(args.seeds))}, "
           f"{os.cpu_count()} CPU cores, device {args.device}")
     print("| pruner | trials | pruned | trial epochs | epochs saved vs none | best val NME (%) | test NME (%) "
           "| wall (min) |")
@@ -191,6 +228,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--input-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="repeat both sides with training and TPE seeds 0..N-1 and test whether the best "
+                             "validation NME differs beyond noise (paired by seed and fold)")
     parser.add_argument("--hyperband", action="store_true", help="also run the hyperband pruner")
     parser.add_argument("--replay", action="store_true",
                         help="also replay the no-pruning trials through other pruner settings")
@@ -200,8 +240,11 @@ def main() -> None:
     pruners = ["none", "median"] + (["hyperband"] if args.hyperband else [])
     with tempfile.TemporaryDirectory() as tmp:
         args.out = (args.out or Path(tmp)).resolve()
-        sides = [run_side(args, p) for p in pruners]
+        runs = [run_side(args, p, seed) for seed in range(args.seeds) for p in pruners]
+        sides = [merge([r for r in runs if r["pruner"] == p]) for p in pruners]
         table(sides, args)
+        if args.seeds > 1:
+            noise(sides)
         if args.replay:
             replay(sides[0], args.epochs)
 
