@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("models",)),
     ("definitions", ("metrics", "measures", "geometry", "data", "imaging", "schema")),
     ("registries", ("registry",)),
-    ("base", ("offline", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
+    ("base", ("offline", "extras", "files", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
 )
 # function-level imports that point up, by package pair, and why they wait until the call
 LATE_UPWARD: dict[tuple[str, str], str] = {
@@ -51,7 +51,6 @@ LATE_UPWARD: dict[tuple[str, str], str] = {
     ("pipeline", "training"): "predict runs the trained model through the Trainer",
     ("runner", "leaderboard"): "the run's last stage (gather) builds the leaderboard",
     ("runner", "robustness"): "the gather stage runs the robustness suite a benchmark asks for",
-    ("training", "runner"): "experiment tracking names the combination and the optional extra it needs",
 }
 CAPTIONS = {
     "cli": "one module per subcommand", "leaderboard": "tables, statistics, plots from stored results",
@@ -61,6 +60,7 @@ CAPTIONS = {
     "geometry": "AI, IHDI", "data": "loaders, splits, phantom", "schema": "landmark schemas",
     "imaging": "image operations", "robustness": "perturbation suites over trained cells",
     "registry": "registries, lazy entry points (looked up inside functions)", "offline": "download policy",
+    "extras": "optional packages: the pip command", "files": "atomic writes, JSON",
     "hipbench": "version",
     "__main__": "python -m hipbench", "serve": "local web app: runs, measure, review",
 }

@@ -261,8 +261,9 @@ def test_a_failure_recorded_in_this_run_is_not_retried_by_a_late_worker(tmp_path
 def test_engines_wait_for_a_cell_another_worker_holds_instead_of_calling_it_lost(tmp_path: Path) -> None:
     import threading
 
+    from hipbench.files import write_json
     from hipbench.runner.rounds import run_rounds
-    from hipbench.runner.store import RunStore, write_json
+    from hipbench.runner.store import RunStore
     from hipbench.runner.tasks import claim_path
 
     task = _task(tmp_path)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hipbench.files import write_json
 from hipbench.leaderboard.build import build_leaderboard
-from hipbench.runner.store import write_json
 from tests.conftest import run_cli
 from tests.test_statistics import dataset
 

@@ -16,9 +16,9 @@ def export_command(model_dir: Path, fmt: str, out: Path) -> None:
     """Export the trained model in MODEL_DIR (a cell folder with model.pt and model.json) to OUT: the network
     with its normalisation and decoding as one graph, checked against PyTorch; `hipbench predict --model OUT`
     runs it."""
-    from hipbench.runner.executor import MissingExtra
+    from hipbench.extras import MissingExtra
+    from hipbench.files import read_json
     from hipbench.runner.export import export_model
-    from hipbench.runner.store import read_json
 
     try:
         written = export_model(model_dir, fmt, out)

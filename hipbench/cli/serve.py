@@ -77,7 +77,7 @@ def serve_command(ctx: click.Context, runs: tuple[Path, ...], data: Path | None,
     every run under runs/. Nothing is fetched from any other host; uploads stay in a private temporary
     folder removed on exit.
     """
-    from hipbench.runner.executor import MissingExtra, require_extra
+    from hipbench.extras import MissingExtra, require_extra
 
     try:
         require_extra("starlette", "serve")

@@ -13,7 +13,7 @@ def tune_report_command(run_dir: Path) -> None:
     """Plot the optimisation history and parameter importances of every tuned combination x fold of RUN_DIR
     (its tuning.journal studies) into RUN_DIR/tuning_report/, with index.md: trials, pruned, failed, best
     validation NME and the chosen values per fold. Trains nothing."""
-    from hipbench.runner.executor import MissingExtra, require_extra
+    from hipbench.extras import MissingExtra, require_extra
 
     try:
         require_extra("optuna", "tune")

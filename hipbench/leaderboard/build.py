@@ -14,9 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hipbench.files import atomic_write, read_json
 from hipbench.leaderboard import render
 from hipbench.leaderboard.tuning import budget, note_unequal_budgets, tuned_values, tuning_label
-from hipbench.runner.store import RunStore, atomic_write, read_json
+from hipbench.runner.store import RunStore
 
 
 def _component_label(entry: dict[str, Any] | None, default: str = "default") -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.runner.store import atomic_write
+from hipbench.files import atomic_write
 
 
 def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.runner.store import atomic_write
+from hipbench.files import atomic_write
 
 
 @dataclass

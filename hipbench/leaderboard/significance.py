@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from hipbench.files import atomic_write
 from hipbench.metrics.paired import COMPARED, compare, holm, nadeau_bengio
 from hipbench.metrics.patients import hip_records
 from hipbench.metrics.resampling import FIGURES, N_BOOT, figures_with_ci, patient_sums
-from hipbench.runner.store import atomic_write
 
 SEED = 0
 

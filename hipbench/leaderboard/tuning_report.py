@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from hipbench.runner.store import read_json
+from hipbench.files import read_json
 from hipbench.runner.tuning import JOURNAL
 from hipbench.tuning.space import format_value
 
@@ -171,7 +171,7 @@ def tune_report(run_dir: Path, echo: Callable[[str], Any] = print) -> Path:
 
     Raises ValueError when RUN_DIR has no tuned cell, MissingExtra without Optuna.
     """
-    from hipbench.runner.executor import require_extra
+    from hipbench.extras import require_extra
 
     optuna = require_extra("optuna", "tune")
     import matplotlib

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.runner.store import RunStore, atomic_write, read_json
+from hipbench.files import atomic_write, read_json
+from hipbench.runner.store import RunStore
 
 TTA_SUFFIX = "+tta"
 TTA_RECORD = "tta.json"

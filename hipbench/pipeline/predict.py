@@ -503,8 +503,8 @@ def write_image_outputs(pred: Prediction, pixels: np.ndarray, predictor: HipPred
     """Write ``<stem>.json`` and ``<stem>_overlay.png`` for one image; return its ``summary.csv`` row."""
     import cv2
 
+    from hipbench.files import atomic_write
     from hipbench.pipeline.overlay import draw_overlay
-    from hipbench.runner.store import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = pred.as_json(predictor.schema, predictor.describe())
@@ -527,7 +527,7 @@ def write_summary(rows: Sequence[dict[str, Any]], failed: Sequence[tuple[Path, s
     """``summary.csv``: one row per measured image, and one per unreadable file with its reason."""
     import pandas as pd
 
-    from hipbench.runner.store import atomic_write
+    from hipbench.files import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
     everything = list(rows) + [{"image": str(path), "warnings": f"NOT MEASURED: {why}"} for path, why in failed]

@@ -18,10 +18,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from hipbench.files import atomic_write, write_json
 from hipbench.pipeline.detector import oracle_boxes
 from hipbench.robustness.perturbations import PERTURBATIONS, SUITES, Perturbation, jitter_boxes
 from hipbench.runner.posthoc import fold_test_samples, predict_full_image, trained_cells
-from hipbench.runner.store import atomic_write, write_json
 from hipbench.runner.trained import TrainedCell, load_trained_cell
 
 FIGURES = ("nme", "ai_mae", "ihdi_accuracy")

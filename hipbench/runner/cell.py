@@ -15,10 +15,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from hipbench.files import atomic_write, write_json
 from hipbench.pipeline.crops import CropSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination, plain
 from hipbench.runner.fold_data import FoldData, external_file
-from hipbench.runner.store import RunStore, atomic_write, write_json
+from hipbench.runner.store import RunStore
 from hipbench.schema import schema_text
 from hipbench.training.baseline import MeanShape
 from hipbench.training.trainer import Trainer, load_best, seed_everything
@@ -159,7 +160,7 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
         "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(train_idx)),
         "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **extra}
     if (cell_dir / "model.pt").exists():
-        from hipbench.runner.store import read_json
+        from hipbench.files import read_json
         from hipbench.runner.trained import CARD, model_card
 
         synthetic = bool(samples[0].meta.get("synthetic"))

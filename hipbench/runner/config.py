@@ -494,7 +494,7 @@ class _Parser:
     def tracking(self, data: dict) -> list[Component]:
         """``tracking:``: trackers that also receive the training curves (tensorboard, mlflow), checked to
         work here (an unknown name, or a missing extra with its pip command, stops the run)."""
-        from hipbench.runner.executor import MissingExtra
+        from hipbench.extras import MissingExtra
         from hipbench.training.tracking import check_tracker
 
         found = self.components(data, "tracking", False)
@@ -520,7 +520,7 @@ class _Parser:
                 return _line(block.get("space"), keys[1]) or _line(block, "space")
             return _line(block, keys[0]) or _line(data, "tune")
 
-        from hipbench.runner.executor import MissingExtra, require_extra
+        from hipbench.extras import MissingExtra, require_extra
 
         try:
             require_extra("optuna", "tune")

@@ -12,30 +12,12 @@ part of any cell's hash.
 from __future__ import annotations
 
 import abc
-import importlib
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
+from hipbench.extras import MissingExtra, require_extra
 from hipbench.runner.tasks import CellTask
 
-
-class MissingExtra(RuntimeError):
-    """An optional integration whose package is not installed; the message is the pip command."""
-
-
-def require_extra(module: str, extra: str) -> Any:
-    """Import ``module`` or stop with the pip command that installs hipbench's ``extra``.
-
-    Example:
-        >>> try:
-        ...     require_extra("no_such_module_xyz", "ray")
-        ... except MissingExtra as e:
-        ...     print(e)
-        this needs the optional package 'no_such_module_xyz': pip install "hipbench[ray]"
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingExtra(f'this needs the optional package {module!r}: pip install "hipbench[{extra}]"') from None
+__all__ = ["Executor", "MissingExtra", "require_extra"]  # the extras' check: for executors written against it
 
 
 class Executor(abc.ABC):

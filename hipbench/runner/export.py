@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hipbench.runner.store import read_json, write_json
+from hipbench.files import read_json, write_json
 from hipbench.runner.trained import CARD, TrainedCell, load_trained_cell
 
 FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx"}
@@ -75,7 +75,7 @@ def export_model(model_dir: str | Path, fmt: str, out: str | Path) -> Path:
 
 
 def _export_onnx(wrapper: nn.Module, example: torch.Tensor, target: Path) -> None:
-    from hipbench.runner.executor import require_extra
+    from hipbench.extras import require_extra
 
     require_extra("onnx", "onnx")
     torch.onnx.export(wrapper, (example,), str(target), input_names=["views"], output_names=["keypoints"],
@@ -100,7 +100,7 @@ def load_exported(model_dir: str | Path, card: dict[str, Any] | None = None) -> 
                 return module(torch.from_numpy(np.ascontiguousarray(views, np.float32))).numpy()
 
         return run_ts
-    from hipbench.runner.executor import require_extra
+    from hipbench.extras import require_extra
 
     require_extra("onnxruntime", "onnx")
     import onnxruntime

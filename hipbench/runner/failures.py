@@ -6,7 +6,8 @@ import time
 import traceback
 from typing import Any
 
-from hipbench.runner.store import RunStore, write_json
+from hipbench.files import write_json
+from hipbench.runner.store import RunStore
 
 
 def failure_record(key: str, combination: dict[str, Any], fold: int, config_hash: str, reason: str, stage: str,

@@ -21,8 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hipbench.files import atomic_write, read_json, write_json
 from hipbench.pipeline.crops import CropSet
-from hipbench.runner.store import atomic_write, read_json, write_json
 
 CROP_PARTS = ("train", "val", "test", "oracle")
 DONE = "DONE"

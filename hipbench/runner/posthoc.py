@@ -17,7 +17,7 @@ from hipbench.runner.trained import TrainedCell
 def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
     """Finished, trained cells (baselines have no model) by combination key: those ``run.json`` plans with
     the hash they have (an older configuration's cells left in the directory are not this run's)."""
-    from hipbench.runner.store import read_json
+    from hipbench.files import read_json
 
     record = Path(run_dir) / "run.json"
     planned = ({(c["key"], int(c["fold"])): c["config_hash"] for c in read_json(record).get("cells", [])}

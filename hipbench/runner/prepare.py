@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from hipbench.data.exclusions import count_text, left_out_record
+from hipbench.files import read_json, write_json
 from hipbench.pipeline.crops import CropSet
 from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
@@ -31,7 +32,7 @@ from hipbench.runner.fold_data import (
     save_samples,
 )
 from hipbench.runner.hashing import dataset_identity
-from hipbench.runner.store import RunStore, read_json, write_json
+from hipbench.runner.store import RunStore
 from hipbench.schema import SIDES
 
 FAILED = "FAILED.json"

@@ -22,10 +22,11 @@ from typing import Any, Callable
 import numpy as np
 
 from hipbench import __version__
+from hipbench.files import read_json, write_json
 from hipbench.runner.config import Benchmark, Combination, Component, config_hash
 from hipbench.runner.failures import exception_reason, write_failure
 from hipbench.runner.hashing import BASELINE, baseline_combination, cell_hash, weights_identity
-from hipbench.runner.store import RunStore, read_json, write_json
+from hipbench.runner.store import RunStore
 from hipbench.runner.tasks import CellTask
 
 log = logging.getLogger("hipbench.run")
@@ -286,8 +287,8 @@ def describe_grid(bench: Benchmark, plan: Plan) -> str:
 
 def build_executor(spec: Component) -> Any:
     """The executor a run asked for, checked to work here; a bad name or setting is :class:`RunInvalid`."""
+    from hipbench.extras import MissingExtra
     from hipbench.registry import EXECUTORS, PluginError
-    from hipbench.runner.executor import MissingExtra
 
     where = f" (line {spec.line})" if spec.line else ""
     try:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hipbench.files import read_json
 from hipbench.runner import claims
-from hipbench.runner.store import RunStore, read_json
+from hipbench.runner.store import RunStore
 from hipbench.runner.tasks import claim_path
 
 

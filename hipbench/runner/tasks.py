@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from hipbench.files import write_json
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Combination
 from hipbench.runner.failures import exception_reason, failure_record
-from hipbench.runner.store import RunStore, write_json
+from hipbench.runner.store import RunStore
 
 log = logging.getLogger("hipbench.run")
 THREADS_ENV = "HIPBENCH_THREADS"

@@ -113,7 +113,7 @@ def model_card(config: dict[str, Any], result: dict[str, Any], schema: LandmarkS
 
 def _legacy_card(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(card, config, result) of a cell trained before model cards, from its run files."""
-    from hipbench.runner.store import read_json
+    from hipbench.files import read_json
     from hipbench.schema import get_schema
 
     config, result = read_json(cell_dir / "config.json"), read_json(cell_dir / "result.json")
@@ -127,9 +127,9 @@ def load_trained_cell(cell_dir: str | Path) -> TrainedCell:
     run is read from its ``config.json``, ``result.json`` and ``predictions.npz`` instead."""
     import torch
 
+    from hipbench.files import read_json
     from hipbench.models.keypoint_model import build_model
     from hipbench.pipeline.framing import build_framing
-    from hipbench.runner.store import read_json
     from hipbench.schema import get_schema
 
     cell_dir = Path(cell_dir)

@@ -28,8 +28,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from hipbench.files import atomic_write, read_json, write_json
 from hipbench.pipeline.crops import CropSet, points_to_full_image
-from hipbench.runner.store import atomic_write, read_json, write_json
 from hipbench.runner.trained import TrainedCell
 from hipbench.runner.tta_views import (
     ViewTransform,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hipbench.runner.executor import require_extra
+from hipbench.extras import require_extra
 from hipbench.tuning.config import TuneConfig
 from hipbench.tuning.space import apply_values, format_value, suggest
 

@@ -116,7 +116,7 @@ class RunCatalog:
         run_json = self.get(run_id).path / "run.json"
         info: dict[str, Any] = {}
         if run_json.is_file():
-            from hipbench.runner.store import read_json
+            from hipbench.files import read_json
 
             info = read_json(run_json)
         return {"run": run_id, "name": info.get("name", run_id), "machine": info.get("machine"),

@@ -14,18 +14,26 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
     from mmengine.visualization.vis_backend import BaseVisBackend
-
-    from hipbench.runner.config import Component
 
 # tracker name -> (module it imports, hipbench extra that installs it)
 TRACKERS: dict[str, tuple[str, str]] = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
 SETTINGS: dict[str, tuple[str, ...]] = {"tensorboard": (), "mlflow": ("tracking_uri",)}
 SCALARS = ("train_loss", "val_nme", "lr")
 VIS_DIR, MLFLOW_DIR = "vis", "mlruns"
+
+
+class TrackerSpec(Protocol):
+    """One entry of a benchmark's ``tracking:`` (a ``hipbench.runner.config.Component``): name and settings."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
 
 
 def check_tracker(name: str, settings: Mapping[str, Any]) -> None:
@@ -38,7 +46,7 @@ def check_tracker(name: str, settings: Mapping[str, Any]) -> None:
         ...
         ValueError: unknown tracker 'wandb'; known: tensorboard, mlflow
     """
-    from hipbench.runner.executor import require_extra
+    from hipbench.extras import require_extra
 
     if name not in TRACKERS:
         raise ValueError(f"unknown tracker {name!r}; known: {', '.join(TRACKERS)}")
@@ -78,7 +86,7 @@ class CellTracker:
         self.close(failed=exc_type is not None)
 
 
-def open_tracker(trackers: Sequence[Component], cell_dir: Path, experiment: str, key: str, fold: int,
+def open_tracker(trackers: Sequence[TrackerSpec], cell_dir: Path, experiment: str, key: str, fold: int,
                  config: Mapping[str, Any]) -> CellTracker:
     """The backends of the cell in ``cell_dir`` (``RUN/cells/<key>/fold<i>``), each given ``config``: the local
     one, then one per entry of ``trackers``. A cell that runs again starts its curves afresh."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Sequence
 
-from hipbench.runner.executor import Executor, require_extra
+from hipbench.extras import require_extra
+from hipbench.runner.executor import Executor
 from hipbench.runner.rounds import run_rounds
 from hipbench.runner.tasks import CellTask, execute_task
 

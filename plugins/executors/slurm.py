@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from hipbench.runner.executor import Executor, MissingExtra, require_extra
+from hipbench.extras import MissingExtra, require_extra
+from hipbench.runner.executor import Executor
 from hipbench.runner.rounds import run_rounds
 from hipbench.runner.tasks import CellTask, execute_task
 
