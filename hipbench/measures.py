@@ -62,9 +62,11 @@ class Measure(abc.ABC):
 
     def agreement(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
         """Figures comparing predicted with reference values (N, 2), named ``<name>_<figure>``."""
+        from hipbench.metrics.agreement import agreement
+        from hipbench.metrics.classification import graded_agreement
+
         if self.kind == GRADED:
             return graded_agreement(pred, ref, self.name, len(self.grades))
-        from hipbench.metrics.agreement import agreement
 
         return agreement(pred, ref, self.name)
 
@@ -72,30 +74,6 @@ class Measure(abc.ABC):
         """A graded value as its class name (``ungradable`` for :data:`UNGRADED`)."""
         index = int(value) if np.isfinite(value) else UNGRADED
         return self.grades[index - 1] if 1 <= index <= len(self.grades) else "ungradable"
-
-
-def graded_agreement(pred: np.ndarray, ref: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
-    """Accuracy, quadratic-weighted kappa, macro F1 and the confusion matrix (rows reference, columns
-    prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
-    ungraded prediction as wrong.
-
-    Example:
-        >>> r = graded_agreement(np.array([[1, 2], [3, 0]]), np.array([[1, 2], [2, 1]]), "t", 3)
-        >>> r["t_accuracy"], r["t_accuracy_strict"], r["t_n"], r["t_confusion"]
-        (0.6666666666666666, 0.5, 3, [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
-    """
-    from hipbench.metrics.classification import confusion_matrix, macro_f1, weighted_kappa
-
-    labels = tuple(range(1, n_grades + 1))
-    ref, pred = np.asarray(ref).reshape(-1), np.asarray(pred).reshape(-1)
-    matrix = confusion_matrix(ref, pred, labels)
-    n = int(matrix.sum())
-    graded_ref = np.isin(ref, labels)
-    return {f"{prefix}_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
-            f"{prefix}_accuracy_strict": float((graded_ref & (ref == pred)).sum() / graded_ref.sum())
-            if graded_ref.any() else float("nan"),
-            f"{prefix}_kappa_qw": weighted_kappa(matrix, "quadratic"), f"{prefix}_macro_f1": macro_f1(matrix),
-            f"{prefix}_confusion": matrix.tolist(), f"{prefix}_n": n}
 
 
 def measure_names(schema: LandmarkSchema, wanted: Sequence[str] | None = None) -> list[str]:

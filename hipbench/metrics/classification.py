@@ -1,5 +1,6 @@
-"""IHDI grade agreement: 4-class accuracy, quadratic-weighted kappa, macro-F1, confusion matrix,
-and the screening split I (normal) vs II-IV (dysplastic: positive).
+"""Grade agreement: accuracy, quadratic-weighted kappa, macro-F1 and confusion matrix of any graded measure
+(:func:`graded_agreement`), and for IHDI's four grades the screening split I (normal) vs II-IV (dysplastic:
+positive) too.
 
 Grades are ints 1..4; 0 (ungradable) is not a class. Pairs where either side is ungradable are left
 out of these figures (``ihdi_n`` counts the pairs used); coverage reports them, and
@@ -12,6 +13,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +91,28 @@ def macro_f1(matrix: np.ndarray) -> float:
     return float(f1[present].mean())
 
 
+def graded_agreement(pred: np.ndarray, ref: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
+    """Accuracy, quadratic-weighted kappa, macro F1 and the confusion matrix (rows reference, columns
+    prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
+    ungraded prediction as wrong.
+
+    Example:
+        >>> r = graded_agreement(np.array([[1, 2], [3, 0]]), np.array([[1, 2], [2, 1]]), "t", 3)
+        >>> r["t_accuracy"], r["t_accuracy_strict"], r["t_n"], r["t_confusion"]
+        (0.6666666666666666, 0.5, 3, [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
+    """
+    labels = tuple(range(1, n_grades + 1))
+    ref, pred = np.asarray(ref).reshape(-1), np.asarray(pred).reshape(-1)
+    matrix = confusion_matrix(ref, pred, labels)
+    n = int(matrix.sum())
+    graded_ref = np.isin(ref, labels)
+    return {f"{prefix}_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
+            f"{prefix}_accuracy_strict": float((graded_ref & (ref == pred)).sum() / graded_ref.sum())
+            if graded_ref.any() else float("nan"),
+            f"{prefix}_kappa_qw": weighted_kappa(matrix, "quadratic"), f"{prefix}_macro_f1": macro_f1(matrix),
+            f"{prefix}_confusion": matrix.tolist(), f"{prefix}_n": n}
+
+
 def screening(gt: np.ndarray, pred: np.ndarray, positive_from: int = 2) -> dict[str, float]:
     """Screening figures with grade >= ``positive_from`` (II-IV) positive: ``sensitivity``,
     ``specificity``, ``ppv``, ``npv`` (NaN when undefined) and counts ``tp``, ``fp``, ``tn``, ``fn``.
@@ -117,8 +142,6 @@ def ihdi_agreement(gt: np.ndarray, pred: np.ndarray) -> dict[str, object]:
         >>> r["ihdi_n"], r["ihdi_accuracy"], r["ihdi_accuracy_strict"]
         (3, 0.6666666666666666, 0.5)
     """
-    from hipbench.measures import graded_agreement
-
     gt_all, pred_all = np.asarray(gt).reshape(-1), np.asarray(pred).reshape(-1)
     screen = screening(gt_all, pred_all)
     return {**graded_agreement(pred_all, gt_all, "ihdi", len(GRADES)),
