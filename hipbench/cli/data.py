@@ -72,12 +72,17 @@ def check_command(root: str, fmt: str, no_decode: bool) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory for the CSVs and plots.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format (see check).")
 def stats_command(root: str, out: str, fmt: str) -> None:
-    """AI and IHDI distributions per side of the dataset in ROOT (CSV + PNG plots in OUT)."""
+    """AI and IHDI distributions per side of the dataset in ROOT (CSV + PNG plots in OUT); for a measure table
+    (av_ddh), the measured values per side and the DDH labels."""
     from hipbench.data.dataset import DatasetError, load_dataset
+    from hipbench.data.measure_truth import MeasureDataset
     from hipbench.data.stats import hip_rows, summarise, write_stats
 
     try:
         dataset = load_dataset(root, fmt)
+        if isinstance(dataset, MeasureDataset):
+            _measured_stats(dataset, out)
+            return
         paths = write_stats(list(dataset), out, title=f"({dataset.name})")
     except (DatasetError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -89,11 +94,26 @@ def stats_command(root: str, out: str, fmt: str) -> None:
         click.echo(f"{name}: {path}")
 
 
+def _measured_stats(dataset: Any, out: str) -> None:
+    from hipbench.data.measure_stats import measured_rows, summarise_measured, summary_lines, write_measured_stats
+
+    paths = write_measured_stats(dataset, out)
+    for line in dataset.describe():
+        click.echo(line)
+    for line in summary_lines(summarise_measured(measured_rows(dataset))):
+        click.echo(line)
+    for note in dataset.notes:
+        click.echo(f"note: {note}")
+    for name, path in paths.items():
+        click.echo(f"{name}: {path}")
+
+
 @data_command.command("download")
 @click.argument("source", required=False)
 @click.option("--out", type=click.Path(file_okay=False), help="Directory to download into (rerun to resume).")
 @click.option("--base-url", default=None, metavar="URL",
-              help="Mirror replacing the source location (also $HIPBENCH_MTDDH_URL). A loopback host "
+              help="Mirror replacing the source location (also $HIPBENCH_MTDDH_URL, $HIPBENCH_AV_DDH_URL). A "
+                   "loopback host "
                    "(127.0.0.1, localhost) is used even under HIPBENCH_OFFLINE=1.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(min=0),
               help="Network retries per request; each resumes from the .part file.")
@@ -105,7 +125,7 @@ def stats_command(root: str, out: str, fmt: str) -> None:
 @click.option("--list", "list_sources", is_flag=True, help="List the downloadable datasets, their licences and URLs.")
 def download_command(source: str | None, out: str | None, base_url: str | None, retries: int, jobs: int,
                      max_wait: int, list_sources: bool) -> None:
-    """Download SOURCE (e.g. mtddh) into --out: resumable, every file verified, licence and attribution
+    """Download SOURCE (mtddh, av_ddh) into --out: resumable, every file verified, licence and attribution
     written beside the data. $GITHUB_TOKEN, when set, is sent to api.github.com and raw.githubusercontent.com
     only (higher rate limits). Exit 1 when a file fails verification or a rate limit stops the run."""
     from hipbench.data.sources import SOURCES, describe

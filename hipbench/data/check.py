@@ -2,9 +2,10 @@
 
 Errors (exit 1): unreadable or truncated images, labels without images and images without labels, wrong
 point counts, non-numeric or NaN values, points outside the image, left/right hips swapped, image sizes
-that disagree with the labels. Warnings: duplicate images (identical decoded content; splits keep them in
-one fold), hips that cannot be graded, samples the dataset excludes (counted per category) and notes about the
-dataset as a whole (e.g. ``outliers.json`` per category).
+that disagree with the labels; for a measure table (``av_ddh``), unreadable cells, rows without an image and
+images without a row, each with its row number. Warnings: duplicate images (identical decoded content; splits
+keep them in one fold), hips that cannot be graded, samples the dataset excludes (counted per category) and
+notes about the dataset as a whole (e.g. ``outliers.json`` per category, hips a measure table leaves empty).
 
 Example:
     >>> import tempfile
@@ -62,6 +63,7 @@ class CheckReport:
     spacing_sources: Counter = field(default_factory=Counter)
     excluded: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    truth: list[str] = field(default_factory=list)  # a measure-truth dataset's description (no landmarks)
 
     @property
     def errors(self) -> list[Problem]:
@@ -94,7 +96,9 @@ class CheckReport:
     def text(self) -> str:
         """The human-readable report ``hipbench data check`` prints."""
         lines = [f"dataset: {self.root}", f"format:  {self.format}"]
-        if self.schema:
+        if self.truth:
+            lines += self.truth
+        elif self.schema:
             lines.append(f"schema:  {self.schema} ({self.num_landmarks} landmarks)")
         lines.append(f"samples: {self.num_samples} loaded, {self.num_patients} patients")
         if self.excluded:
@@ -137,6 +141,10 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         report.problems.append(Problem(str(root), message[len(prefix):] if message.startswith(prefix) else message))
         return report
     report.schema, report.num_landmarks = dataset.schema.name, dataset.schema.num_keypoints
+    from hipbench.data.measure_truth import MeasureDataset
+
+    if isinstance(dataset, MeasureDataset):
+        report.truth = dataset.describe()
     report.problems += [Problem(f, why) for f, why in dataset.skipped]
     report.problems += [Problem(f, f"excluded by {why}", "warning") for f, why in getattr(dataset, "excluded", [])]
     report.excluded.update(left_out_category(f"excluded by {why}") for _, why in getattr(dataset, "excluded", []))

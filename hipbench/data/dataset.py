@@ -286,8 +286,9 @@ FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")  # on-dis
 
 def detect_format(root: str | Path) -> str:
     """The on-disk dataset layout of ``root``: ``ihdi_csv`` (``annotations/*.csv``), ``mtddh_yolo``
-    (``labels/*.txt`` or ``*.txt`` beside images), ``coco_keypoints`` (a COCO ``*.json``) or ``landmark_csv``
-    (a ``*.csv`` whose header starts with ``image_name``).
+    (``labels/*.txt`` or ``*.txt`` beside images), ``coco_keypoints`` (a COCO ``*.json``), ``landmark_csv``
+    (a ``*.csv`` whose header starts with ``image_name``) or, without landmarks, ``av_ddh`` (a ``data.xlsx``
+    measure table: values measured per hip, see :mod:`hipbench.data.measure_truth`).
 
     Example:
         >>> import tempfile
@@ -318,11 +319,13 @@ def detect_format(root: str | Path) -> str:
             continue
         if first.strip().lower().startswith("image_name"):
             return "landmark_csv"
+    if (root / "data.xlsx").is_file():
+        return "av_ddh"
     if any(root.glob("*.txt")):
         return "mtddh_yolo"
     raise DatasetError(f"{root}: cannot tell the dataset format: expected annotations/*.csv (ihdi_csv), "
-                       "labels/*.txt (mtddh_yolo), a COCO *.json (coco_keypoints) or a *.csv with an "
-                       "image_name header (landmark_csv); pass --format")
+                       "labels/*.txt (mtddh_yolo), a COCO *.json (coco_keypoints), a *.csv with an "
+                       "image_name header (landmark_csv) or a data.xlsx measure table (av_ddh); pass --format")
 
 
 def load_dataset(root: str | Path, format: str = "auto", **kwargs) -> KeypointDataset:

@@ -27,11 +27,14 @@ Steps:
    verified are skipped, so rerunning after a kill resumes. A checksum mismatch is reported (path, expected,
    actual) and the file fetched once more; a second mismatch ends in :class:`IntegrityError`.
 4. Afterwards every label is parsed, ``dataset_splits.json`` (the official split, kept as is) summarised, and
-   ``LICENSE.txt`` and ``ATTRIBUTION.md`` written beside the data.
+   ``LICENSE.txt`` and ``ATTRIBUTION.md`` written beside the data. A measure-table source (``av_ddh``) is read
+   instead with every unreadable cell, row without an image and image without a row listed by its row number
+   (:mod:`hipbench.data.measure_stats`).
 
 Offline rule: under ``HIPBENCH_OFFLINE=1`` no connection is opened. Files present and verified are fine; a
 missing file list or file raises :class:`~hipbench.offline.DownloadForbidden` naming the file and where to put
-it. The one exception is a base URL override (``base_url`` / ``--base-url`` or ``$HIPBENCH_MTDDH_URL``) whose
+it. The one exception is a base URL override (``base_url`` / ``--base-url`` or ``$HIPBENCH_MTDDH_URL``,
+``$HIPBENCH_AV_DDH_URL``: the source's ``url_env``) whose
 host is loopback (127.0.0.0/8, ``localhost``, ``::1``): it is used even offline, without any proxy, and a
 redirect off the machine is refused. A mirror serves ``URL/api/repos/...``, ``URL/raw/<owner>/<repo>/<commit>/...``
 and ``URL/media/...`` in GitHub's shapes; that is how the tests run.
@@ -59,6 +62,7 @@ from urllib.parse import quote, urlsplit
 from hipbench import __version__
 from hipbench.data.fetcher import DEFAULT_MAX_WAIT_S, DownloadError, Fetcher, RateLimited
 from hipbench.data.http_session import Sessions, github_token, is_loopback
+from hipbench.data.measure_stats import MeasureTableSummary, summarise_table
 from hipbench.data.rate_limits import Clock, GateClosed
 from hipbench.data.source_summary import DatasetSummary, summarise
 from hipbench.data.sources import DataSource, get_source, target_path
@@ -300,7 +304,7 @@ class DownloadResult:
     manifest: Manifest
     fetched: int
     skipped: int
-    summary: DatasetSummary
+    summary: DatasetSummary | MeasureTableSummary
     notices: list[Path]
 
 
@@ -351,12 +355,16 @@ def download(source_name: str, out: str | Path, base_url: str | None = None, ret
     if failures:
         raise IntegrityError(failures)
 
-    summary = summarise(root)
-    if summary.unparsable:
-        from hipbench.data.exclusions import write_exclusions
+    summary: DatasetSummary | MeasureTableSummary
+    if source.kind == "measures":  # a measure table (AV-DDH): read with every problem listed by its row
+        summary = summarise_table(root, source.name)
+    else:
+        summary = summarise(root)
+        if summary.unparsable:
+            from hipbench.data.exclusions import write_exclusions
 
-        write_exclusions(root, summary.unparsable, header="Labels of the source that cannot be used as they are "
-                         "(written by `hipbench data download`);\nthe files are kept unchanged beside them.")
+            write_exclusions(root, summary.unparsable, header="Labels of the source that cannot be used as they "
+                             "are (written by `hipbench data download`);\nthe files are kept unchanged beside them.")
     notices = write_notices(root, source, manifest, endpoints)
     return DownloadResult(root, manifest, len(todo), skipped, summary, notices)
 

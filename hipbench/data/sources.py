@@ -12,6 +12,13 @@ come from the folder ``mtddh_xray_2d/`` of the GitHub repository ``radoss-org/op
 - files: ``https://raw.githubusercontent.com/radoss-org/open-hip-dysplasia/<commit>/mtddh_xray_2d/<path>``
   (``https://media.githubusercontent.com/media/...`` for a file stored in Git LFS, checked by its SHA-256).
 
+``av_ddh``: AV-DDH, 2,417 paediatric pelvis radiographs with the acetabular index measured by hand on each hip
+and no landmarks (CC BY 4.0; Haddad B. et al., "Acetabular-vision hip developmental dysplasia's (AV-DDH)",
+Mendeley Data V2, doi:10.17632/4gvcb6gmh2.2), from the folder ``av_ddh_xray/`` of the same repository:
+``data.xlsx`` (one row per image: ``File Number``, ``Rt``/``Lt Acetabular Index in Degrees``, ``DDH``) and
+``raw/<File Number>.jpg|png``, kept in that layout for the ``av_ddh`` dataset (measure-level truth for
+``test_datasets:``; see :mod:`hipbench.data.measure_truth`).
+
 These URLs come from the public repository as indexed when this module was written; the machine it was
 built on has no internet access, so they were not tried live. The Zenodo record of the same DOI archives
 the whole multi-dataset repository as release zips (only a per-archive MD5, and other licences inside),
@@ -94,6 +101,7 @@ class DataSource:
     layout: tuple[LayoutRule, ...]
     url_env: str
     notes: str = ""
+    kind: str = "landmarks"  # what the download summary reads: landmark labels, or a measure table ("measures")
 
 
 MTDDH = DataSource(
@@ -121,7 +129,33 @@ MTDDH = DataSource(
            "docs/DATA_DOWNLOAD.md"),
 )
 
-SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH}
+AV_DDH = DataSource(
+    name="av_ddh",
+    title="AV-DDH pediatric pelvis radiographs with the acetabular index measured on each hip (no landmarks)",
+    licence="CC BY 4.0",
+    licence_url="https://creativecommons.org/licenses/by/4.0/",
+    attribution=("Haddad B., AlHosanie T., Dweidari A., et al., Acetabular-vision hip developmental dysplasia's "
+                 "(AV-DDH), Mendeley Data, V2, doi:10.17632/4gvcb6gmh2.2; as included in The Open Hip Dysplasia "
+                 "Dataset, radoss-org, doi:10.5281/zenodo.15086603"),
+    citation=("Haddad B. et al. Acetabular-vision hip developmental dysplasia's (AV-DDH). Mendeley Data, V2 "
+              "(2026). https://doi.org/10.17632/4gvcb6gmh2.2"),
+    location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "av_ddh_xray"),
+    layout=(
+        LayoutRule("raw/*.jpg", "raw/{name}"),
+        LayoutRule("raw/*.jpeg", "raw/{name}"),
+        LayoutRule("raw/*.png", "raw/{name}"),
+        LayoutRule("data.xlsx", "data.xlsx"),
+        LayoutRule("README.md", "SOURCE_README.md"),
+        LayoutRule("LICENSE", "SOURCE_LICENSE"),
+    ),
+    url_env="HIPBENCH_AV_DDH_URL",
+    notes=("no landmarks: data.xlsx holds one row per image (File Number, Rt and Lt Acetabular Index in Degrees, "
+           "DDH); the av_ddh dataset reads Rt/Lt as the patient's sides (Rt -> image-left hip) and scores the AI of "
+           "landmark models under test_datasets:; reading data.xlsx needs openpyxl (pip install \"hipbench[xlsx]\")"),
+    kind="measures",
+)
+
+SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH, AV_DDH.name: AV_DDH}
 
 
 def get_source(name: str) -> DataSource:
@@ -131,7 +165,7 @@ def get_source(name: str) -> DataSource:
         >>> get_source("nope")
         Traceback (most recent call last):
         ...
-        KeyError: "unknown dataset source 'nope'; known: mtddh"
+        KeyError: "unknown dataset source 'nope'; known: av_ddh, mtddh"
     """
     try:
         return SOURCES[name.lower()]

@@ -138,6 +138,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
         from hipbench.leaderboard.external import external_figures
 
         row["external"] = external_figures(store, key, ok, measures)
+        row["notes"] += [note for entry in row["external"].values() for note in entry.get("notes") or []]
         if any(r.get("finetune") for r in ok):
             row["finetune"] = finetune_points(ok)
             row["finetune_dataset"] = next(r["finetune"]["dataset"] for r in ok if r.get("finetune"))

@@ -1,5 +1,9 @@
 """External test sets: each row's figures on every ``test_datasets`` entry, per fold model and for the
-ensemble of its fold models (the mean of their predictions on the same images)."""
+ensemble of its fold models (the mean of their predictions on the same images).
+
+A measure-truth set (values measured per hip, no landmarks; :mod:`hipbench.data.measure_truth`) gets its own
+figures: per measure, the fold models' MAE and bias (mean and std), and the ensemble's MAE, bias, limits of
+agreement and ICC with patient-bootstrap 95 % CIs (:func:`hipbench.metrics.measured.agreement_with_ci`)."""
 
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measur
     out: dict[str, dict[str, Any]] = {}
     for name in external_names(ok):
         per_fold = [(r.get("external") or {}).get(name) or {} for r in ok]
+        if any(m.get("truth") == "measured" for m in per_fold):
+            out[name] = measured_figures(store, key, ok, name, per_fold)
+            continue
         entry: dict[str, Any] = {}
         for figure in FOLD_FIGURES:
             values = [v for v in (m.get(figure) for m in per_fold) if isinstance(v, (int, float)) and math.isfinite(v)]
@@ -57,3 +64,41 @@ def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measur
         out[name] = entry
     return out
 
+
+
+def _fold_stats(per_fold: list[dict[str, Any]], figure: str) -> dict[str, float]:
+    values = [v for v in (m.get(figure) for m in per_fold) if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values:
+        return {}
+    return {f"{figure}_mean": float(np.mean(values)),
+            f"{figure}_std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+
+
+def measured_figures(store: RunStore, key: str, ok: list[dict[str, Any]], name: str,
+                     per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """A measure-truth set's figures of one row: fold-model MAE and bias per measure, and the fold ensemble's
+    agreement with CIs; ``notes`` warns when a measure agrees better with the sides swapped."""
+    from hipbench.leaderboard.significance import SEED
+    from hipbench.metrics.measured import agreement_with_ci, measure_values, swap_note
+    from hipbench.schema import get_schema
+
+    measures = next((list(m["measures"]) for m in per_fold if m.get("measures")), [])
+    entry: dict[str, Any] = {"truth": "measured", "measures": measures, "n_models": len(ok), "notes": []}
+    for measure in measures:
+        for figure in ("mae", "bias"):
+            entry |= _fold_stats(per_fold, f"{measure}_{figure}")
+    arrays = ensemble_predictions(store, key, [r["fold"] for r in ok], name)
+    if arrays is None:
+        return entry
+    schema, ensemble = get_schema(arrays["schema"]), dict[str, Any]()
+    for measure in measures:
+        if f"truth_{measure}" not in arrays:
+            continue
+        predicted = measure_values(arrays["pred"], schema, measure)
+        figures = agreement_with_ci(predicted, arrays[f"truth_{measure}"], arrays["group_id"], measure, seed=SEED)
+        ensemble |= figures
+        note = swap_note(name, measure, figures)
+        if note is not None:
+            entry["notes"].append(note)
+    entry["ensemble"], entry["n_images"] = ensemble, int(len(arrays["image_id"]))
+    return entry

@@ -64,8 +64,8 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
         dropped |= {"AI unc °", "AI unc AUC >5°"}
     external = external_columns(rows)
     wanted = [c for cols in external.values() for c in cols]
-    if columns is DEFAULT_COLUMNS:
-        wanted = [c for c in wanted if c.endswith("NME % ensemble")]
+    if columns is DEFAULT_COLUMNS:  # per test set: the ensemble's NME, or a measure-truth set's MAE with its CI
+        wanted = [c for c in wanted if c.endswith("NME % ensemble") or (" MAE " in c and c.endswith("[95% CI]"))]
     else:
         wanted = measure_columns(rows) + wanted
     if not has_hips:
@@ -99,10 +99,45 @@ def _coverage(pooled: dict[str, Any]) -> str:
 
 
 def external_columns(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """One column group per test dataset: fold-model NME, and the fold ensemble's NME, AI MAE and IHDI."""
+    """One column group per test dataset: fold-model NME, and the fold ensemble's NME, AI MAE and IHDI; for a
+    measure-truth set, per measure: fold-model MAE, and the ensemble's MAE, bias, limits of agreement and ICC,
+    each with its patient-bootstrap 95 % CI, and the hips scored."""
     names = sorted({n for r in rows for n in (r.get("external") or {})})
-    return {f"test: {n}": [f"{n} NME % (folds)", f"{n} NME % ensemble", f"{n} AI MAE ° ensemble",
-                           f"{n} IHDI acc ensemble"] for n in names}
+    groups = {}
+    for n in names:
+        entries = [(r.get("external") or {}).get(n) or {} for r in rows]
+        measures = list(dict.fromkeys(m for e in entries if e.get("truth") == "measured" for m in e["measures"]))
+        if not measures:
+            groups[f"test: {n}"] = [f"{n} NME % (folds)", f"{n} NME % ensemble", f"{n} AI MAE ° ensemble",
+                                    f"{n} IHDI acc ensemble"]
+            continue
+        groups[f"test: {n}"] = [column for m in measures for column in _measured_columns(n, m).values()]
+    return groups
+
+
+def _measured_columns(name: str, measure: str) -> dict[str, str]:
+    """figure -> column name of a measure-truth set's measure, e.g. ``avddh AI MAE ° [95% CI]``."""
+    title, _, unit = _measure_info(measure)
+    label, unit = f"{name} {title}", {"deg": "°"}.get(unit, unit)
+    return {"folds": f"{label} MAE {unit} (folds)", "mae": f"{label} MAE {unit} [95% CI]",
+            "bias": f"{label} bias {unit} [95% CI]", "loa": f"{label} LoA {unit} [95% CI]",
+            "icc": f"{label} ICC [95% CI]", "n": f"{label} hips"}
+
+
+def _measured_cells(name: str, entry: dict[str, Any]) -> dict[str, str]:
+    ensemble, cells = entry.get("ensemble") or {}, dict[str, str]()
+    for m in entry.get("measures") or []:
+        columns = _measured_columns(name, m)
+
+        def ci(figure: str, digits: int = 2) -> str:
+            return values_with_ci(ensemble.get(f"{m}_{figure}"), ensemble.get(f"{m}_{figure}_ci"), digits)
+
+        cells[columns["folds"]] = f"{_fmt(entry.get(f'{m}_mae_mean'))} ± {_fmt(entry.get(f'{m}_mae_std'))}"
+        cells[columns["mae"]], cells[columns["bias"]], cells[columns["icc"]] = ci("mae"), ci("bias"), ci("icc", 3)
+        cells[columns["loa"]] = f"{ci('loa_low', 1)} to {ci('loa_high', 1)}"
+        hips = ensemble.get(f"{m}_n")
+        cells[columns["n"]] = f"{hips} ({ensemble.get('patients')} patients)" if hips is not None else "–"
+    return cells
 
 
 SHOWN_ELSEWHERE = ("ai", "ihdi")  # measures with columns of their own (and CIs) in the fixed groups
@@ -150,8 +185,11 @@ def _measure_cells(row: dict[str, Any]) -> dict[str, str]:
 
 
 def _external_cells(row: dict[str, Any]) -> dict[str, str]:
-    cells = {}
+    cells: dict[str, str] = {}
     for name, entry in (row.get("external") or {}).items():
+        if entry.get("truth") == "measured":
+            cells |= _measured_cells(name, entry)
+            continue
         ensemble = entry.get("ensemble") or {}
         cells[f"{name} NME % (folds)"] = f"{_fmt(entry.get('nme_mean'))} ± {_fmt(entry.get('nme_std'))}"
         cells[f"{name} NME % ensemble"] = _fmt(ensemble.get("nme"))
@@ -251,7 +289,30 @@ def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base |= ci_columns(row)
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
                   if isinstance(v, (int, float, str)) or v is None}
-        out.append(base | pooled)
+        out.append(base | pooled | measured_csv(row))
+    return out
+
+
+def measured_csv(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's figures on each measure-truth test set for the CSV: ``ext_<set>_<measure>_<figure>`` with
+    ``_lo``/``_hi`` for the CI'd ones, the fold-model means, the hips, patients and the swapped-sides MAE."""
+    from hipbench.metrics.measured import CI_FIGURES
+
+    out: dict[str, Any] = {}
+    for name, entry in (row.get("external") or {}).items():
+        if entry.get("truth") != "measured":
+            continue
+        ensemble = entry.get("ensemble") or {}
+        out[f"ext_{name}_patients"] = ensemble.get("patients")
+        for m in entry.get("measures") or []:
+            prefix = f"ext_{name}_{m}"
+            for figure in CI_FIGURES:
+                low, high = ensemble.get(f"{m}_{figure}_ci") or (None, None)
+                out |= {f"{prefix}_{figure}": ensemble.get(f"{m}_{figure}"), f"{prefix}_{figure}_lo": low,
+                        f"{prefix}_{figure}_hi": high}
+            out |= {f"{prefix}_n": ensemble.get(f"{m}_n"), f"{prefix}_mae_folds_mean": entry.get(f"{m}_mae_mean"),
+                    f"{prefix}_mae_folds_std": entry.get(f"{m}_mae_std"),
+                    f"{prefix}_mae_sides_swapped": ensemble.get(f"{m}_mae_sides_swapped")}
     return out
 
 

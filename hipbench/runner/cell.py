@@ -15,7 +15,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from hipbench.data.measure_truth import is_measured, measured_names, measured_values
 from hipbench.files import atomic_write, write_json
+from hipbench.metrics.measured import measured_agreement
 from hipbench.pipeline.crops import CropSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination, plain
 from hipbench.runner.fold_data import FoldData, external_file
@@ -143,6 +145,11 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
     for name, (ext_samples, views) in fold.externals.items():
         ext_pred = points_to_full_image(views, predict_crops(views), ext_samples)
+        if is_measured(ext_samples):  # truth per hip, no landmarks: the measures of the predicted points are scored
+            truth = {m: measured_values(ext_samples, m) for m in measured_names(ext_samples)}
+            extra.setdefault("external", {})[name] = measured_agreement(ext_pred, ext_samples[0].schema, truth)
+            _write_measured(cell_dir, ext_samples, ext_pred, truth, f"predictions_{external_file(name)}")
+            continue
         extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures)
         _write_predictions(cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
     if bench.finetune is not None:
@@ -232,7 +239,26 @@ def _detector(bench: Benchmark, fold: FoldData) -> dict[str, Any]:
     return bench.detector.as_dict() if uses else {"type": "none"}
 
 
-def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, name: str = "predictions") -> None:
+def _write_measured(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, truth: dict[str, np.ndarray],
+                    name: str) -> None:
+    """Predictions on a measure-truth set: ``name.npz`` as for any test set plus ``truth_<measure>`` (N, 2)
+    arrays, and ``name.csv`` with one row per hip (image side) and measure: predicted against measured value."""
+    import pandas as pd
+
+    from hipbench.metrics.measured import measure_values
+    from hipbench.schema import SIDES
+
+    _write_predictions(cell_dir, samples, pred, name, {f"truth_{m}": v for m, v in truth.items()}, csv=False)
+    rows = []
+    for measure, values in truth.items():
+        predicted = measure_values(pred, samples[0].schema, measure)
+        rows += [{"image_id": s.image_id, "side": side, "measure": measure, "pred": predicted[i, k],
+                  "truth": values[i, k]} for i, s in enumerate(samples) for k, side in enumerate(SIDES)]
+    atomic_write(cell_dir / f"{name}.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+
+
+def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray, name: str = "predictions",
+                       arrays: dict[str, np.ndarray] | None = None, csv: bool = True) -> None:
     import pandas as pd
 
     schema = samples[0].schema
@@ -245,7 +271,10 @@ def _write_predictions(cell_dir: Path, samples: Sequence[Any], pred: np.ndarray,
     groups = np.array([str(s.meta.get("split_group", s.meta.get("split_patient", s.patient_id))) for s in samples])
     atomic_write(cell_dir / f"{name}.npz",
                  lambda p: np.savez(open(p, "wb"), image_id=ids, patient_id=patients, group_id=groups, pred=pred,
-                                    gt=gt, pixel_spacing=spacing, schema=np.array(schema_text(schema))))
+                                    gt=gt, pixel_spacing=spacing, schema=np.array(schema_text(schema)),
+                                    **(arrays or {})))
+    if not csv:
+        return
     rows = [{"image_id": s.image_id, "landmark": name, "pred_x": pred[i, k, 0], "pred_y": pred[i, k, 1],
              "gt_x": gt[i, k, 0], "gt_y": gt[i, k, 1]}
             for i, s in enumerate(samples) for k, name in enumerate(schema.names)]

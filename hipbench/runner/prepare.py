@@ -91,15 +91,20 @@ def load_dataset(component: Component) -> tuple[list[Any], list[tuple[str, str]]
 
 
 def load_external(component: Component, schema: Any) -> list[Any]:
-    """A test dataset's samples in the training ``schema``'s terms (see :mod:`hipbench.data.mapping`); its
-    skipped samples are an error here, since a test set must be scored whole."""
+    """A test dataset's samples in the training ``schema``'s terms (see :mod:`hipbench.data.mapping`; a
+    measure-truth set's samples get every landmark missing and keep their measured values, see
+    :mod:`hipbench.data.measure_truth`); its skipped samples are an error here, since a test set must be
+    scored whole."""
     from hipbench.data.mapping import landmark_mapping, map_samples
+    from hipbench.data.measure_truth import in_schema, is_measured
 
     kwargs = {k: v for k, v in component.kwargs.items() if k != "landmark_map"}
     samples, skipped = load_dataset(Component(component.type, kwargs, component.line))
     if skipped:
         raise ValueError(f"test dataset {external_name(component)}: {len(skipped)} sample(s) could not be read, "
                          f"e.g. {skipped[0][0]}: {skipped[0][1]}")
+    if is_measured(samples):
+        return in_schema(samples, schema)
     mapping = landmark_mapping(samples[0].schema, schema, component.kwargs.get("landmark_map"))
     return map_samples(samples, schema, mapping)
 
@@ -172,6 +177,21 @@ def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
     return framing.views(samples, boxes)
 
 
+def external_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet | None:
+    """A test dataset's views as labelled; None for a measure-truth set under a framing that uses a detector:
+    without landmarks it has no labelled hip boxes, so its views come only from a learned detector."""
+    from hipbench.data.measure_truth import is_measured
+
+    if framing.uses_detector and is_measured(samples):
+        return None
+    return make_label_views(framing, samples)
+
+
+NO_BOXES = ("has measured values and no landmarks, hence no labelled hip boxes: framing {framing} with detector "
+            "{detector} cannot cut its hips; use a learned detector (e.g. detector: {{type: yolo}}) or framing "
+            "whole_image")
+
+
 def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
     crops.sample_index = positions[crops.sample_index]
     return crops
@@ -213,7 +233,7 @@ def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, sample
 
 def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any], split: Any,
                  fold: int, store: RunStore, device: torch.device, label_crops: CropSet,
-                 externals: dict[str, tuple[Sequence[Any], CropSet]] | None = None) -> FoldData:
+                 externals: dict[str, tuple[Sequence[Any], CropSet | None]] | None = None) -> FoldData:
     """Detector fit and predict, and the views of one fold.
 
     Models always train on views of the labelled samples (``label_crops``). For a framing that uses a
@@ -225,17 +245,24 @@ def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: 
     stats: dict[str, Any] = {}
     oracle_crops = None
     externals = externals or {}
-    external_views = {name: views for name, (_, views) in externals.items()}
+    external_views: dict[str, CropSet | None] = {name: views for name, (_, views) in externals.items()}
     if not framing.uses_detector or bench.detector.type == "gt":
         test_crops = label_crops.subset(test_idx)
     else:
-        test_crops, stats, external_views = _detector_crops(
+        test_crops, stats, detected = _detector_crops(
             bench, framing, dataset_key, samples, train_idx, val_idx, test_idx, fold, store, device,
             {name: ext_samples for name, (ext_samples, _) in externals.items()})
+        external_views.update(detected)
         oracle_crops = label_crops.subset(test_idx)
+    cut: dict[str, tuple[Sequence[Any], CropSet]] = {}
+    for name, views in external_views.items():
+        if views is None:  # run.check_test_datasets refuses this before training; here it must not pass silently
+            raise ValueError(f"test dataset {name} " + NO_BOXES.format(framing=framing.name,
+                                                                        detector=bench.detector.label))
+        cut[name] = (externals[name][0], views)
     return FoldData(dataset_key, fold, samples, train_idx, val_idx, test_idx, label_crops.subset(train_idx),
                     label_crops.subset(val_idx), test_crops, stats, time.perf_counter() - started, oracle_crops,
-                    framing.describe(), {name: (externals[name][0], views) for name, views in external_views.items()})
+                    framing.describe(), cut)
 
 
 def prepare_dataset(bench: Benchmark, dataset: Component, store: RunStore, device: torch.device,
@@ -290,7 +317,7 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
         externals = {}
         for component in bench.test_datasets:
             ext_samples = load_external(component, samples[0].schema)
-            externals[external_name(component)] = (ext_samples, make_label_views(framing, ext_samples))
+            externals[external_name(component)] = (ext_samples, external_label_views(framing, ext_samples))
         save_samples(store.root, key, samples)
     except Exception as exc:
         write_json(prepared_dir(store.root, key) / FAILED, {"stage": stage, "error": f"{type(exc).__name__}: {exc}",

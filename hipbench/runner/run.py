@@ -156,6 +156,7 @@ def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
     """Why each test dataset cannot score the models of each dataset (unreadable, or landmarks that cannot
     be mapped onto the training schema), found before training."""
     from hipbench.data.mapping import landmark_mapping
+    from hipbench.data.measure_truth import is_measured
     from hipbench.runner.config import external_name
     from hipbench.runner.prepare import load_dataset
 
@@ -168,6 +169,9 @@ def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
         except Exception as exc:
             problems.append(f"{where}: {type(exc).__name__}: {exc}")
             continue
+        if is_measured(samples):
+            problems += measured_set_problems(bench, component, samples, schemas, where)
+            continue
         for dataset in bench.datasets:
             if dataset.key not in schemas:
                 continue
@@ -175,6 +179,42 @@ def check_test_datasets(bench: Benchmark, schemas: dict[str, Any]) -> list[str]:
                 landmark_mapping(samples[0].schema, schemas[dataset.key], component.kwargs.get("landmark_map"))
             except ValueError as exc:
                 problems.append(f"{where} for {dataset.label}: {exc}")
+    return problems
+
+
+def measured_set_problems(bench: Benchmark, component: Component, samples: Any, schemas: dict[str, Any],
+                          where: str) -> list[str]:
+    """Why a measure-truth test set (no landmarks, values measured per hip) cannot score this benchmark's
+    models: a ``landmark_map`` (nothing to map), fine-tuning on it (needs landmarks), a training schema that
+    cannot compute its measures, or a framing that needs hip boxes with a detector that reads them from the
+    labels (``gt``), which such a set does not have."""
+    from hipbench.data.measure_truth import measured_names
+    from hipbench.measures import measure_names
+    from hipbench.pipeline.framing import default_framing
+    from hipbench.registry import DETECTORS, FRAMINGS
+    from hipbench.runner.config import external_name
+    from hipbench.runner.prepare import NO_BOXES
+
+    name, problems = external_name(component), []
+    if component.kwargs.get("landmark_map") is not None:
+        problems.append(f"{where}: landmark_map does not apply: the set has measured values, no landmarks")
+    if bench.finetune is not None and bench.finetune.dataset == name:
+        problems.append(f"{where}: finetune needs landmarks to train on; this set has measured values only")
+    reads_labels = bool(getattr(DETECTORS.get(bench.detector.type), "needs_labels", False))
+    for dataset in bench.datasets:
+        schema = schemas.get(dataset.key)
+        if schema is None:
+            continue
+        try:
+            measure_names(schema, measured_names(samples))
+        except ValueError as exc:
+            problems.append(f"{where} for {dataset.label}: {exc}")
+            continue
+        framings = {f.type if f is not None else default_framing(schema) for f in bench.framings}
+        for framing in sorted(framings):
+            if FRAMINGS.get(framing).uses_detector and reads_labels:
+                problems.append(f"{where} for {dataset.label}: the set " + NO_BOXES.format(
+                    framing=framing, detector=bench.detector.label))
     return problems
 
 
