@@ -135,8 +135,9 @@ def test_one_definition_each_of_sides_image_suffixes_and_formats() -> None:
                 if same and where != owners[constant] and (constant, where) not in known_copies:
                     copies.append(f"{where}: {name} repeats {constant} of {owners[constant]}")
     assert copies == []
-    from hipbench.data import annotations, phantom
+    from hipbench.data import annotations
+    from hipbench.data.phantom import generate
     from hipbench.pipeline import crops, predict
 
     assert annotations.ANNOTATION_FORMATS is FORMATS and predict.IMAGE_SUFFIXES is IMAGE_SUFFIXES
-    assert crops.SIDES is SIDES and phantom.SIDES is SIDES
+    assert crops.SIDES is SIDES and generate.SIDES is SIDES

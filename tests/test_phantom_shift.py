@@ -12,7 +12,6 @@ import pytest
 from hipbench.data.phantom import (
     Acquisition,
     PhantomConfig,
-    apply_homography,
     phantom_homography,
     phantom_keypoints,
     phantom_sample,
@@ -20,7 +19,7 @@ from hipbench.data.phantom import (
     sample_params,
 )
 from hipbench.geometry import acetabular_index
-from hipbench.imaging import blur, lower_resolution
+from hipbench.imaging import apply_homography, blur, lower_resolution
 from hipbench.registry import DATASETS
 from hipbench.schema import get_schema
 

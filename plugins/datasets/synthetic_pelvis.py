@@ -27,7 +27,7 @@ def synthetic_pelvis(num: int = 200, seed: int = 0, size: int = 256,
     femoral-head ossific nuclei from ``nucleus_onset`` years, an image ``field`` inter-triradiate distances
     wide, pelvic rotation and tilt up to ``pelvic_rotation`` / ``pelvic_tilt`` degrees, and shares of images
     with abducted legs, an off-centre patient, a gonadal shield, a diaper, bowel gas and a side marker (see
-    :mod:`hipbench.data.phantom_infant`). ``style: cartoon`` is the earlier flat-shape phantom (fast, for
+    :mod:`hipbench.data.phantom.infant`). ``style: cartoon`` is the earlier flat-shape phantom (fast, for
     tests); the infant-only options are refused with it. ``bit_depth`` (8, 12 or 16) quantises the image as
     a detector would.
 

@@ -1,6 +1,6 @@
 """The ``infant`` style of the phantom: an AP pelvis radiograph of a child of 0-4 years, drawn from anatomy.
 
-Anatomy (canonical frame of :mod:`hipbench.data.phantom`: unit = half the inter-triradiate distance, y down,
+Anatomy (canonical frame of :mod:`hipbench.data.phantom.common`: unit = half the inter-triradiate distance, y down,
 Hilgenreiner's line at y = 0): iliac wings with cortical rims, a thinner iliac fossa and trabecular texture; the
 acetabular roof (a sclerotic sourcil) from the triradiate point to the lateral margin; the triradiate cartilage as
 the radiolucent Y between ilium, pubis and ischium; obturator foramina and the ischiopubic synchondrosis; sacrum
@@ -37,20 +37,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hipbench.data.phantom import (
+from hipbench.data.phantom.common import (
     HipParams,
     PhantomConfig,
     PhantomParams,
-    _ellipse,
-    _hip_landmarks,
-    _sample_acquisition,
-    _sample_hip,
-    _transform,
-    _up_normal,
+    bezier,
+    canonical_to_image,
+    ellipse,
+    hip_landmarks,
     phantom_homography,
     phantom_keypoints,
+    sample_acquisition,
+    sample_hip,
+    up_normal,
 )
-from hipbench.data.phantom import _bezier as _control_bezier
 from hipbench.imaging import apply_homography
 
 ANATOMY_STREAM, TEXTURE_STREAM, SIGNAL_STREAM = 5, 6, 7  # random streams of their own, after the phantom's
@@ -83,29 +83,6 @@ def nucleus_radius(age: float, onset: float) -> float:
     return float(min(0.32, 0.08 + 0.11 * np.sqrt(age - onset)))
 
 
-def check_infant_config(config: PhantomConfig) -> None:
-    """Raise ValueError naming the first infant option out of range.
-
-    Example:
-        >>> from hipbench.data.phantom import PhantomConfig
-        >>> PhantomConfig(age=(3.0, 1.0))
-        Traceback (most recent call last):
-        ...
-        ValueError: age must be (low, high) years with 0 <= low <= high <= 18, got (3.0, 1.0)
-    """
-    ranges = {"age": (0.0, 18.0, "years"), "nucleus_onset": (0.0, 18.0, "years"), "field": (1.5, 12.0, "ITDs")}
-    for name, (lo, hi, unit) in ranges.items():
-        pair = tuple(getattr(config, name))
-        if len(pair) != 2 or not lo <= pair[0] <= pair[1] <= hi:
-            raise ValueError(f"{name} must be (low, high) {unit} with {lo:g} <= low <= high <= {hi:g}, got {pair}")
-    for name in ("pelvic_rotation", "pelvic_tilt"):
-        if not 0 <= float(getattr(config, name)) <= 30:
-            raise ValueError(f"{name} must be 0..30 degrees, got {getattr(config, name)}")
-    for name in ("abduction", "off_centre", "shield", "diaper", "bowel_gas", "marker"):
-        if not 0 <= float(getattr(config, name)) <= 1:
-            raise ValueError(f"{name} must be a share in [0, 1], got {getattr(config, name)}")
-
-
 # sampling -----------------------------------------------------------------------------------------
 def _infant_hip(hip: HipParams, age: float, rng: np.random.Generator, config: PhantomConfig,
                 abducted: bool) -> HipParams:
@@ -134,7 +111,7 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
         (True, True)
     """
     hips_rng = np.random.default_rng([int(seed), int(index)])
-    left, right = _sample_hip(hips_rng, config), _sample_hip(hips_rng, config)
+    left, right = sample_hip(hips_rng, config), sample_hip(hips_rng, config)
     rng = np.random.default_rng([int(seed), int(index), ANATOMY_STREAM])
     age = float(rng.uniform(*config.age))
     abducted = bool(rng.random() < config.abduction)
@@ -164,7 +141,7 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
     shift = (u(-reach, reach), u(-reach, reach))
     params = PhantomParams(seed=int(seed), index=int(index), size=int(config.size), rotation=rotation, scale=scale,
                            shift=shift, left=left, right=right, appearance=appearance, itd_mm=config.itd_mm,
-                           acquisition=_sample_acquisition(seed, index, config), style="infant", age=age,
+                           acquisition=sample_acquisition(seed, index, config), style="infant", age=age,
                            anatomy=anatomy)
     return _keep_landmarks_inside(params)
 
@@ -190,7 +167,7 @@ def _keep_landmarks_inside(params: PhantomParams, margin: float = 0.04) -> Phant
 # geometry -----------------------------------------------------------------------------------------
 def _bezier(p0: Points, through: Points, p2: Points, n: int) -> Points:
     """Quadratic Bezier from ``p0`` to ``p2`` passing through ``through`` at its middle."""
-    return _control_bezier(p0, 2 * through - (p0 + p2) / 2, p2, n)
+    return bezier(p0, 2 * through - (p0 + p2) / 2, p2, n)
 
 
 def _rounded_box(centre: Points, half_w: float, half_h: float, n: int = 32, power: float = 4.0) -> Points:
@@ -234,8 +211,8 @@ def _hip_anatomy(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma:
     ilium = np.vstack([roof, lateral, crest, [p(1.0, -2.1), p(0.9, -1.4), p(0.8, -0.8), p(0.7, -0.3),
                                                   tcc + np.array([-sigma * 0.3, -0.04])]])
     draw.fill("ilium", ilium)
-    draw.fill("ilium_fossa", _ellipse(p(2.0, -1.7), 0.85, 0.7, sigma * 20.0, 40))
-    sourcil = _bezier(tcc, roof_mid, asm, 14) + 0.025 * _up_normal(asm - tcc)
+    draw.fill("ilium_fossa", ellipse(p(2.0, -1.7), 0.85, 0.7, sigma * 20.0, 40))
+    sourcil = _bezier(tcc, roof_mid, asm, 14) + 0.025 * up_normal(asm - tcc)
     draw.line("sourcil", sourcil, 0.05)
     # pubis and ischium below the triradiate gap, the obturator foramen between them
     top = tcc + np.array([0.0, gap])
@@ -243,7 +220,7 @@ def _hip_anatomy(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma:
                               p(d + 0.05, 1.85), p(d - 0.5, 1.87), p(0.75, 1.66), p(0.45, 1.5), p(0.2, 1.3),
                               p(0.18, 0.8), p(0.4, 0.58), p(0.75, gap + 0.3), top + np.array([-sigma * 0.3, 0.03])]])
     draw.fill("pelvis_low", ischiopubic)
-    draw.hole("pelvis_low", _ellipse(p(0.82 + 0.3 * (d - 1), 1.16), 0.41, 0.34, sigma * 35.0, 28))
+    draw.hole("pelvis_low", ellipse(p(0.82 + 0.3 * (d - 1), 1.16), 0.41, 0.34, sigma * 35.0, 28))
     draw.line("cartilage", np.array([top, top + np.array([sigma * 0.08, 0.45])]), 0.06)  # the Y's stem
     if age < 5.0:  # the ischiopubic synchondrosis, not yet fused
         draw.line("cartilage", np.array([p(0.55, 1.42), p(0.72, 1.86)]), 0.06)
@@ -256,7 +233,7 @@ def _femur(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma: float
     med, mid, lat = marks["metaphysis_medial"], marks["metaphysis_mid"], marks["metaphysis_lateral"]
     h, axis, side, length = _femur_frame(marks, hip, sigma, age)
     w = float(np.hypot(*(lat - med)))
-    up = _up_normal(lat - med)
+    up = up_normal(lat - med)
     ws = 0.85 * w
     top = _bezier(lat, mid, med, 11)
     at = lambda s, x: h + s * axis + x * side  # noqa: E731 - a point s down the shaft, x lateral of its axis
@@ -265,17 +242,17 @@ def _femur(draw: Drawing, marks: dict[str, Points], hip: HipParams, sigma: float
     lateral_edge = [at(length, 0.7 * ws), at(length - 0.15, 0.78 * ws), at(length - 0.7, ws / 2),
                     at(1.1 * w, ws / 2), at(0.6 * w, 0.62 * w), lat + 0.3 * w * axis + 0.16 * w * side]
     draw.fill("femur", np.vstack([top, medial_edge, lateral_edge]))
-    draw.fill("femur", _ellipse(at(length + 0.2, 0.0), 0.55 * ws * (0.7 + 0.1 * min(age, 4)), 0.16 * ws + 0.03 * age,
+    draw.fill("femur", ellipse(at(length + 0.2, 0.0), 0.55 * ws * (0.7 + 0.1 * min(age, 4)), 0.16 * ws + 0.03 * age,
                                 float(np.degrees(np.arctan2(side[1], side[0]))), 24))  # distal epiphysis
     tibia = [at(length + 0.45, -0.62 * ws), at(length + 0.45, 0.62 * ws), at(length + 0.8, 0.42 * ws),
              at(length + 4.0, 0.4 * ws), at(length + 4.0, -0.4 * ws), at(length + 0.8, -0.42 * ws)]
     draw.fill("femur", np.array(tibia))
     head_centre = mid + 0.42 * w * up
-    draw.fill("head_cartilage", _ellipse(head_centre, 0.5 * w, 0.48 * w, 0.0, 32))
+    draw.fill("head_cartilage", ellipse(head_centre, 0.5 * w, 0.48 * w, 0.0, 32))
     if hip.nucleus > 0:
         centre = mid + (hip.physis + hip.nucleus) * up
         angle = float(np.degrees(np.arctan2(*(lat - med)[::-1])))
-        draw.fill("nucleus", _ellipse(centre, hip.nucleus, 0.88 * hip.nucleus, angle, 32))
+        draw.fill("nucleus", ellipse(centre, hip.nucleus, 0.88 * hip.nucleus, angle, 32))
 
 
 def _femur_frame(marks: dict[str, Points], hip: HipParams, sigma: float,
@@ -296,7 +273,7 @@ def _spine(draw: Drawing, age: float) -> None:
         half = 0.8 * (y + 1.1) / (top + 1.1) + 0.1
         draw.line("cartilage", np.array([[-half, y], [half, y]]), 0.05)
         for x in (-0.4, 0.4):
-            draw.hole("spine", _ellipse(np.array([x * half / 0.9, y + 0.12]), 0.06, 0.05, 0.0, 12))
+            draw.hole("spine", ellipse(np.array([x * half / 0.9, y + 0.12]), 0.06, 0.05, 0.0, 12))
     body_h, disc = 0.48 + 0.02 * age, 0.18
     y = top - disc - body_h / 2
     for k in range(7):  # L5 upwards, as far as the field reaches
@@ -305,8 +282,8 @@ def _spine(draw: Drawing, age: float) -> None:
         reach = 1.0 if k == 0 else 0.8 - 0.03 * k
         draw.fill("spine", np.array([[-reach, y - 0.03], [reach, y - 0.03], [reach, y + 0.08], [-reach, y + 0.08]]))
         for x in (-0.32, 0.32):
-            draw.line("pedicle", _ellipse(np.array([x, y - 0.05]), 0.09, 0.13, 0.0, 16), 0.045)
-        draw.fill("spine", _ellipse(np.array([0.0, y + 0.1]), 0.08, 0.14, 0.0, 12))  # spinous process
+            draw.line("pedicle", ellipse(np.array([x, y - 0.05]), 0.09, 0.13, 0.0, 16), 0.045)
+        draw.fill("spine", ellipse(np.array([0.0, y + 0.1]), 0.08, 0.14, 0.0, 12))  # spinous process
         y -= body_h + disc
 
 
@@ -328,7 +305,7 @@ def _soft_tissue(draw: Drawing, look: dict[str, Any], femora: dict[float, FemurF
             + left[::-1] + [[-wb * 0.93, 0.6], [-wb * 0.97, -1.5]])
     draw.fill("body", np.array(body, dtype=float))
     for sigma in (-1.0, 1.0):
-        draw.fill("buttock", _ellipse(np.array([sigma * 1.5, 1.45]), 1.8, 1.1, sigma * -8.0, 36))
+        draw.fill("buttock", ellipse(np.array([sigma * 1.5, 1.45]), 1.8, 1.1, sigma * -8.0, 36))
     if look["clothing"]:  # a vest's hem across the belly, with folds
         x = np.linspace(-wb * 1.1, wb * 1.1, 24)
         hem = look["hem"] + 0.08 * np.sin(x * 3.1 + look["hem"] * 7.0)
@@ -346,22 +323,22 @@ def _extras(draw: Drawing, look: dict[str, Any], rng: np.random.Generator) -> No
     for _ in range(int(round(gas * 12))):
         centre = np.array([rng.uniform(-3.0, 3.0), rng.uniform(-5.0, -0.8)])
         r = rng.uniform(0.1, 0.5)
-        draw.fill("gas", _ellipse(centre, r * rng.uniform(0.7, 1.8), r, rng.uniform(0, 180), 20))
+        draw.fill("gas", ellipse(centre, r * rng.uniform(0.7, 1.8), r, rng.uniform(0, 180), 20))
     if gas > 0 and rng.random() < 0.6:  # rectal gas
-        draw.fill("gas", _ellipse(np.array([rng.uniform(-0.2, 0.2), rng.uniform(-1.0, 0.3)]), 0.25, 0.45, 0.0, 20))
+        draw.fill("gas", ellipse(np.array([rng.uniform(-0.2, 0.2), rng.uniform(-1.0, 0.3)]), 0.25, 0.45, 0.0, 20))
     if look["shield"] == "male":  # below the symphysis
         draw.fill("shield", np.array([[-0.7, 1.5], [0.7, 1.5], [0.6, 2.2], [0.0, 2.8], [-0.6, 2.2]]))
     elif look["shield"] == "female":  # over the true pelvis, medial of both hips
-        draw.fill("shield", _ellipse(np.array([0.0, -0.6]), 0.7, 0.58, 0.0, 32))
+        draw.fill("shield", ellipse(np.array([0.0, -0.6]), 0.7, 0.58, 0.0, 32))
     for k in range(look["snaps"]):
-        draw.line("metal", _ellipse(np.array([(k - 0.5) * 0.8, -1.0]), 0.11, 0.11, 0.0, 16), 0.05)
+        draw.line("metal", ellipse(np.array([(k - 0.5) * 0.8, -1.0]), 0.11, 0.11, 0.0, 16), 0.05)
 
 
 # rendering ----------------------------------------------------------------------------------------
 def _pre_image_marks(params: PhantomParams, side: str, sigma: float, image_of: Callable[[Points], Points],
                      canonical_of: Callable[[Points], Points]) -> dict[str, Points]:
     """The landmarks of ``side`` in the canonical frame whose image (through the tilt) is the intended point."""
-    marks = _hip_landmarks(params.hip(side), sigma)
+    marks = hip_landmarks(params.hip(side), sigma)
     names = ("asm", "roof_mid", "tcc", "metaphysis_lateral", "metaphysis_mid", "metaphysis_medial")
     intended = np.array([marks[n] for n in names])
     pre = canonical_of(image_of(intended))
@@ -423,7 +400,7 @@ def _band_noise(rng: np.random.Generator, size: int, cell_px: float) -> np.ndarr
 
 def render_infant(params: PhantomParams) -> np.ndarray:
     """The radiograph of ``params`` (infant style), float32 (size, size) in [0, 1], before the configured
-    acquisition look (:func:`hipbench.data.phantom._acquire` applies that).
+    acquisition look (:func:`hipbench.data.phantom.common.acquire` applies that).
 
     Example:
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
@@ -495,7 +472,7 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
     import cv2
 
     s = params.size
-    a, t = _transform(params)
+    a, t = canonical_to_image(params)
     hom = phantom_homography(params)
     inverse = np.linalg.inv(hom)
     a_inv = np.linalg.inv(a)

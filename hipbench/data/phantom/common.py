@@ -1,9 +1,6 @@
-"""The synthetic pelvis phantom: radiograph-like AP pelvis images with exact ``ihdi12`` ground truth.
-
-Each image is drawn from anatomical parameters (per side: acetabular index, IHDI position of the H-point,
-roof length and curvature, metaphysis width/tilt/dome, ossific nucleus, femoral shaft angle) and appearance
-parameters (soft tissue and bone density, trabecular texture, blur, noise, contrast, gamma, heel effect),
-then turned as a whole (rotation, scale, shift). Everything is deterministic per ``(seed, index)``.
+"""What both styles of the phantom share: the generator's settings (:class:`PhantomConfig`), the parameters of
+one image, the intended hips and their landmarks in the canonical frame, the mapping into the image and the
+acquisition layer applied to a rendered image.
 
 On top of that per-image variation sits an acquisition layer, one :class:`Acquisition` per image, the same
 settings for a whole data set (so that a style A and a style B make a domain shift): ``field_of_view`` zooms
@@ -26,19 +23,11 @@ TCC the inferomedial corner of the roof at the dark triradiate gap, the roof mid
 the metaphysis ends the corners of the femoral metaphysis line, its midpoint on that (slightly domed) line.
 A tilt changes the AI measured from the keypoints (as it does on a radiograph); the sample's ``meta`` keeps
 the intended AI and grade, and the keypoints are the exact truth of the tilted image.
-
-Example:
-    >>> p = sample_params(seed=0, index=3, config=PhantomConfig(size=64))
-    >>> image = render_phantom(p)
-    >>> image.shape, image.dtype, bool((image >= 0).all() and (image <= 1).all())
-    ((64, 64), dtype('float32'), True)
-    >>> phantom_keypoints(p).shape
-    (12, 2)
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -52,14 +41,14 @@ from hipbench.imaging import (
     tilt_homography,
     window,
 )
-from hipbench.schema import SIDES, get_schema
+from hipbench.schema import get_schema
 
 GRADE_MARGIN = 0.06  # minimum distance of an H-point from a grade boundary, in roof lengths
 HALF_ITD = 0.16  # half the inter-triradiate distance as a share of the image size, before scaling
 FOCAL = 4.0  # source-to-pelvis distance in image sizes (~80 cm to an infant pelvis on a ~20 cm field)
 # random streams: [seed, index] the anatomy, [seed, index, 1] texture and built-in noise, then the acquisition's
 TILT_STREAM, NOISE_STREAM, POISSON_STREAM = 2, 3, 4
-STYLES = ("infant", "cartoon")  # infant: hipbench.data.phantom_infant; cartoon: the flat-shape phantom below
+STYLES = ("infant", "cartoon")  # infant.py and cartoon.py of this package
 BIT_DEPTHS = (8, 12, 16)
 # options of the infant style only (a cartoon that sets one is refused, not silently ignored)
 INFANT_ONLY = ("age", "nucleus_onset", "field", "pelvic_rotation", "pelvic_tilt", "abduction", "off_centre", "shield",
@@ -72,7 +61,8 @@ ACQUISITION_RANGES = {
 }
 
 
-def _check_range(name: str, value: object) -> None:
+
+def _check_range(name: str, value: Any) -> None:
     """Raise ValueError naming option ``name`` when ``value`` is outside :data:`ACQUISITION_RANGES`.
 
     Example:
@@ -167,9 +157,30 @@ class PhantomConfig:
             for f in fields(self):
                 if f.name in INFANT_ONLY and getattr(self, f.name) != f.default:
                     raise ValueError(f"{f.name} applies to style infant only; the cartoon has no {f.name}")
-        from hipbench.data.phantom_infant import check_infant_config
-
         check_infant_config(self)
+
+
+def check_infant_config(config: PhantomConfig) -> None:
+    """Raise ValueError naming the first infant option out of range.
+
+    Example:
+        >>> PhantomConfig(age=(3.0, 1.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: age must be (low, high) years with 0 <= low <= high <= 18, got (3.0, 1.0)
+    """
+    ranges = {"age": (0.0, 18.0, "years"), "nucleus_onset": (0.0, 18.0, "years"), "field": (1.5, 12.0, "ITDs")}
+    for name, (lo, hi, unit) in ranges.items():
+        pair = tuple(getattr(config, name))
+        if len(pair) != 2 or not lo <= pair[0] <= pair[1] <= hi:
+            raise ValueError(f"{name} must be (low, high) {unit} with {lo:g} <= low <= high <= {hi:g}, got {pair}")
+    for name in ("pelvic_rotation", "pelvic_tilt"):
+        if not 0 <= float(getattr(config, name)) <= 30:
+            raise ValueError(f"{name} must be 0..30 degrees, got {getattr(config, name)}")
+    for name in ("abduction", "off_centre", "shield", "diaper", "bowel_gas", "marker"):
+        if not 0 <= float(getattr(config, name)) <= 1:
+            raise ValueError(f"{name} must be a share in [0, 1], got {getattr(config, name)}")
+
 
 
 @dataclass(frozen=True)
@@ -236,6 +247,7 @@ class PhantomParams:
     """Everything one phantom image is made from (see the module docstring).
 
     Example:
+        >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0)
         >>> (p.size, p.left.grade in (1, 2, 3, 4))
         (256, True)
@@ -261,51 +273,54 @@ class PhantomParams:
         return self.left if side == "left" else self.right
 
 
-def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """One draw of ``rng`` from [lo, hi), as a float."""
     return float(rng.uniform(lo, hi))
 
 
 def _hip_position(rng: np.random.Generator, grade: int) -> tuple[float, float]:
     m = GRADE_MARGIN
     if grade == 1:
-        return _uniform(rng, -0.55, -m), _uniform(rng, 0.45, 1.0)
+        return uniform(rng, -0.55, -m), uniform(rng, 0.45, 1.0)
     if grade == 2:
-        hx = _uniform(rng, m, 0.45)
-        return hx, _uniform(rng, hx + m, hx + 0.6)
+        hx = uniform(rng, m, 0.45)
+        return hx, uniform(rng, hx + m, hx + 0.6)
     if grade == 3:
-        hx = _uniform(rng, 0.3, 0.9)
-        return hx, _uniform(rng, m, hx - m)
-    return _uniform(rng, 0.05, 0.9), _uniform(rng, -0.7, -m)
+        hx = uniform(rng, 0.3, 0.9)
+        return hx, uniform(rng, m, hx - m)
+    return uniform(rng, 0.05, 0.9), uniform(rng, -0.7, -m)
 
 
-def _sample_hip(rng: np.random.Generator, config: PhantomConfig) -> HipParams:
+def sample_hip(rng: np.random.Generator, config: PhantomConfig) -> HipParams:
+    """One intended hip drawn from ``rng``: grade from the mix, AI from the normal or dysplastic range, the
+    H-point clear of the grade boundaries, then the roof and femur's shape."""
     grade = int(rng.choice(4, p=np.asarray(config.grade_mix) / np.sum(config.grade_mix))) + 1
     dysplastic = bool(rng.random() < config.dysplastic_share[grade - 1])
-    ai = _uniform(rng, *(config.ai_dysplastic if dysplastic else config.ai_normal))
+    ai = uniform(rng, *(config.ai_dysplastic if dysplastic else config.ai_normal))
     hx, hy = _hip_position(rng, grade)
     return HipParams(
         ai=ai, grade=grade, hx=hx, hy=hy,
-        half_itd=_uniform(rng, 0.95, 1.05),
-        roof=_uniform(rng, 0.5, 0.65),
-        bulge=_uniform(rng, 0.02, 0.10) if dysplastic else _uniform(rng, 0.06, 0.20),
-        meta_width=_uniform(rng, 0.32, 0.48),
-        meta_tilt=_uniform(rng, -15.0, 15.0),
-        meta_dome=_uniform(rng, 0.03, 0.09),
-        nucleus=0.0 if rng.random() < 0.25 else _uniform(rng, 0.05, 0.14),
-        physis=_uniform(rng, 0.04, 0.07),
-        shaft=_uniform(rng, 0.0, 12.0),
+        half_itd=uniform(rng, 0.95, 1.05),
+        roof=uniform(rng, 0.5, 0.65),
+        bulge=uniform(rng, 0.02, 0.10) if dysplastic else uniform(rng, 0.06, 0.20),
+        meta_width=uniform(rng, 0.32, 0.48),
+        meta_tilt=uniform(rng, -15.0, 15.0),
+        meta_dome=uniform(rng, 0.03, 0.09),
+        nucleus=0.0 if rng.random() < 0.25 else uniform(rng, 0.05, 0.14),
+        physis=uniform(rng, 0.04, 0.07),
+        shaft=uniform(rng, 0.0, 12.0),
     )
 
 
-def _sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisition:
+def sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisition:
     """The acquisition of image ``index``: the config's look, tilt angles uniform in +-``obliquity``.
 
     The angles come from a stream of their own, as a share of ``obliquity`` (so a larger ``obliquity``
     tilts the same way, further) and without touching the anatomy's stream.
 
     Example:
-        >>> a = _sample_acquisition(0, 1, PhantomConfig(obliquity=8.0))
-        >>> b = _sample_acquisition(0, 1, PhantomConfig(obliquity=4.0, blur=2.0))
+        >>> a = sample_acquisition(0, 1, PhantomConfig(obliquity=8.0))
+        >>> b = sample_acquisition(0, 1, PhantomConfig(obliquity=4.0, blur=2.0))
         >>> bool(abs(a.tilt_x) <= 8 and abs(a.tilt_x - 2 * b.tilt_x) < 1e-9), b.blur
         (True, 2.0)
     """
@@ -316,65 +331,30 @@ def _sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisi
     return Acquisition(**look, tilt_x=float(tilt[0]), tilt_y=float(tilt[1]), bit_depth=config.bit_depth)
 
 
-def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = None) -> PhantomParams:
-    """The parameters of phantom image ``index`` of ``seed`` (cheap: no rendering).
-
-    Example:
-        >>> a, b = sample_params(1, 5), sample_params(1, 5)
-        >>> a == b, a == sample_params(1, 6)
-        (True, False)
-    """
-    config = config or PhantomConfig()
-    if config.style == "infant":
-        from hipbench.data.phantom_infant import sample_infant
-
-        return sample_infant(seed, index, config)
-    rng = np.random.default_rng([int(seed), int(index)])
-    left, right = _sample_hip(rng, config), _sample_hip(rng, config)
-    size = int(config.size)
-    appearance = {
-        "soft": _uniform(rng, 0.25, 0.55), "bone": _uniform(rng, 0.55, 0.95), "cortex": _uniform(rng, 0.10, 0.30),
-        "femur": _uniform(rng, 1.0, 1.2), "nucleus": _uniform(rng, 0.6, 0.9), "texture": _uniform(rng, 0.05, 0.25),
-        "background": _uniform(rng, 0.0, 0.12), "contrast": _uniform(rng, 0.85, 1.3), "gamma": _uniform(rng, 0.7, 1.4),
-        "blur": _uniform(rng, 0.4, 1.2), "noise": _uniform(rng, 0.005, 0.03), "heel": _uniform(rng, -0.1, 0.1),
-        "heel_angle": _uniform(rng, 0, 2 * np.pi), "gap": _uniform(rng, 0.06, 0.11),
-        "width": _uniform(rng, 0.85, 1.15),
-    }
-    return PhantomParams(
-        seed=int(seed), index=int(index), size=size,
-        rotation=_uniform(rng, -config.rotation, config.rotation),
-        scale=_uniform(rng, *config.scale),
-        shift=(_uniform(rng, -config.shift, config.shift), _uniform(rng, -config.shift, config.shift)),
-        left=left, right=right, appearance=appearance, itd_mm=config.itd_mm,
-        acquisition=_sample_acquisition(seed, index, config),
-    )
-
-
-# canonical geometry ------------------------------------------------------------------------------
-def _up_normal(v: np.ndarray) -> np.ndarray:
+def up_normal(v: np.ndarray) -> np.ndarray:
     """Unit perpendicular of ``v`` pointing cranially (negative y)."""
     n = np.array([-v[1], v[0]]) / np.hypot(*v)
     return -n if n[1] > 0 else n
 
 
-def _hip_landmarks(hip: HipParams, sigma: float) -> dict[str, np.ndarray]:
+def hip_landmarks(hip: HipParams, sigma: float) -> dict[str, np.ndarray]:
     """Canonical landmarks of one hip; ``sigma`` is the lateral x sign (-1 image-left, +1 image-right)."""
     tcc = np.array([sigma * hip.half_itd, 0.0])
     a = np.radians(hip.ai)
     chord = np.array([sigma * np.cos(a), -np.sin(a)])
     asm = tcc + hip.roof * chord
-    roof_mid = (tcc + asm) / 2 + hip.bulge * hip.roof * _up_normal(chord)
+    roof_mid = (tcc + asm) / 2 + hip.bulge * hip.roof * up_normal(chord)
     h_point = np.array([asm[0] + sigma * hip.hx * hip.roof, hip.hy * hip.roof])
     t = np.radians(hip.meta_tilt)
     along = np.array([sigma * np.cos(t), -np.sin(t)])  # towards the lateral end
     half = hip.meta_width / 2 * along
-    up = _up_normal(along)
+    up = up_normal(along)
     return {"asm": asm, "roof_mid": roof_mid, "tcc": tcc, "metaphysis_lateral": h_point + half,
             "metaphysis_mid": h_point + hip.meta_dome * hip.meta_width * up, "metaphysis_medial": h_point - half,
-            "h_point": h_point, "chord_up": _up_normal(chord), "along": along, "up": up}
+            "h_point": h_point, "chord_up": up_normal(chord), "along": along, "up": up}
 
 
-def _transform(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
+def canonical_to_image(params: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     """(A, t): canonical point p maps to A @ p + t in image pixels."""
     s = params.size
     th = np.radians(params.rotation)
@@ -400,6 +380,7 @@ def phantom_homography(params: PhantomParams) -> np.ndarray:
     rotation, so the image centre stays put.
 
     Example:
+        >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0, PhantomConfig(size=64, obliquity=10.0))
         >>> h = phantom_homography(p)
         >>> bool(np.allclose(h @ [31.5, 31.5, 1], [31.5, 31.5, 1])), bool(np.allclose(h, np.eye(3)))
@@ -422,170 +403,38 @@ def phantom_keypoints(params: PhantomParams) -> np.ndarray:
 
     Example:
         >>> from hipbench.geometry import acetabular_index
+        >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0)
         >>> ai = acetabular_index(phantom_keypoints(p), get_schema("ihdi12"))
         >>> bool(abs(ai[0] - p.left.ai) < 1e-6)
         True
     """
     schema = get_schema("ihdi12")
-    a, t = _transform(params)
+    a, t = canonical_to_image(params)
     points = np.empty((schema.num_keypoints, 2))
     for side, sigma in (("left", -1.0), ("right", 1.0)):
-        marks = _hip_landmarks(params.hip(side), sigma)
+        marks = hip_landmarks(params.hip(side), sigma)
         for i in schema.side_indices(side):
             name = schema.landmarks[i].name.split("_", 1)[1]
             points[i] = marks[name]
     points = points @ a.T + t
-    if params.style == "infant":  # the anatomy is built around these points through the tilt (phantom_infant)
+    if params.style == "infant":  # the anatomy is built around these points through the tilt (infant.py)
         return points
     return apply_homography(phantom_homography(params), points) if params.acquisition.tilted else points
 
 
-def phantom_pixel_spacing(params: PhantomParams) -> float | None:
-    """Millimetres per pixel such that the inter-triradiate distance is ``itd_mm`` (the infant style: its
-    distance at the child's age), measured between the triradiate keypoints where the geometry is not the
-    canonical one (a tilted cartoon has no single spacing; the infant's is measured in the image).
-
-    Example:
-        >>> round(phantom_pixel_spacing(sample_params(0, 0)), 3) > 0
-        True
-    """
-    if params.itd_mm is None:
-        return None
-    itd_mm = params.itd_mm
-    if params.style == "infant":  # itd_mm is the distance at one year; the child grows
-        from hipbench.data.phantom_infant import itd_mm_at
-
-        itd_mm = itd_mm_at(params.age or 0.0, itd_mm)
-    if params.style == "infant" or params.acquisition.tilted:
-        schema = get_schema("ihdi12")
-        points = phantom_keypoints(params)
-        left, right = (schema.role_points(points, "triradiate", side) for side in SIDES)
-        itd_px = float(np.hypot(*(left - right)))
-    else:
-        itd_px = (params.left.half_itd + params.right.half_itd) * HALF_ITD * params.size * params.scale
-        itd_px /= params.acquisition.field_of_view
-    return float(itd_mm / itd_px)
-
-
-def _ellipse(center: np.ndarray, ax: float, ay: float, angle_deg: float = 0.0, n: int = 32) -> np.ndarray:
+def ellipse(center: np.ndarray, ax: float, ay: float, angle_deg: float = 0.0, n: int = 32) -> np.ndarray:
+    """``n`` points around an ellipse with half-axes ``ax`` and ``ay`` turned by ``angle_deg``."""
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
     x, y = ax * np.cos(t), ay * np.sin(t)
     return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
 
 
-def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 8) -> np.ndarray:
+def bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 8) -> np.ndarray:
+    """``n`` points of the quadratic Bezier curve from ``p0`` to ``p2`` with control point ``p1``."""
     t = np.linspace(0, 1, n)[:, None]
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
-
-
-def _hip_shapes(hip: HipParams, sigma: float, gap: float) -> dict[str, list[np.ndarray]]:
-    """Canonical polygons of one side: ilium, ischiopubic bone (+ foramen hole), femur, nucleus."""
-    m = _hip_landmarks(hip, sigma)
-    d = hip.half_itd
-    tcc, asm = m["tcc"], m["asm"]
-    roof = _bezier(tcc, 2 * m["roof_mid"] - (tcc + asm) / 2, asm, 10)  # passes through roof_mid at t=0.5
-    p = lambda x, y: np.array([sigma * x, y])  # noqa: E731 - mirrored canonical point
-    aiis = asm + np.array([sigma * 0.06, -0.28])
-    asis = p(d + 0.95, -0.95)
-    crest = _bezier(asis, p(d + 0.7, -1.6), p(0.45, -1.45), 8)
-    ilium = np.vstack([roof, aiis[None], crest, [p(0.28, -1.25), p(0.24, -0.62), p(0.45, -0.12), p(d - 0.18, -0.02)]])
-    ischium = np.array([p(d + 0.02, gap), p(d + 0.18, 0.45), p(d + 0.05, 0.95), p(0.45, 1.02), p(0.06, 0.62),
-                        p(0.06, 0.38), p(0.1, 0.3), p(0.55, gap + 0.06)])
-    foramen = _ellipse(p(0.52, 0.64), 0.22, 0.17, sigma * 25.0, 24)
-    # femur: domed metaphysis line from the lateral end to the medial end, then down the shaft
-    h, along, up, w = m["h_point"], m["along"], m["up"], hip.meta_width
-    s = np.linspace(1, -1, 9)[:, None]
-    top = h + s * (w / 2) * along + hip.meta_dome * w * (1 - s ** 2) * up
-    sh = np.radians(hip.shaft)
-    axis = np.array([-sigma * np.sin(sh), np.cos(sh)])
-    medial_x = np.array([-sigma, 0.0])
-    med, lat = m["metaphysis_medial"], m["metaphysis_lateral"]
-    femur = np.vstack([top, [med + 0.35 * w * axis, med + 0.75 * w * axis + 0.12 * w * medial_x,
-                             med + 1.1 * w * axis - 0.12 * w * medial_x, med + 6.0 * axis - 0.12 * w * medial_x,
-                             lat + 6.0 * axis + 0.25 * w * medial_x, lat + 0.6 * w * axis - 0.04 * w * medial_x]])
-    shapes = {"ilium": [ilium], "ischium": [ischium], "foramen": [foramen], "femur": [femur], "nucleus": []}
-    if hip.nucleus > 0:
-        centre = h + (hip.physis + hip.nucleus) * up + hip.meta_dome * w * up
-        angle = float(np.degrees(np.arctan2(along[1], along[0])))
-        shapes["nucleus"].append(_ellipse(centre, hip.nucleus, 0.85 * hip.nucleus, angle))
-    return shapes
-
-
-def render_phantom(params: PhantomParams) -> np.ndarray:
-    """Render the phantom image of ``params``: float32 (size, size) in [0, 1], deterministic.
-
-    Example:
-        >>> p = sample_params(2, 0, PhantomConfig(size=48))
-        >>> bool(np.array_equal(render_phantom(p), render_phantom(p)))
-        True
-    """
-    import cv2
-
-    if params.style == "infant":
-        from hipbench.data.phantom_infant import render_infant
-
-        return _acquire(render_infant(params), params)
-    size = params.size
-    look = params.appearance
-    a, t = _transform(params)
-    shift = 4  # sub-pixel bits for cv2 drawing
-    mask = np.zeros((size, size), np.uint8)
-
-    def to_px(poly: np.ndarray) -> np.ndarray:
-        return np.round((poly @ a.T + t) * (1 << shift)).astype(np.int32)
-
-    def filled(polys: list[np.ndarray], holes: list[np.ndarray] = ()) -> np.ndarray:
-        mask[:] = 0
-        for poly in polys:
-            cv2.fillPoly(mask, [to_px(poly)], 255, cv2.LINE_AA, shift)
-        for hole in holes:
-            cv2.fillPoly(mask, [to_px(hole)], 0, cv2.LINE_AA, shift)
-        return mask.astype(np.float32) * (1.0 / 255)
-
-    def outlined(polys: list[np.ndarray], closed: bool = True) -> np.ndarray:
-        mask[:] = 0
-        thickness = max(1, int(round(size / 256)))
-        cv2.polylines(mask, [to_px(p) for p in polys], closed, 255, thickness, cv2.LINE_AA, shift)
-        return mask.astype(np.float32) * (1.0 / 255)
-
-    gap = look["gap"]
-    shapes = {k: [] for k in ("ilium", "ischium", "foramen", "femur", "nucleus")}
-    for side, sigma in (("left", -1.0), ("right", 1.0)):
-        for key, polys in _hip_shapes(params.hip(side), sigma, gap).items():
-            shapes[key].extend(polys)
-    sacrum = np.array([[-0.22, -1.32], [0.22, -1.32], [0.18, -0.55], [0.08, 0.02], [-0.08, 0.02], [-0.18, -0.55]])
-    vertebrae = [np.array([[-0.27, y0], [0.27, y0], [0.29, y0 + 0.34], [-0.29, y0 + 0.34]])
-                 for y0 in (-1.78, -2.2, -2.62)]
-    body = _ellipse(np.array([0.0, -0.3]), 2.7 * look["width"], 2.6, 0.0, 40)
-    thighs = [np.array([[s * 0.1, 0.0], [s * 2.5 * look["width"], -0.5], [s * 2.2 * look["width"], 6.0],
-                        [s * 0.08, 6.0]]) for s in (-1.0, 1.0)]
-
-    soft = np.maximum(filled([body]), filled(thighs))
-    rounding = 0.08 * HALF_ITD * size / params.acquisition.field_of_view  # soft-tissue edge, zoomed with the body
-    soft = cv2.GaussianBlur(soft, (0, 0), rounding)
-    bone = (filled(shapes["ilium"]) + filled(shapes["ischium"], shapes["foramen"]) + 0.9 * filled([sacrum])
-            + 0.9 * filled(vertebrae) + look["femur"] * filled(shapes["femur"]))
-    if shapes["nucleus"]:
-        bone += look["nucleus"] * filled(shapes["nucleus"])
-    cortex = outlined(shapes["ilium"] + shapes["ischium"] + shapes["foramen"] + shapes["femur"])
-
-    rng = np.random.default_rng([params.seed, params.index, 1])
-    coarse = rng.standard_normal((max(4, size // 16),) * 2).astype(np.float32)
-    texture = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
-    total = look["soft"] * soft + look["bone"] * bone * (1 + look["texture"] * texture) + look["cortex"] * cortex
-    if params.acquisition.tilted:  # the patient tilts, not the detector: before heel, blur and noise
-        total = cv2.warpPerspective(total, phantom_homography(params), (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
-    image = 1.0 - np.exp(-np.maximum(total, 0))
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    heel = 1 + look["heel"] * (np.cos(look["heel_angle"]) * xx + np.sin(look["heel_angle"]) * yy)
-    image = look["background"] + (1 - look["background"]) * np.clip(image * look["contrast"] * heel, 0, 1)
-    image = np.power(np.clip(image, 0, 1), look["gamma"])
-    image = cv2.GaussianBlur(image.astype(np.float32), (0, 0), look["blur"] * size / 256)
-    image += look["noise"] * rng.standard_normal((size, size)).astype(np.float32)
-    return _acquire(np.clip(image, 0, 1).astype(np.float32), params)
 
 
 def _noise(image: np.ndarray, params: PhantomParams) -> np.ndarray:
@@ -597,13 +446,14 @@ def _noise(image: np.ndarray, params: PhantomParams) -> np.ndarray:
     return image
 
 
-def _acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
+def acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
     """The acquisition layer on a rendered image (see :class:`Acquisition`); the defaults return ``image``.
 
     Example:
+        >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0, PhantomConfig(size=32))
         >>> image = np.full((32, 32), 0.5, np.float32)
-        >>> _acquire(image, p) is image
+        >>> acquire(image, p) is image
         True
     """
     acq = params.acquisition
@@ -614,30 +464,3 @@ def _acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
         levels = float(2 ** acq.bit_depth - 1)
         out = (np.round(out * levels) / levels).astype(np.float32)
     return out
-
-
-def phantom_sample(params: PhantomParams):
-    """The :class:`~hipbench.data.sample.Sample` of one phantom image; the image renders on load.
-
-    Example:
-        >>> s = phantom_sample(sample_params(0, 7, PhantomConfig(size=64)))
-        >>> s.image_id, s.image_size, s.load_image().shape
-        ('phantom_s0_00007', (64, 64), (64, 64))
-    """
-    from functools import partial
-
-    from hipbench.data.sample import Sample
-
-    schema = get_schema("ihdi12")
-    image_id = f"phantom_s{params.seed}_{params.index:05d}"
-    acquisition = {**asdict(params.acquisition), "homography": phantom_homography(params).tolist()}
-    meta = {"ai": [params.left.ai, params.right.ai], "grade": [params.left.grade, params.right.grade],
-            "phantom_params": params, "acquisition": acquisition, "synthetic": True, "style": params.style}
-    if params.style == "infant":
-        meta["age_years"] = params.age
-        meta["generator"] = {"anatomy": dict(params.anatomy), "appearance": dict(params.appearance),
-                             "hips": {side: asdict(params.hip(side)) for side in SIDES},
-                             "rotation": params.rotation, "scale": params.scale, "shift": list(params.shift)}
-    return Sample(image_id, image_id, phantom_keypoints(params), np.ones(schema.num_keypoints, bool), {},
-                  (params.size, params.size), schema, phantom_pixel_spacing(params), None,
-                  partial(render_phantom, params), meta)
