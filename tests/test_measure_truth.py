@@ -299,3 +299,37 @@ def test_download_av_ddh_from_a_local_mirror_then_check(tmp_path: Path, phantom:
     check = CliRunner().invoke(main, ["data", "check", str(out)])
     assert check.exit_code == 0, check.output
     assert "format:  av_ddh" in check.output and "samples: 4 loaded" in check.output
+
+
+def test_with_a_learned_detector_its_hips_come_from_the_detector(tmp_path: Path, phantom: Any) -> None:
+    """bilateral_crops works on a measure-truth set when the detector finds hips on new images: here a stand-in
+    that knows the phantom's boxes by image id, so the crops equal those of the landmark path."""
+    from hipbench.leaderboard.build import collect_rows
+    from hipbench.pipeline.detector import Boxes, HipDetector, oracle_boxes
+    from hipbench.registry import DETECTORS
+    from hipbench.runner.config import parse_benchmark
+    from hipbench.runner.run import run_benchmark
+
+    samples, ai = phantom
+    known = {str(1000 + i): sample for i, sample in enumerate(samples)}
+
+    class ById(HipDetector):
+        name = "by_id"
+
+        def predict(self, batch: Sequence[Any]) -> list[Boxes]:
+            return [oracle_boxes([known.get(s.image_id, s)])[0] for s in batch]
+
+    DETECTORS.register_module(name="by_id", module=ById, force=True)
+    root = write_av_ddh(tmp_path / "av", samples, ai)
+    bench = parse_benchmark(_bench(framings=["bilateral_crops"], detector="by_id", heads=["direct_regression"],
+                                   train={"epochs": 1, "batch_size": 8, "input_size": 48},
+                                   test_datasets=[{"type": "av_ddh", "root": str(root), "name": "avddh"},
+                                                  {**PHANTOM, "name": "landmarks"}]))
+    summary = run_benchmark(bench, tmp_path / "run", device="cpu", progress=False, echo=lambda _: None)
+    assert summary.exit_code == 0
+    rows, _ = collect_rows(tmp_path / "run")
+    scored = [r for r in rows if "avddh" in (r.get("external") or {})]
+    assert len(scored) == 2  # the trained row and its mean-shape baseline; oracle rows score no test sets
+    for row in scored:
+        measured, landmarks = row["external"]["avddh"]["ensemble"], row["external"]["landmarks"]["ensemble"]
+        assert measured["ai_n"] == 16 and measured["ai_mae"] == pytest.approx(landmarks["ai_mae"], abs=1e-6)
