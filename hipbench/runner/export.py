@@ -1,20 +1,20 @@
 """Export a trained model for deployment: the network and its decoding as one TorchScript or ONNX graph from
 grey views to view-pixel keypoints, beside the model card (``model.json``, with an ``export`` section) that
 says how to frame an image for it. ``hipbench predict --model DIR`` runs such a folder (ONNX through ONNX
-Runtime, an optional extra)."""
+Runtime, an optional extra; :func:`hipbench.runner.trained.load_trained_cell` reads it)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from hipbench.files import read_json, write_json
-from hipbench.runner.trained import CARD, TrainedCell, load_trained_cell
+from hipbench.files import write_json
+from hipbench.runner.trained import CARD, load_exported, load_trained_cell
 
 FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx"}
 
@@ -80,73 +80,3 @@ def _export_onnx(wrapper: nn.Module, example: torch.Tensor, target: Path) -> Non
     require_extra("onnx", "onnx")
     torch.onnx.export(wrapper, (example,), str(target), input_names=["views"], output_names=["keypoints"],
                       dynamic_axes={"views": {0: "batch"}, "keypoints": {0: "batch"}}, dynamo=False)
-
-
-def is_exported(model_dir: str | Path) -> bool:
-    path = Path(model_dir) / CARD
-    return path.exists() and "export" in read_json(path)
-
-
-def load_exported(model_dir: str | Path, card: dict[str, Any] | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from grey views (B, 1, S, S) float32 in [0, 1] to keypoints (B, K, 2) in view pixels."""
-    card = card or read_json(Path(model_dir) / CARD)
-    export = card["export"]
-    path = Path(model_dir) / export["file"]
-    if export["format"] == "torchscript":
-        module = torch.jit.load(str(path), map_location="cpu").eval()
-
-        def run_ts(views: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return module(torch.from_numpy(np.ascontiguousarray(views, np.float32))).numpy()
-
-        return run_ts
-    from hipbench.extras import require_extra
-
-    require_extra("onnxruntime", "onnx")
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def run_onnx(views: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(["keypoints"], {"views": np.ascontiguousarray(views, np.float32)})[0])
-
-    return run_onnx
-
-
-def exported_cell(model_dir: str | Path) -> TrainedCell:
-    """An exported folder as a :class:`TrainedCell` whose ``model`` runs the exported graph."""
-    from hipbench.pipeline.framing import build_framing
-    from hipbench.runner.trained import train_config
-    from hipbench.schema import get_schema
-
-    model_dir = Path(model_dir)
-    card = read_json(model_dir / CARD)
-    train = train_config(card["train"])
-    framing = build_framing({k: v for k, v in card["framing"].items() if k != "uses_detector"}, train)
-    return TrainedCell(model_dir, card, {}, {}, framing, get_schema(card["schema"]), train,
-                       ExportedModel(load_exported(model_dir, card)))
-
-
-class ExportedModel:
-    """An exported graph behind the two calls the trainer's ``predict`` makes (``model(x)``, ``decode``), fed
-    grey views: the normalisation is inside the graph."""
-
-    def __init__(self, run: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.run = run
-
-    def to(self, *args: Any, **kwargs: Any) -> "ExportedModel":
-        return self
-
-    def eval(self) -> "ExportedModel":
-        return self
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        from hipbench.training.augment import IMAGENET_MEAN, IMAGENET_STD
-
-        mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, dtype=images.dtype).view(1, 3, 1, 1)
-        grey = (images.cpu() * std + mean)[:, :1]  # the trainer normalised it; the graph does that itself
-        return torch.from_numpy(self.run(grey.float().numpy()))
-
-    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
-        return outputs

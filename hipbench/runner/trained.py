@@ -1,19 +1,24 @@
 """A trained model that describes itself: ``model.json`` beside ``model.pt`` (the model card), and the cell
 rebuilt from that folder alone: framing, landmark schema, input geometry and normalisation, keypoint model,
 detector checkpoint (relative to the folder), training-data fingerprint, version and test metrics. What
-``hipbench predict``, the robustness suite and ``hipbench export`` start from."""
+``hipbench predict``, the robustness suite and ``hipbench export`` start from. A folder that ``hipbench
+export`` wrote reads the same way, its model running the exported graph."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from hipbench.files import read_json
 from hipbench.pipeline.framing import Framing
 from hipbench.schema import LandmarkSchema
+
+if TYPE_CHECKING:
+    import torch
 
 CARD = "model.json"
 CARD_FORMAT = "hipbench.model/1"
@@ -113,7 +118,6 @@ def model_card(config: dict[str, Any], result: dict[str, Any], schema: LandmarkS
 
 def _legacy_card(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(card, config, result) of a cell trained before model cards, from its run files."""
-    from hipbench.files import read_json
     from hipbench.schema import get_schema
 
     config, result = read_json(cell_dir / "config.json"), read_json(cell_dir / "result.json")
@@ -127,15 +131,12 @@ def load_trained_cell(cell_dir: str | Path) -> TrainedCell:
     run is read from its ``config.json``, ``result.json`` and ``predictions.npz`` instead."""
     import torch
 
-    from hipbench.files import read_json
     from hipbench.models.keypoint_model import build_model
     from hipbench.pipeline.framing import build_framing
     from hipbench.schema import get_schema
 
     cell_dir = Path(cell_dir)
-    if (cell_dir / CARD).exists() and "export" in read_json(cell_dir / CARD):
-        from hipbench.runner.export import exported_cell
-
+    if is_exported(cell_dir):
         return exported_cell(cell_dir)
     if not (cell_dir / "model.pt").exists():
         raise FileNotFoundError(f"{cell_dir}: no model.pt (a baseline, an exported leaderboard, or unfinished)")
@@ -152,3 +153,77 @@ def load_trained_cell(cell_dir: str | Path) -> TrainedCell:
                         input_size=framing.input_size, neck=combo.get("neck"))
     model.load_state_dict(torch.load(cell_dir / "model.pt", map_location="cpu", weights_only=True))
     return TrainedCell(cell_dir, card, config, result, framing, schema, train, model.eval())
+
+
+def is_exported(model_dir: str | Path) -> bool:
+    """Whether ``model_dir`` holds an exported graph (its card has an ``export`` section), not ``model.pt``."""
+    path = Path(model_dir) / CARD
+    return path.exists() and "export" in read_json(path)
+
+
+def load_exported(model_dir: str | Path, card: dict[str, Any] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from grey views (B, 1, S, S) float32 in [0, 1] to keypoints (B, K, 2) in view pixels."""
+    import torch
+
+    card = card or read_json(Path(model_dir) / CARD)
+    export = card["export"]
+    path = Path(model_dir) / export["file"]
+    if export["format"] == "torchscript":
+        module = torch.jit.load(str(path), map_location="cpu").eval()
+
+        def run_ts(views: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return module(torch.from_numpy(np.ascontiguousarray(views, np.float32))).numpy()
+
+        return run_ts
+    from hipbench.extras import require_extra
+
+    require_extra("onnxruntime", "onnx")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run_onnx(views: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(["keypoints"], {"views": np.ascontiguousarray(views, np.float32)})[0])
+
+    return run_onnx
+
+
+def exported_cell(model_dir: str | Path) -> TrainedCell:
+    """An exported folder as a :class:`TrainedCell` whose ``model`` runs the exported graph."""
+    from hipbench.pipeline.framing import build_framing
+    from hipbench.schema import get_schema
+
+    model_dir = Path(model_dir)
+    card = read_json(model_dir / CARD)
+    train = train_config(card["train"])
+    framing = build_framing({k: v for k, v in card["framing"].items() if k != "uses_detector"}, train)
+    return TrainedCell(model_dir, card, {}, {}, framing, get_schema(card["schema"]), train,
+                       ExportedModel(load_exported(model_dir, card)))
+
+
+class ExportedModel:
+    """An exported graph behind the two calls the trainer's ``predict`` makes (``model(x)``, ``decode``), fed
+    grey views: the normalisation is inside the graph."""
+
+    def __init__(self, run: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.run = run
+
+    def to(self, *args: Any, **kwargs: Any) -> "ExportedModel":
+        return self
+
+    def eval(self) -> "ExportedModel":
+        return self
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from hipbench.training.augment import IMAGENET_MEAN, IMAGENET_STD
+
+        mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=images.dtype).view(1, 3, 1, 1)
+        grey = (images.cpu() * std + mean)[:, :1]  # the trainer normalised it; the graph does that itself
+        return torch.from_numpy(self.run(grey.float().numpy()))
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
