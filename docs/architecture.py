@@ -5,8 +5,10 @@ module graph of what runs at import time (module level, not under ``if TYPE_CHEC
 whose ``__init__`` an import runs) and the package graph of all imports, then checks that
 
 - no module-level import points up the layers of :data:`LAYERS` (the layer order of ``docs/ARCHITECTURE.md``),
-- function-level imports point up only where :data:`LATE_UPWARD` says why,
-- no import-time cycle joins two modules,
+- function-level imports point up only where :data:`LATE_UPWARD` says why, one reason per module pair (and no
+  reason outlives its import),
+- no cycle joins two modules, at import time or through function-level imports,
+- no module imports another's private (underscore) names,
 - no ``hipbench`` module imports ``hipbench_plugins``, at any level (core reaches the built-in plugins through
   the registries' entry points), and the third-party examples (``examples/hipbench-example-*``) import
   ``hipbench`` only, never ``hipbench_plugins``.
@@ -44,13 +46,20 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registries", ("registry",)),
     ("base", ("offline", "extras", "files", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
 )
-# function-level imports that point up, by package pair, and why they wait until the call
+# every function-level import that points up, one entry per (importer, imported) module pair (without the
+# ``hipbench.`` prefix), and why it waits until the call; the check fails on an unexplained one and on a reason
+# whose import is gone, so the count here is the count in the code
 LATE_UPWARD: dict[tuple[str, str], str] = {
-    ("pipeline", "runner"): "predict reads a trained run: its store, cell config and prepared samples",
-    ("pipeline", "leaderboard"): "predict picks the best leaderboard row of a run",
-    ("pipeline", "training"): "predict runs the trained model through the Trainer",
-    ("runner", "leaderboard"): "the run's last stage (gather) builds the leaderboard",
-    ("runner", "robustness"): "the gather stage runs the robustness suite a benchmark asks for",
+    ("pipeline.predict", "leaderboard.build"): "predict picks the best-ranked leaderboard row of a run",
+    ("pipeline.predict", "runner.store"): "predict finds a run's finished cells",
+    ("pipeline.predict", "runner.trained"): "predict rebuilds the chosen cell from its folder",
+    ("pipeline.predict", "runner.config"): "an older run's cell names its dataset and framing as components",
+    ("pipeline.predict", "runner.prepare"): "an older run's prepared samples are found by their view key",
+    ("pipeline.predict", "runner.fold_data"): "an older run's prepared samples say whether they were synthetic",
+    ("pipeline.predict", "training.trainer"): "predict runs the trained model through the Trainer",
+    ("runner.config", "robustness.perturbations"): "a benchmark's robustness: block names known perturbations",
+    ("runner.run", "leaderboard.build"): "the run's last stage (gather) builds the leaderboard",
+    ("runner.run", "robustness.suite"): "the gather stage runs the robustness suite a benchmark asks for",
 }
 CAPTIONS = {
     "cli": "one module per subcommand", "leaderboard": "tables, statistics, plots from stored results",
@@ -66,6 +75,10 @@ CAPTIONS = {
 }
 # x centre of a layer's only box: alternating, so that arrows skipping a layer pass beside its box
 LONE_X = {"leaderboard": 0.64, "runner": 0.34, "training": 0.64, "pipeline": 0.34, "models": 0.64, "registry": 0.5}
+
+
+def _short(module: str) -> str:
+    return module.removeprefix("hipbench.")
 
 
 def package_of(module: str) -> str:
@@ -134,6 +147,32 @@ class Imports:
                     if parent in self.modules and not (module == parent or module.startswith(parent + ".")):
                         graph[module].add(parent)
         return graph
+
+    def full_graph(self) -> dict[str, set[str]]:
+        """Every import between two modules, module and function level: where data can double back, whenever the
+        import runs."""
+        return {module: set(targets) for module, targets in self.anywhere.items()}
+
+    def late_upward(self) -> list[tuple[str, str]]:
+        """(importer, imported) module pairs, without the ``hipbench.`` prefix, that only a function-level import
+        joins and that point up :data:`LAYERS` (``KeyError`` for a package in no layer)."""
+        pairs = [(module, target) for module, targets in self.anywhere.items()
+                 for target in targets - self.at_import[module] if package_of(module) != package_of(target)]
+        up = set(upward({(package_of(a), package_of(b)) for a, b in pairs}))
+        return sorted((_short(a), _short(b)) for a, b in pairs if (package_of(a), package_of(b)) in up)
+
+    def private_imports(self) -> list[str]:
+        """``importer <- module._name``: underscore names one module imports from another (a name a module keeps
+        to itself is no one else's to import)."""
+        found = []
+        for module, path in self.modules.items():
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found += [f"{module} <- {node.module}.{alias.name}" for alias in node.names
+                              if alias.name.startswith("_") and not alias.name.endswith("__")
+                              and node.module in self.modules
+                              and node.module != module]
+        return sorted(found)
 
     def package_edges(self, late: bool = False) -> set[tuple[str, str]]:
         """Package pairs joined by a module-level import (``late``: by a function-level import only)."""
@@ -282,13 +321,24 @@ def upward(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted((a, b) for a, b in edges if rank[a] > rank[b])
 
 
-def problems(imports: Imports, root: Path = PACKAGE) -> list[str]:
-    """Everything that breaks the layering: upward module-level imports, unexplained late upward imports,
-    import-time cycles, imports of ``hipbench_plugins`` (``root``: the package ``imports`` was read from)."""
+def problems(imports: Imports, root: Path = PACKAGE,
+             reasons: dict[tuple[str, str], str] | None = None) -> list[str]:
+    """Everything that breaks the layering: upward module-level imports, function-level ones without a reason in
+    ``reasons`` (default :data:`LATE_UPWARD`) and reasons whose import is gone, cycles (import-time, then through
+    function-level imports too), private names imported across modules, imports of ``hipbench_plugins``
+    (``root``: the package ``imports`` was read from)."""
+    reasons = LATE_UPWARD if reasons is None else reasons
+    late = imports.late_upward()
     found = [f"module-level import points up: {a} -> {b}" for a, b in upward(imports.package_edges())]
     found += [f"function-level import points up without a reason in LATE_UPWARD: {a} -> {b}"
-              for a, b in upward(imports.package_edges(late=True)) if (a, b) not in LATE_UPWARD]
-    found += [f"import-time cycle: {' <-> '.join(group)}" for group in cycles(imports.import_time_graph())]
+              for a, b in late if (a, b) not in reasons]
+    found += [f"LATE_UPWARD gives a reason for an import that is gone: {a} -> {b}"
+              for a, b in sorted(reasons) if (a, b) not in late]
+    at_import = cycles(imports.import_time_graph())
+    found += [f"import-time cycle: {' <-> '.join(group)}" for group in at_import]
+    found += [f"import cycle through function-level imports: {' <-> '.join(group)}"
+              for group in cycles(imports.full_graph()) if group not in at_import]
+    found += [f"private name imported across modules: {where}" for where in imports.private_imports()]
     found += [f"core imports the built-in plugins: {where}" for where in plugin_imports(root)]
     return found
 
@@ -431,7 +481,8 @@ def main() -> int:
         print(line, file=sys.stderr)
     out = REPO / "docs" / "architecture.png"
     draw(imports, out)
-    print(f"{len(imports.modules)} modules; {len(found)} problem(s); wrote {out.relative_to(REPO)}")
+    print(f"{len(imports.modules)} modules; {len(imports.late_upward())} function-level imports point up, "
+          f"{len(LATE_UPWARD)} reasons; {len(found)} problem(s); wrote {out.relative_to(REPO)}")
     return 1 if found else 0
 
 

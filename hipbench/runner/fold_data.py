@@ -83,7 +83,8 @@ def _save_crops(path: Path, crops: CropSet) -> None:
     atomic_write(path, lambda p: np.savez(open(p, "wb"), **arrays))
 
 
-def _load_crops(path: Path) -> CropSet:
+def load_crops(path: Path) -> CropSet:
+    """The views stored in ``path`` (an ``.npz`` of the ``CropSet`` fields)."""
     with np.load(path, allow_pickle=False) as data:
         values = {f.name: data[f.name] for f in dataclasses.fields(CropSet)}
     values["size"], values["mirror"] = int(values["size"]), bool(values["mirror"])
@@ -123,10 +124,10 @@ def load_fold(run_dir: Path, dataset_key: str, fold: int, samples: Sequence[Any]
     if not (folder / DONE).exists():
         raise FileNotFoundError(f"{folder}: fold {fold} of {dataset_key} was not prepared")
     info = read_json(folder / "fold.json")
-    crops = {part: _load_crops(folder / f"{part}.npz") if (folder / f"{part}.npz").exists() else None
+    crops = {part: load_crops(folder / f"{part}.npz") if (folder / f"{part}.npz").exists() else None
              for part in CROP_PARTS}
     externals = {name: (pickle.loads((folder / f"{external_file(name)}.pkl").read_bytes()),
-                        _load_crops(folder / f"{external_file(name)}.npz")) for name in info.get("externals", [])}
+                        load_crops(folder / f"{external_file(name)}.npz")) for name in info.get("externals", [])}
     return FoldData(dataset_key, fold, samples if samples is not None else load_samples(run_dir, dataset_key),
                     *(np.asarray(info[k], dtype=int) for k in ("train_idx", "val_idx", "test_idx")),
                     crops["train"], crops["val"], crops["test"], info.get("detector_stats") or {},

@@ -122,7 +122,7 @@ def _prepared_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
     """The cell's test views exactly as its fold prepared them (with their samples and rows), or None when
     the run no longer has them or they belong to another split."""
     from hipbench.runner.config import Component
-    from hipbench.runner.fold_data import DONE, _load_crops, fold_dir, load_samples
+    from hipbench.runner.fold_data import DONE, fold_dir, load_crops, load_samples
     from hipbench.runner.prepare import view_key
 
     combo = cell.config["combination"]
@@ -140,7 +140,7 @@ def _prepared_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
     rows = np.asarray(read_json(folder / "fold.json")["test_idx"], dtype=int)
     if [samples[i].image_id for i in rows] != list(cell.config["split"]["test"]):
         return None
-    return _load_crops(folder / "test.npz"), samples, rows
+    return load_crops(folder / "test.npz"), samples, rows
 
 
 def fold_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
