@@ -37,6 +37,7 @@ DYNAMIC_IMPORTS = ("importlib.import_module", "import_module", "__import__")
 # top to bottom; a module imports at module level only from its own layer or below
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("interface", ("cli", "serve", "__main__")),
+    ("inference", ("inference",)),
     ("gather", ("leaderboard", "robustness")),
     ("run", ("runner",)),
     ("training", ("training", "tuning")),
@@ -50,13 +51,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # ``hipbench.`` prefix), and why it waits until the call; the check fails on an unexplained one and on a reason
 # whose import is gone, so the count here is the count in the code
 LATE_UPWARD: dict[tuple[str, str], str] = {
-    ("pipeline.predict", "leaderboard.build"): "predict picks the best-ranked leaderboard row of a run",
-    ("pipeline.predict", "runner.store"): "predict finds a run's finished cells",
-    ("pipeline.predict", "runner.trained"): "predict rebuilds the chosen cell from its folder",
-    ("pipeline.predict", "runner.config"): "an older run's cell names its dataset and framing as components",
-    ("pipeline.predict", "runner.prepare"): "an older run's prepared samples are found by their view key",
-    ("pipeline.predict", "runner.fold_data"): "an older run's prepared samples say whether they were synthetic",
-    ("pipeline.predict", "training.trainer"): "predict runs the trained model through the Trainer",
     ("runner.config", "robustness.perturbations"): "a benchmark's robustness: block names known perturbations",
     ("runner.run", "leaderboard.build"): "the run's last stage (gather) builds the leaderboard",
     ("runner.run", "robustness.suite"): "the gather stage runs the robustness suite a benchmark asks for",
@@ -64,7 +58,8 @@ LATE_UPWARD: dict[tuple[str, str], str] = {
 CAPTIONS = {
     "cli": "one module per subcommand", "leaderboard": "tables, statistics, plots from stored results",
     "runner": "plan, prepare, cells, claims, status", "training": "Trainer, augmentation, baseline",
-    "pipeline": "crops, framings, detectors, misses, predict", "models": "keypoint model, weights",
+    "pipeline": "crops, framings, detectors, misses, overlay",
+    "inference": "choose a run's cell, predictor, fold ensemble, writers", "models": "keypoint model, weights",
     "metrics": "NME, MRE, SDR, ICC", "measures": "hip measures by role",
     "geometry": "AI, IHDI", "data": "loaders, splits, phantom", "schema": "landmark schemas",
     "imaging": "image operations", "robustness": "perturbation suites over trained cells",
@@ -74,7 +69,7 @@ CAPTIONS = {
     "__main__": "python -m hipbench", "serve": "local web app: runs, measure, review",
 }
 # x centre of a layer's only box: alternating, so that arrows skipping a layer pass beside its box
-LONE_X = {"leaderboard": 0.64, "runner": 0.34, "training": 0.64, "pipeline": 0.34, "models": 0.64, "registry": 0.5}
+LONE_X = {"inference": 0.5, "leaderboard": 0.64, "runner": 0.34, "training": 0.64, "pipeline": 0.34, "models": 0.64, "registry": 0.5}
 
 
 def _short(module: str) -> str:
@@ -362,7 +357,7 @@ STAGES = (  # (stage, modules, what it reads -> writes)
     ("2 prepare", "runner/prepare.py, pipeline/framing, detector", "dataset, split, detector, views -> prepared/"),
     ("3 cells", "runner/tasks.py, cell.py + an executor", "prepared/ -> cells/KEY/foldN/result.json, model.pt"),
     ("4 gather", "leaderboard/build.py, render.py, plots.py", "results -> leaderboard.md/csv/html, plots"),
-    ("predict", "pipeline/predict.py", "a trained cell + new images -> JSON, overlays"),
+    ("predict", "inference/: choose, predictor, ensemble, writers", "a trained cell + new images -> JSON, overlays"),
 )
 
 

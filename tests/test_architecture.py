@@ -34,12 +34,13 @@ def imports(architecture: ModuleType):
 def test_the_graph_reader_sees_module_and_function_level_imports(architecture: ModuleType, imports) -> None:
     assert "hipbench.runner.prepare" in imports.modules and len(imports.modules) > 50
     assert "hipbench.pipeline.detector" in imports.at_import["hipbench.runner.prepare"]
-    # predict reads runs only inside its functions: seen anywhere, never at import time
-    assert "hipbench.runner.store" in imports.anywhere["hipbench.pipeline.predict"]
-    assert "hipbench.runner.store" not in imports.at_import["hipbench.pipeline.predict"]
+    # the run builds the leaderboard only inside a function: seen anywhere, never at import time
+    assert "hipbench.leaderboard.build" in imports.anywhere["hipbench.runner.run"]
+    assert "hipbench.leaderboard.build" not in imports.at_import["hipbench.runner.run"]
     graph = imports.import_time_graph()  # importing a submodule runs its package's __init__ first ...
     assert "hipbench.pipeline" in graph["hipbench.runner.prepare"]
-    assert "hipbench.pipeline" not in graph["hipbench.pipeline.predict"]  # ... unless the importer is inside it
+    assert "hipbench.inference" not in graph["hipbench.inference.writers"]  # ... unless the importer is inside it
+    assert "hipbench.inference.predictor" in graph["hipbench.inference.writers"]
     assert architecture.cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -166,7 +167,8 @@ def test_one_definition_each_of_sides_image_suffixes_and_formats() -> None:
     assert copies == []
     from hipbench.data import annotations
     from hipbench.data.phantom import generate
-    from hipbench.pipeline import crops, predict
+    from hipbench.inference import choose
+    from hipbench.pipeline import crops
 
-    assert annotations.ANNOTATION_FORMATS is FORMATS and predict.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    assert annotations.ANNOTATION_FORMATS is FORMATS and choose.IMAGE_SUFFIXES is IMAGE_SUFFIXES
     assert crops.SIDES is SIDES and generate.SIDES is SIDES

@@ -88,7 +88,7 @@ def test_a_fold_ensemble_reports_its_spread(whole_image_cell: Path, tmp_path: Pa
 
 
 def test_an_ensemble_of_one_model_twice_has_no_spread(whole_image_cell: Path) -> None:
-    from hipbench.pipeline.predict import EnsemblePredictor
+    from hipbench.inference import EnsemblePredictor
 
     prediction, _ = EnsemblePredictor([whole_image_cell, whole_image_cell], device="cpu").predict_image(DICOM)
     assert prediction.spread is not None and np.allclose(prediction.spread, 0.0)

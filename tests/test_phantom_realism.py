@@ -76,7 +76,7 @@ def test_histogram_and_wasserstein(realism) -> None:
 
 
 def _prediction(stem: str, ai: dict | None, source: dict) -> dict:
-    """A record shaped like the JSON ``hipbench predict`` writes (hipbench.pipeline.predict.Prediction)."""
+    """A record shaped like the JSON ``hipbench predict`` writes (hipbench.inference.Prediction)."""
     return {"image": f"hipbench/samples/jordan_xray/images/{stem}.jpg", "width": 331, "height": 331,
             "pixel_spacing_mm": None, "model": {"detector": "yolo"},
             "keypoints": {"left_asm": None}, "boxes": {"left": None, "right": None}, "box_source": source,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from hipbench.pipeline.predict import Prediction
+    from hipbench.inference import Prediction
 
 
 @click.command("predict")
@@ -50,7 +50,7 @@ def predict_command(inputs: tuple[Path, ...], model_path: Path, combination: str
     Writes one JSON and one overlay PNG per image, and summary.csv. Sides are image sides.
     """
     from hipbench.data.images import ImageReadError
-    from hipbench.pipeline.predict import (
+    from hipbench.inference import (
         EnsemblePredictor,
         HipPredictor,
         choose_cell,

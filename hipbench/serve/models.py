@@ -1,6 +1,6 @@
 """The models the Measure and Review views predict with, and the prediction itself: the same functions as
-``hipbench predict`` (:func:`~hipbench.pipeline.predict.choose_cell`,
-:class:`~hipbench.pipeline.predict.HipPredictor`, :func:`~hipbench.pipeline.predict.write_image_outputs`),
+``hipbench predict`` (:func:`~hipbench.inference.choose_cell`,
+:class:`~hipbench.inference.HipPredictor`, :func:`~hipbench.inference.write_image_outputs`),
 so the JSON a user downloads is the file ``hipbench predict`` writes for the same image and model."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ModelCatalog:
         NME), or with ``ensemble`` all the row's fold models averaged (which gives an uncertainty), built as
         ``hipbench predict [--ensemble folds]`` builds them. ValueError/FileNotFoundError say why a model
         cannot predict."""
-        from hipbench.pipeline.predict import EnsemblePredictor, HipPredictor, choose_cell
+        from hipbench.inference import EnsemblePredictor, HipPredictor, choose_cell
 
         choice = self.get(model_id)
         with self._lock:
@@ -106,7 +106,7 @@ class ModelCatalog:
         """Predict and measure ``image``; write ``hipbench predict``'s JSON and overlay under a new folder of
         ``out_root``; return what the Measure view shows (the id of that folder among it). The uncertainty is
         the JSON's own (present when the model gives one: a fold ensemble)."""
-        from hipbench.pipeline.predict import write_image_outputs
+        from hipbench.inference import write_image_outputs
 
         prediction, pixels, predictor, reason = self.predict(model_id, image, ensemble)
         measure_id = secrets.token_hex(8)
