@@ -272,26 +272,28 @@ def better_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_trained_model_is_less_certain_where_the_anatomy_is_gone(better_trained: Path) -> None:
-    # A property of any model that learned something: images whose anatomy is blurred away under heavy noise give
-    # broader, lower heatmaps than the clean images. A mild degradation does not qualify: how a weakly trained
-    # model reacts to it depends on the run (4.71 against 4.82 on one machine), so the contrast here is wide,
-    # and it must hold for every fold's model.
+    # What benchmarks/uncertainty_degradation.py measured for this fixture's model over 5 training seeds x 2 folds
+    # (docs/guide/robustness-tta.md): blur, a lower contrast and blur under heavy noise raised every model's mean
+    # heatmap uncertainty, by at least 1.27x, 1.36x and 1.60x in this test's measure. Each threshold asks for about
+    # a third of the smallest rise seen, the margin for seeds and machines outside those ten. Noise alone is not
+    # asserted: sigma 0.15 raised it by as little as 1.00x, sigma 0.05 lowered it in one model of ten, and blur 3
+    # with noise 0.15 (an earlier version of this test) came out at 0.98x on another machine.
     import torch
 
-    from hipbench.imaging import blur, gaussian_noise
+    from hipbench.imaging import blur, gaussian_noise, window
     from hipbench.runner.posthoc import fold_test_samples
     from hipbench.runner.trained import load_trained_cell
     from hipbench.training.augment import to_model_input
 
+    degradations = {"blur 3 px": (lambda im, rng: blur(im, 3.0), 1.09),
+                    "contrast 0.25": (lambda im, rng: window(im, contrast=0.25), 1.12),
+                    "blur 8 px + noise 0.5": (lambda im, rng: gaussian_noise(blur(im, 8.0), 0.5, rng), 1.2)}
     folds = sorted(better_trained.glob("cells/*heatmap*/fold*"))
     assert len(folds) == 2
     for fold in folds:
         cell = load_trained_cell(fold)
         samples = fold_test_samples(cell, {})
         boxes = [{side: s.hip_box(side) for side in ("left", "right")} for s in samples]
-        rng = np.random.default_rng(0)
-        degraded = [s.__class__(**{**s.__dict__, "loader": (
-            lambda im=gaussian_noise(blur(s.load_image(), 8.0), 0.5, rng): np.clip(im, 0, 1))}) for s in samples]
 
         def mean_uncertainty(items: list) -> float:
             views = cell.framing.views(items, boxes)
@@ -299,8 +301,13 @@ def test_a_trained_model_is_less_certain_where_the_anatomy_is_gone(better_traine
             with torch.no_grad():
                 return float(cell.model.uncertainty(cell.model(to_model_input(gray))).mean())
 
-        clean, noisy = mean_uncertainty(samples), mean_uncertainty(degraded)
-        assert noisy > 1.2 * clean, (fold.name, clean, noisy)
+        clean = mean_uncertainty(samples)
+        for name, (degrade, least) in degradations.items():
+            rng = np.random.default_rng(0)
+            degraded = [s.__class__(**{**s.__dict__, "loader": (
+                lambda im=np.clip(degrade(s.load_image(), rng), 0, 1): im)}) for s in samples]
+            ratio = mean_uncertainty(degraded) / clean
+            assert ratio > least, (fold.name, name, clean, ratio)
 
 
 def test_flip_tta_of_a_flip_trained_whole_image_model_moves_less_than_its_error(tmp_path: Path) -> None:
