@@ -33,7 +33,8 @@ cv: {{folds: 2, val_share: 0.25, seed: 0}}
 device: cpu
 {extra}
 """
-METRICS = ["backbone", "head", "status", "nme", "nme_std", "pooled_ai_mae", "pooled_ihdi_accuracy", "pooled_mre_px"]
+METRICS = ["backbone", "head", "status", "nme", "nme_folds_std", "pooled_ai_mae", "pooled_ihdi_accuracy",
+           "pooled_mre_px"]
 # one torch thread everywhere: CPU float sums depend on the thread count, the executor must not
 ONE_THREAD = {"HIPBENCH_THREADS": "1"}
 

@@ -89,7 +89,7 @@ def test_resampling_moves_a_patients_images_together() -> None:
     pred[0] += [1.0, 0]
     pred[1] += [3.0, 0]  # images 0 and 1 belong to patient A; B and C are perfect
     data = patient_sums(pred, gt, SCHEMA, ["A", "A", "B", "C"])
-    assert data.patients == ["A", "B", "C"] and data.sums["images"].tolist() == [2, 1, 1]
+    assert data.patients == ["A", "B", "C"] and data.scored["nme"].tolist() == [2, 1, 1]
     boot = replicate_figures(data, resample_counts(3, 2000, seed=0), with_icc=False)["mre_px"]
     # k draws of A out of 3: MRE = 4k / (k + 3); image resampling would also give 1, 3, 1.5, ...
     allowed = {round(4 * k / (k + 3), 9) for k in range(4)}

@@ -1,8 +1,10 @@
 """Build the leaderboard of a run directory from its stored cell results (never from memory).
 
-One row per combination, ranked by NME (mean over folds). NME, MRE and training time are fold means
-(± std for NME); the agreement and classification figures (AI MAE/LoA/ICC, IHDI accuracy/kappa,
-screening) are computed on the pooled out-of-fold predictions, which is where they are stable.
+One row per combination, ranked by the NME of its pooled out-of-fold predictions. Every figure (the
+benchmark's METRICS, by default NME, MRE, SDR and coverage, and the measures' agreement: AI MAE/LoA/ICC,
+IHDI accuracy/kappa, screening) is computed on those pooled predictions, which is where they are stable,
+and its CI is about that same pooled figure; the fold mean ± std of the cells' own NMEs is kept beside it
+(``nme``/``nme_std`` in a row, ``nme_folds_mean``/``nme_folds_std`` in the CSV), as are fold-mean costs.
 """
 
 from __future__ import annotations
@@ -82,13 +84,33 @@ def split_hash(pooled: dict[str, Any]) -> str:
     return config_hash(sorted(zip(pooled["fold"].tolist(), pooled["image_id"].tolist())))
 
 
+def metric_columns(metrics: list[Any], inputs: Any) -> list[dict[str, Any]]:
+    """The leaderboard columns of the selected metrics that the fixed columns do not show: per metric its
+    ``name``, ``title``, headline ``figure`` (its declared one, else the first figure of its values, else of
+    its figures on ``inputs``), ``per``, ``digits`` and ``higher_is_better``."""
+    from hipbench.metrics.evaluate import DEFAULT_METRICS
+    from hipbench.metrics.resampling import HIP_METRICS
+
+    columns = []
+    for metric in metrics:
+        if metric.name in DEFAULT_METRICS or metric.name in HIP_METRICS:
+            continue
+        figure = metric.headline or next(iter(metric.checked_values(inputs)), "") or next(
+            iter(metric.figures(inputs)), "")
+        columns.append({"name": metric.name, "title": metric.title or figure, "figure": figure, "per": metric.per,
+                        "digits": metric.digits, "higher_is_better": metric.higher_is_better})
+    return columns
+
+
 def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
-         measures: list[str] | None = None, tta: bool = False) -> dict[str, Any]:
+         measures: list[str] | None = None, tta: bool = False, metrics: list[Any] | None = None) -> dict[str, Any]:
     """One leaderboard row: the combination scored with the run's detector, or (``oracle``) on label boxes,
     or (``tta``, ``results`` from :func:`hipbench.leaderboard.uncertainty.tta_results`) with test-time
-    augmentation on the same test views."""
+    augmentation on the same test views; ``metrics`` the benchmark's METRICS specs (None: the default set)."""
     from hipbench.leaderboard.uncertainty import TTA_PREDICTIONS, TTA_SUFFIX, add_uncertainty, tta_label
     from hipbench.metrics import evaluate
+    from hipbench.metrics.evaluate import build_metrics
+    from hipbench.metrics.metric import metric_inputs
     from hipbench.schema import get_schema
 
     combo = results[0]["combination"]
@@ -146,8 +168,12 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
     pooled = load_pooled(store, key, [r["fold"] for r in ok], name)
     if pooled is not None:
         schema = get_schema(pooled["schema"])
+        built = build_metrics(metrics)
         row["pooled"] = evaluate(pooled["pred"], pooled["gt"], schema, pixel_spacing=pooled["pixel_spacing"],
-                                 measures=measures)
+                                 measures=measures, metrics=built)
+        row["metric_specs"] = metrics
+        row["metric_columns"] = metric_columns(built, metric_inputs(pooled["pred"], pooled["gt"], schema,
+                                                                    pooled["pixel_spacing"]))
         row["pooled_arrays"] = pooled
         row["split_hash"] = split_hash(pooled)
         if not oracle:
@@ -207,20 +233,21 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                           "infer_ms_per_image": result.get("infer_ms_per_image")})
     run_record = read_json(Path(run_dir) / "run.json") if (Path(run_dir) / "run.json").exists() else {}
     measures = (run_record.get("resolved") or {}).get("measures")  # None: every measure the schema supports
+    metrics = (run_record.get("resolved") or {}).get("metrics")  # None: the default METRICS
     from hipbench.leaderboard.uncertainty import tta_results
     from hipbench.robustness.suite import read_summary
 
     robustness = read_summary(run_dir)
     rows = []
     for key, results in by_key.items():
-        rows.append(_row(store, key, results, oracle=False, measures=measures))
+        rows.append(_row(store, key, results, oracle=False, measures=measures, metrics=metrics))
         if key in robustness:
             rows[-1]["robustness_pct"] = robustness[key].get("degradation_pct")
         tta = tta_results(store, results)
         if tta is not None:  # the same trained cells with test-time augmentation (hipbench tta / tta:)
-            rows.append(_row(store, key, tta, oracle=False, measures=measures, tta=True))
+            rows.append(_row(store, key, tta, oracle=False, measures=measures, tta=True, metrics=metrics))
         if any("oracle_metrics" in r for r in results):
-            rows.append(_row(store, key, results, oracle=True, measures=measures))
+            rows.append(_row(store, key, results, oracle=True, measures=measures, metrics=metrics))
     return rows, fold_rows
 
 

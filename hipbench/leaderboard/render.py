@@ -16,7 +16,8 @@ DEFAULT_COLUMNS = ["rank", "combination", "NME % [95% CI]", "NME vs best", "AI M
 # column groups of the full view; the HTML shows the default view and toggles the other groups
 GROUPS = {"identity": ["rank", "dataset", "framing", "train share", "detector", "backbone", "weights", "neck",
                        "head", "loss"],
-          "keypoints": ["params (M)", "NME % (mean ± std)", "NME % [95% CI]", "NME vs best", "MRE px", "SDR %"],
+          "keypoints": ["params (M)", "NME % [95% CI]", "NME vs best", "NME % folds (mean ± std)", "MRE px",
+                        "SDR %"],
           "AI agreement": ["AI MAE °", "AI MAE ° [95% CI]", "AI vs best", "AI LoA °", "AI ICC"],
           "IHDI": ["IHDI acc", "IHDI acc [95% CI]", "IHDI κw"],
           "screening": ["screen sens", "screen spec"],
@@ -40,6 +41,41 @@ LEGEND = ("'vs best' compares each row with the best row of its group (same data
 
 
 HIP_COLUMNS = {c for g in ("AI agreement", "IHDI", "screening") for c in GROUPS[g]} | {"AI vs best"}
+# the CI hovers of the HTML page and the web app: column -> figure (plus one per selected metric's column)
+CI_HOVER = {"NME % [95% CI]": "nme", "AI MAE ° [95% CI]": "ai_mae", "IHDI acc [95% CI]": "ihdi_accuracy"}
+
+
+def metric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of the metrics a benchmark selected beyond the fixed ones (``metrics:``): per metric its
+    headline figure with the patient-bootstrap CI and, for a mean, its 'vs best' mark."""
+    out: list[str] = []
+    for spec in _metric_entries(rows):
+        out.append(f"{spec['title']} [95% CI]")
+        if spec.get("per") != "pooled":
+            out.append(f"{spec['title']} vs best")
+    return list(dict.fromkeys(out))
+
+
+def _metric_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for spec in row.get("metric_columns") or []:
+            found.setdefault(spec["title"], spec)
+    return list(found.values())
+
+
+def ci_hover(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Column -> the figure whose CI its cells show on hover."""
+    return CI_HOVER | {f"{spec['title']} [95% CI]": spec["figure"] for spec in _metric_entries(rows)}
+
+
+def column_groups(rows: list[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(group -> its columns, column -> its group) of the full view: the default view's columns and the
+    selected metrics' are the group ``default``, shown from the start."""
+    groups = GROUPS | {"measures": measure_columns(rows)} | external_columns(rows)
+    default = DEFAULT_COLUMNS + metric_columns(rows)
+    group = {c: "default" for c in default} | {c: g for g, cols in groups.items() for c in cols if c not in default}
+    return groups, group
 
 
 def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
@@ -62,9 +98,13 @@ def columns_for(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
         dropped |= set(UNCERTAINTY_COLUMNS)
     if not has_hips:
         dropped |= {"AI unc °", "AI unc AUC >5°"}
+    default_view, selected = columns is DEFAULT_COLUMNS, metric_columns(rows)
+    if selected:  # the benchmark's own metrics, in every view, before the coverage and cost columns
+        at = columns.index("coverage") if "coverage" in columns else len(columns)
+        columns = columns[:at] + selected + columns[at:]
     external = external_columns(rows)
     wanted = [c for cols in external.values() for c in cols]
-    if columns is DEFAULT_COLUMNS:  # per test set: the ensemble's NME, or a measure-truth set's MAE with its CI
+    if default_view:  # per test set: the ensemble's NME, or a measure-truth set's MAE with its CI
         wanted = [c for c in wanted if c.endswith("NME % ensemble") or (" MAE " in c and c.endswith("[95% CI]"))]
     else:
         wanted = measure_columns(rows) + wanted
@@ -214,14 +254,14 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         if row["status"] != "ok":
             reason = (row.get("error") or "").splitlines()[0][:140] if row.get("error") else ""
             failed = f"FAILED ({row['folds_ok']}/{row['folds_total']} folds ok): {reason}"
-            cells["NME % (mean ± std)"] = cells["NME % [95% CI]"] = failed
+            cells["NME % folds (mean ± std)"] = cells["NME % [95% CI]"] = failed
             out.append(cells)
             continue
         loa = (_pooled(row, "ai_loa_low"), _pooled(row, "ai_loa_high"))
         coverage = _pooled(row, "coverage_hips")
         cells.update({
             "params (M)": _fmt(row.get("params_m"), 2),
-            "NME % (mean ± std)": f"{_fmt(row.get('nme'))} ± {_fmt(row.get('nme_std'))}",
+            "NME % folds (mean ± std)": f"{_fmt(row.get('nme'))} ± {_fmt(row.get('nme_std'))}",
             "MRE px": _fmt(_pooled(row, "mre_px")),
             "SDR %": _fmt(sdr, 1),
             "AI MAE °": _fmt(_pooled(row, "ai_mae")),
@@ -244,8 +284,18 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
             "IHDI acc [95% CI]": values_with_ci(_pooled(row, "ihdi_accuracy"), row.get("ihdi_accuracy_ci"), 3),
         })
         cells |= {column: _fmt(_pooled(row, name), digits) for column, (name, digits) in UNCERTAINTY_COLUMNS.items()}
-        out.append(cells | _measure_cells(row) | _external_cells(row))
+        out.append(cells | _metric_cells(row) | _measure_cells(row) | _external_cells(row))
     return out
+
+
+def _metric_cells(row: dict[str, Any]) -> dict[str, str]:
+    cells = {}
+    for spec in row.get("metric_columns") or []:
+        figure, title = spec["figure"], spec["title"]
+        cells[f"{title} [95% CI]"] = values_with_ci(_pooled(row, figure), row.get(f"{figure}_ci"), spec["digits"])
+        if spec.get("per") != "pooled":
+            cells[f"{title} vs best"] = mark(row, figure, bool(spec.get("higher_is_better")))
+    return cells
 
 
 def _share(row: dict[str, Any]) -> str:
@@ -276,15 +326,18 @@ def combination_label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 IDENTITY_CSV = ("rank", "run", "dataset", "framing", "detector", "baseline", "backbone", "weights", "neck", "head",
                 "loss", "status", "tta")
-FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_std", "train_minutes", "infer_ms", "det_map50",
-               "det_miss_rate", "det_missed", "robustness_pct", "tuning", "tuned_values", "error", "notes")
+FIGURES_CSV = ("folds_ok", "folds_total", "params_m", "nme", "nme_folds_mean", "nme_folds_std", "train_minutes",
+               "infer_ms", "det_map50", "det_miss_rate", "det_missed", "robustness_pct", "tuning", "tuned_values",
+               "error", "notes")
 
 
 def csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Machine-readable rows: identity, fold-mean figures and every scalar pooled metric."""
+    """Machine-readable rows: identity, ``nme`` (the pooled out-of-fold NME that ``nme_lo``/``nme_hi`` bound)
+    beside the fold mean and std of the cells' NMEs, fold-mean costs and every scalar pooled metric."""
     out = []
     for row in rows:
         base = {k: row.get(k) for k in IDENTITY_CSV + FIGURES_CSV}
+        base |= {"nme": _pooled(row, "nme"), "nme_folds_mean": row.get("nme"), "nme_folds_std": row.get("nme_std")}
         base["notes"] = "; ".join(row.get("notes") or [])
         base |= ci_columns(row)
         pooled = {f"pooled_{k}": v for k, v in (row.get("pooled") or {}).items()
@@ -326,9 +379,10 @@ def _header_lines(run_info: dict[str, Any], rows: list[dict[str, Any]]) -> list[
         f"Benchmark `{run_info.get('name', '?')}` — command: `hipbench run {bench}`",
         f"Machine: {run_info.get('machine', '?')}; device: {run_info.get('device', '?')}; "
         f"hipbench {run_info.get('hipbench', '?')}",
-        f"NME normaliser: {normaliser or 'see metrics'}. NME is mean ± std over folds; MRE, SDR ({sdr_name}), "
-        "AI and IHDI columns are pooled out-of-fold (the [95% CI] columns too). Rank by pooled NME; failed "
-        "cells are listed as failed.",
+        f"NME normaliser: {normaliser or 'see metrics'}. Every figure is computed on the pooled out-of-fold "
+        f"predictions, and each [95% CI] is about that same pooled figure: NME, MRE, SDR ({sdr_name}), AI and "
+        "IHDI; the mean ± std of the cells' own test NMEs is the full view's 'NME % folds (mean ± std)'. Rank by "
+        "pooled NME; failed cells are listed as failed.",
         LEGEND,
         "Weights column: what each backbone started from (a pretrained hub tag, a checkpoint file with its "
         "sha256, or scratch); the weights are part of every cell's hash.",
@@ -391,12 +445,10 @@ def html(table: list[dict[str, str]], run_info: dict[str, Any], rows: list[dict[
     # the default view's columns always; every other column in its group, hidden until its box is ticked
     extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
     shown = columns_for(DEFAULT_COLUMNS + extra, rows)
-    groups = GROUPS | {"measures": measure_columns(rows)} | external_columns(rows)
-    group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in groups.items() for c in cols
-                                                       if c not in DEFAULT_COLUMNS}
+    groups, group = column_groups(rows)
     cls = {c: "" if group[c] == "default" else " class='hidden'" for c in shown}
     head = "".join(f"<th data-group='{esc(group[c])}'{cls[c]} onclick='sortBy(this)'>{esc(c)}</th>" for c in shown)
-    hover = {"NME % [95% CI]": "nme", "AI MAE ° [95% CI]": "ai_mae", "IHDI acc [95% CI]": "ihdi_accuracy"}
+    hover = ci_hover(rows)
     body = []
     for cells, row in zip(table, rows):
         tds = []

@@ -18,9 +18,12 @@ import numpy as np
 from hipbench.files import atomic_write
 from hipbench.metrics.paired import COMPARED, compare, holm, nadeau_bengio
 from hipbench.metrics.patients import hip_records
-from hipbench.metrics.resampling import FIGURES, N_BOOT, figures_with_ci, patient_sums
+from hipbench.metrics.resampling import N_BOOT, POOLED_FIGURES, figures_with_ci, patient_sums
 
 SEED = 0
+# the CSV's CI columns start with these (the figures every leaderboard had before metrics were selectable)
+CSV_FIGURES = ("nme", "mre_px", "sdr@5%", "ai_mae", "ihdi_accuracy", "screening_sensitivity",
+               "screening_specificity", *POOLED_FIGURES)
 
 
 LABEL_BOXES = ("gt", "gt (oracle boxes)")
@@ -61,10 +64,13 @@ def add_statistics(rows: list[dict[str, Any]], records_dir: Path | None = None, 
             continue
         patients = arrays.get("patient_id", arrays["image_id"])
         # resampling units: the split's groups (patients, merged with duplicate images across patients)
-        data = patient_sums(arrays["pred"], arrays["gt"], arrays["schema"], arrays.get("group_id", patients))
+        data = patient_sums(arrays["pred"], arrays["gt"], arrays["schema"], arrays.get("group_id", patients),
+                            metrics=row.get("metric_specs"), pixel_spacing=arrays.get("pixel_spacing"))
         sums[row["key"]] = data
+        row["ci_figures"] = []
         for name, (value, low, high) in figures_with_ci(data, n_boot, SEED).items():
             row[f"{name}_ci"] = (low, high)
+            row["ci_figures"].append(name)
             row.setdefault("pooled", {})[name] = row["pooled"].get(name, value)
         row["patients"] = len(data.patients)
         if records_dir is not None:
@@ -77,13 +83,24 @@ def add_statistics(rows: list[dict[str, Any]], records_dir: Path | None = None, 
         _pair_with_best(members, sums, n_boot)
 
 
+def compared_figures(row: dict[str, Any]) -> list[str]:
+    """The figures a row is paired on: :data:`~hipbench.metrics.paired.COMPARED` and the headline figure of
+    each metric the benchmark selected beyond the default set (see ``metric_columns`` in build)."""
+    extra = [c["figure"] for c in row.get("metric_columns") or [] if c.get("per") != "pooled"]
+    return list(dict.fromkeys([*COMPARED, *extra]))
+
+
 def _pair_with_best(members: list[dict[str, Any]], sums: dict[str, Any], n_boot: int) -> None:
     best = min(members, key=lambda r: (_finite((r.get("pooled") or {}).get("nme")), _finite(r.get("nme"))))
     best["is_best"] = True
     others = [r for r in members if r is not best]
+    figures: list[str] = []
     for row in others:
         row["vs_best"] = {}
-        for figure in COMPARED:
+        for figure in compared_figures(row):
+            if figure not in sums[row["key"]].sums or figure not in sums[best["key"]].sums:
+                continue  # a metric only one of the two rows was evaluated with (merged runs)
+            figures.append(figure)
             try:
                 row["vs_best"][figure] = compare(sums[row["key"]], sums[best["key"]], figure, n_boot, SEED)
             except ValueError as exc:  # different patients after all (e.g. a failed fold): say so, never pair
@@ -93,8 +110,8 @@ def _pair_with_best(members: list[dict[str, Any]], sums: dict[str, Any], n_boot:
         if "vs_best" in row:
             row["p_nb"] = _nadeau_bengio(row, best)
         row["best_key"] = best["key"]
-    for figure in COMPARED:
-        paired = [r for r in others if "vs_best" in r]
+    for figure in dict.fromkeys(figures):
+        paired = [r for r in others if figure in (r.get("vs_best") or {})]
         adjusted = holm([r["vs_best"][figure].p_wilcoxon for r in paired])
         for row, p in zip(paired, adjusted):
             row[f"p_holm_{figure}"] = p
@@ -143,11 +160,11 @@ def _write_records(path: Path, arrays: dict[str, Any], patients: Any) -> None:
 def ci_columns(row: dict[str, Any]) -> dict[str, Any]:
     """``<figure>_lo`` / ``<figure>_hi`` and the paired-comparison figures, for the CSV."""
     out: dict[str, Any] = {}
-    for name in FIGURES:
+    for name in dict.fromkeys([*CSV_FIGURES, *(row.get("ci_figures") or [])]):
         low, high = row.get(f"{name}_ci", (None, None))
         out[f"{name}_lo"], out[f"{name}_hi"] = low, high
     out["patients"] = row.get("patients")
-    for figure in COMPARED:
+    for figure in compared_figures(row):
         comparison = (row.get("vs_best") or {}).get(figure)
         out[f"{figure}_diff_vs_best"] = comparison.difference if comparison else None
         out[f"{figure}_diff_lo"] = comparison.low if comparison else None
@@ -162,8 +179,9 @@ def ci_columns(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def mark(row: dict[str, Any], figure: str) -> str:
-    """``best``, ``≈`` (indistinguishable from the best), ``>`` (worse than the best) or empty."""
+def mark(row: dict[str, Any], figure: str, higher_is_better: bool = False) -> str:
+    """``best``, ``≈`` (indistinguishable from the best), ``>`` (worse than the best), ``<`` (better) or
+    empty; ``higher_is_better`` for a figure where a positive difference is the better one."""
     if row.get("is_best"):
         return "best"
     if row.get("unpaired"):
@@ -175,7 +193,7 @@ def mark(row: dict[str, Any], figure: str) -> str:
         return "n/a"
     if comparison.indistinguishable:
         return "≈"
-    return ">" if comparison.difference > 0 else "<"
+    return ">" if (comparison.difference > 0) != higher_is_better else "<"
 
 
 def values_with_ci(value: Any, ci: Any, digits: int) -> str:

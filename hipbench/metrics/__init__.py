@@ -1,7 +1,8 @@
 """Benchmark metrics: keypoint distances, AI agreement, IHDI agreement, coverage, bootstrap CIs.
 
-The runner calls :func:`evaluate`; the METRICS registry plugins (``hipbench.metrics`` entry points,
-``plugins/metrics``) wrap the same functions one figure family at a time.
+:func:`evaluate` computes the METRICS a benchmark selects (``hipbench.metrics`` entry points; the built-in
+ones in ``plugins/metrics`` wrap the functions here, one figure family at a time) and the measures'
+agreement; the contract is :class:`~hipbench.metrics.metric.Metric`.
 
 Example:
     >>> import numpy as np

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -21,25 +21,23 @@ from hipbench.geometry import GRADE_NAMES, SIDES, measure_hips
 from hipbench.measures import build_measures, measure_names
 from hipbench.metrics.agreement import agreement
 from hipbench.metrics.bootstrap import bootstrap_ci
-from hipbench.metrics.coverage import coverage
 from hipbench.metrics.keypoint import (
     DEFAULT_SDR_MM_THRESHOLDS,
     DEFAULT_SDR_THRESHOLDS,
-    complete_spacing,
-    default_normaliser,
-    mre,
-    nme,
     normaliser_values,
     parse_threshold,
     per_image_nme,
     per_landmark_errors,
     point_errors,
-    sdr,
 )
+from hipbench.metrics.metric import Metric, MetricInputs, metric_inputs
 from hipbench.schema import LandmarkSchema, get_schema
 
 BOOTSTRAP_KEYS = ("nme", "mre_px", "mre_mm", "ai_mae", "ai_bias", "ai_icc", "ai_pearson_r", "ihdi_accuracy",
                   "ihdi_kappa_qw", "ihdi_macro_f1", "screening_sensitivity", "screening_specificity")
+# the METRICS a benchmark without ``metrics:`` is evaluated with: the keypoint figures of every leaderboard
+DEFAULT_METRICS: tuple[str, ...] = ("nme", "mre", "sdr", "coverage")
+MetricSpec = str | Mapping[str, Any]
 
 
 def _inputs(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,23 +68,83 @@ def drop_mm(thresholds: Sequence[str | float]) -> tuple[str | float, ...]:
     return tuple(t for t in thresholds if parse_threshold(t)[1] != "mm")
 
 
+def metric_spec(spec: MetricSpec) -> dict[str, Any]:
+    """A METRICS entry as a ``{"type": name, **options}`` dict.
+
+    Example:
+        >>> metric_spec("nme"), metric_spec({"type": "sdr", "thresholds": ["2mm"]})
+        ({'type': 'nme'}, {'type': 'sdr', 'thresholds': ['2mm']})
+    """
+    if isinstance(spec, str):
+        return {"type": spec}
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
+        raise ValueError(f"a metric is a METRICS name or a mapping with its 'type', got {spec!r}")
+    return dict(spec)
+
+
+def build_metrics(metrics: Sequence[MetricSpec | Metric] | None = None,
+                  sdr_thresholds: Sequence[str | float] | None = None) -> list[Metric]:
+    """The METRICS of ``metrics`` (names, ``{"type": name, **options}`` or metrics already built; None =
+    :data:`DEFAULT_METRICS`), built through the registry, each once; ``sdr_thresholds`` are the thresholds of
+    an ``sdr`` entry that names none.
+
+    Example:
+        >>> [m.name for m in build_metrics()]
+        ['nme', 'mre', 'sdr', 'coverage']
+        >>> build_metrics(["nme", {"type": "sdr"}], sdr_thresholds=["2px"])
+        [NME(normaliser=None, per_landmark=False), SDR(thresholds=['2px'], normaliser=None)]
+    """
+    from hipbench.registry import METRICS
+
+    built: dict[str, Metric] = {}
+    for entry in DEFAULT_METRICS if metrics is None else metrics:
+        if isinstance(entry, Metric):
+            built.setdefault(f"{entry.name}:{entry!r}", entry)
+            continue
+        spec = metric_spec(entry)
+        if spec["type"] == "sdr" and sdr_thresholds is not None and spec.get("thresholds") is None:
+            spec["thresholds"] = list(sdr_thresholds)
+        metric = METRICS.build(spec)
+        if not isinstance(metric, Metric):
+            raise TypeError(f"metric {spec['type']!r} built a {type(metric).__name__}, not a "
+                            "hipbench.metrics.metric.Metric")
+        built.setdefault(f"{metric.name}:{metric!r}", metric)
+    return list(built.values())
+
+
+def metric_figures(metrics: Sequence[Metric], inputs: MetricInputs) -> dict[str, Any]:
+    """The figures of every metric on ``inputs``, merged in order (a ``mm_unavailable`` reason once)."""
+    out: dict[str, Any] = {}
+    for metric in metrics:
+        for key, value in metric.figures(inputs).items():
+            if key == "mm_unavailable" and key in out:
+                continue
+            out[key] = value
+    return out
+
+
 def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
              pixel_spacing: np.ndarray | float | None = None, normaliser: str | None = None,
              sdr_thresholds: Sequence[str | float] | None = None, image_size: np.ndarray | None = None,
              bootstrap: int = 0, seed: int = 0, alpha: float = 0.05,
-             measures: Sequence[str] | None = None) -> dict[str, Any]:
+             measures: Sequence[str] | None = None,
+             metrics: Sequence[MetricSpec | Metric] | None = None) -> dict[str, Any]:
     """Every figure for predictions ``pred`` against ``gt`` (both (N, K, 2) full-image px, NaN = missing).
 
-    ``normaliser`` None is the schema's :func:`~hipbench.metrics.keypoint.default_normaliser`.
-    Returns a flat dict: ``normaliser`` (its name), ``nme`` (%), ``mre_px``, ``sdr@...`` (%), ``per_landmark``
-    (name -> figures), mm figures (``mre_mm``, ``sdr@<x>mm``, per-landmark ``mre_mm`` and their CIs) only when
-    every scored image has a finite positive spacing, else ``mm_unavailable`` saying how many lack one,
-    the agreement figures of every measure (``measures``: registered MEASURES names; None = every measure the
-    schema supports), named by the measure (``ai_*``, ``ihdi_*`` and ``screening_*``, ``tonnis_*``, ...;
-    length measures in px also as ``<name>_mm_*`` with a complete spacing), coverage counts and shares (see
-    :func:`~hipbench.metrics.coverage.coverage`, whose ``POLICY`` says how each metric treats missing
-    predictions). With ``bootstrap`` > 0 replicates, ``<key>_boot_ci`` gives a seeded percentile
-    ``1 - alpha`` interval (resampling images) for each key in :data:`BOOTSTRAP_KEYS` and each SDR.
+    The keypoint figures are those of the METRICS ``metrics`` (names, ``{"type": name, **options}`` or
+    built metrics; None = :data:`DEFAULT_METRICS`: ``nme``, ``mre``, ``sdr``, ``coverage``), each given the
+    same :class:`~hipbench.metrics.metric.MetricInputs`. ``normaliser`` None is the schema's
+    :func:`~hipbench.metrics.keypoint.default_normaliser`; ``sdr_thresholds`` are those of an ``sdr`` entry
+    without its own. Returns a flat dict: ``normaliser`` (its name), the metrics' figures (by default ``nme``
+    (%), ``mre_px``, ``sdr@...`` (%), mm figures (``mre_mm``, ``sdr@<x>mm``) only when every scored image has
+    a finite positive spacing, else ``mm_unavailable`` saying how many lack one, coverage counts and shares
+    (see :func:`~hipbench.metrics.coverage.coverage`, whose ``POLICY`` says how each metric treats missing
+    predictions)), ``per_landmark`` (name -> figures), the agreement figures of every measure (``measures``:
+    registered MEASURES names; None = every measure the schema supports), named by the measure (``ai_*``,
+    ``ihdi_*`` and ``screening_*``, ``tonnis_*``, ...; length measures in px also as ``<name>_mm_*`` with a
+    complete spacing). With ``bootstrap`` > 0 replicates, ``<key>_boot_ci`` gives a seeded percentile
+    ``1 - alpha`` interval (resampling images) for each key in :data:`BOOTSTRAP_KEYS`, each SDR and each
+    figure a metric gives per-item values for.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -98,48 +156,39 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         >>> r = evaluate(pred, gt, "mtddh8", pixel_spacing=[0.1, 0.1, np.nan, 0.1])
         >>> "mre_mm" in r, "sdr@2mm" in r, r["mm_unavailable"]
         (False, False, '1 of 4 images have no pixel spacing')
+        >>> sorted(evaluate(pred, gt, "mtddh8", metrics=["mre"], measures=[]))
+        ['measures', 'mm_unavailable', 'mre_px', 'normaliser', 'per_landmark']
     """
     schema = get_schema(schema)
     pred, gt = _inputs(pred, gt)
-    spacing, mm_unavailable = complete_spacing(pixel_spacing, gt)
-    normaliser = normaliser or default_normaliser(schema)
-    if gt.shape[1] != schema.num_keypoints:
-        raise ValueError(f"schema {schema.name!r} has {schema.num_keypoints} landmarks but the points have "
-                         f"{gt.shape[1]}")
-    size = None if image_size is None else np.broadcast_to(np.asarray(image_size, float).reshape(-1, 2),
-                                                           (gt.shape[0], 2))
-    thresholds = tuple(sdr_thresholds) if sdr_thresholds is not None else default_sdr_thresholds(spacing)
-    if spacing is None:
-        thresholds = drop_mm(thresholds)
-    normaliser_values(gt[:1], schema, normaliser, None if size is None else size[:1])  # fail early on a bad name
+    inputs = metric_inputs(pred, gt, schema, pixel_spacing, image_size, normaliser)
+    chosen_metrics = build_metrics(metrics, sdr_thresholds)
+    spacing, size = inputs.pixel_spacing, inputs.image_size
+    normaliser_values(gt[:1], schema, inputs.normaliser, None if size is None else size[:1])  # fail early
     chosen = build_measures(measure_names(schema, measures))
     values = [(m, m.compute(pred, schema).values, m.compute(gt, schema).values) for m in chosen]
 
     def figures(idx: np.ndarray, full: bool) -> dict[str, Any]:
-        p, g = pred[idx], gt[idx]
-        s = None if spacing is None else spacing[idx]
-        z = None if size is None else size[idx]
-        out: dict[str, Any] = {"nme": nme(p, g, schema, normaliser, z), "mre_px": mre(p, g)}
-        if s is not None:
-            out["mre_mm"] = mre(p, g, s)
-        out.update(sdr(p, g, schema, thresholds, s, normaliser, z))
+        part = inputs if full else inputs.subset(idx)
+        out = metric_figures(chosen_metrics, part)
+        s = part.pixel_spacing
         for measure, v_pred, v_gt in values:
             out.update(measure.agreement(v_pred[idx], v_gt[idx]))
             if measure.unit == "px" and s is not None:  # lengths also in mm, when every image has a spacing
                 out.update(agreement(v_pred[idx] * s[:, None], v_gt[idx] * s[:, None], f"{measure.name}_mm"))
         if not full:
             return {k: v for k, v in out.items() if isinstance(v, float)}
-        out.update(coverage(p, g, schema))
         return out
 
     all_idx = np.arange(gt.shape[0])
-    result: dict[str, Any] = {"normaliser": normaliser, "measures": [m.name for m in chosen]}
+    result: dict[str, Any] = {"normaliser": inputs.normaliser, "measures": [m.name for m in chosen]}
     if spacing is None:
-        result["mm_unavailable"] = mm_unavailable
-    result.update(figures(all_idx, full=True))
-    result["per_landmark"] = per_landmark_errors(pred, gt, schema, normaliser, spacing, size)
+        result["mm_unavailable"] = inputs.mm_unavailable
+    result.update({k: v for k, v in figures(all_idx, full=True).items() if k not in result})
+    result["per_landmark"] = per_landmark_errors(pred, gt, schema, inputs.normaliser, spacing, size)
     if bootstrap and gt.shape[0]:
         keys = set(BOOTSTRAP_KEYS) | {k for k in result if k.startswith("sdr@")}
+        keys |= {k for m in chosen_metrics for k in m.checked_values(inputs)}
         cis = bootstrap_ci(lambda idx: {k: v for k, v in figures(idx, False).items() if k in keys},
                            gt.shape[0], int(bootstrap), seed, alpha)
         for key in sorted(cis):

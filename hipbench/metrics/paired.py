@@ -9,9 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
-from hipbench.metrics.resampling import N_BOOT, RATIOS, PatientSums, resample_counts
+from hipbench.metrics.resampling import N_BOOT, PatientSums, resample_counts
 
-COMPARED = ("nme", "ai_mae")
+COMPARED = ("nme", "ai_mae")  # paired on every leaderboard; a benchmark's other metrics add their headline
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,9 @@ class Comparison:
 
 
 def per_patient(data: PatientSums, figure: str) -> np.ndarray:
-    """The figure per patient (its ratio of sums within the patient); NaN where undefined."""
-    num, den = RATIOS[figure]
+    """The figure per patient (the mean of its values within the patient); NaN where undefined."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return data.sums[num] / data.sums[den]
+        return data.sums[figure] / data.scored[figure]
 
 
 def wilcoxon_p(differences: np.ndarray) -> float:
@@ -71,13 +70,14 @@ def compare(row: PatientSums, best: PatientSums, figure: str, n_boot: int = N_BO
     """
     if row.patients != best.patients:
         raise ValueError("rows scored on different patients cannot be paired")
-    num, den = RATIOS[figure]
+    if figure not in row.sums or figure not in best.sums:
+        raise ValueError(f"{figure!r} is not a mean of per-item values in both rows, so it cannot be paired")
     # only patients that both rows could score: a row leaving hard cases undefined gains nothing from it
-    both = ((row.sums[den] > 0) & (best.sums[den] > 0)).astype(float)
+    both = ((row.scored[figure] > 0) & (best.scored[figure] > 0)).astype(float)
     counts = np.vstack([np.ones(len(row.patients)), resample_counts(len(row.patients), n_boot, seed)]) * both
     with np.errstate(invalid="ignore", divide="ignore"):
-        diff = (counts @ row.sums[num]) / (counts @ row.sums[den]) - (counts @ best.sums[num]) / (
-            counts @ best.sums[den])
+        diff = (counts @ row.sums[figure]) / (counts @ row.scored[figure]) - (counts @ best.sums[figure]) / (
+            counts @ best.scored[figure])
     boot = diff[1:][np.isfinite(diff[1:])]
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2]) if boot.size else (np.nan, np.nan)
     d = per_patient(row, figure) - per_patient(best, figure)

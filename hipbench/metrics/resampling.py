@@ -1,58 +1,71 @@
-"""Patient-level bootstrap, vectorised: each figure is written as per-patient sums, so a replicate is a
-matrix product of resampling counts with those sums (2,000 replicates of every figure in well under a second).
+"""Patient-level bootstrap, vectorised: each figure that is a mean (of a metric's per-image, per-hip or
+per-landmark values, see :class:`~hipbench.metrics.metric.Metric`) is written as per-patient sums of its
+values and of how many were scored, so a replicate is a matrix product of resampling counts with those sums
+(2,000 replicates of every figure in well under a second).
 
-Figures: NME, MRE, SDR@5%, AI MAE, IHDI accuracy, screening sensitivity/specificity (ratios of sums),
-quadratic-weighted kappa (summed confusion matrices) and AI ICC(2,1) (recomputed per replicate). On the
-full sample each equals what :func:`hipbench.metrics.evaluate` reports.
+Figures: those of the METRICS given (by default :data:`~hipbench.metrics.evaluate.DEFAULT_METRICS`: NME, MRE,
+SDR, whose pooled coverage has none) and of the AI and IHDI agreement metrics (AI MAE and bias, IHDI
+accuracy, screening sensitivity/specificity), each a ratio of sums, plus the two pooled figures the
+leaderboard shows with a CI: quadratic-weighted kappa (summed confusion matrices) and AI ICC(2,1)
+(recomputed per replicate). On the full sample each equals what :func:`hipbench.metrics.evaluate` reports.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from hipbench.geometry import measure_hips
 from hipbench.metrics.agreement import icc
 from hipbench.metrics.classification import GRADES
-from hipbench.metrics.keypoint import default_normaliser, normaliser_values, per_image_nme, point_errors
+from hipbench.metrics.metric import Metric, metric_inputs
 from hipbench.schema import LandmarkSchema, get_schema
 
 N_BOOT = 2000
-SDR_PERCENT = 5.0
-# figure -> (numerator, denominator) columns of the per-patient sums
-RATIOS = {
-    "nme": ("nme_sum", "images"),
-    "mre_px": ("err_sum", "points"),
-    "sdr@5%": ("sdr_hits", "sdr_points"),
-    "ai_mae": ("ai_abs_sum", "ai_hips"),
-    "ihdi_accuracy": ("ihdi_correct", "ihdi_hips"),
-    "screening_sensitivity": ("tp", "positives"),
-    "screening_specificity": ("tn", "negatives"),
-}
-FIGURES = (*RATIOS, "ihdi_kappa_qw", "ai_icc")
+# the agreement metrics whose per-hip figures get CIs on every leaderboard, whatever the benchmark's metrics
+HIP_METRICS = ("ai_agreement", "ihdi_agreement")
+POOLED_FIGURES = ("ihdi_kappa_qw", "ai_icc")
 
 
 @dataclass
 class PatientSums:
-    """Per-patient sums (P,) per column, per-patient IHDI confusion (P, 4, 4), and the hips' AI pairs with
-    their patient (for ICC)."""
+    """Per figure that is a mean, the per-patient sums (P,) of its values (``sums``) and how many values
+    were scored (``scored``); per-patient IHDI confusion (P, 4, 4); the hips' AI pairs with their patient
+    (for ICC)."""
 
     patients: list[str]
     sums: dict[str, np.ndarray]
+    scored: dict[str, np.ndarray]
     confusion: np.ndarray
     ai_patient: np.ndarray
     ai_pairs: np.ndarray  # (H, 2): predicted, reference AI of gradable hips
 
+    @property
+    def figures(self) -> tuple[str, ...]:
+        """Every figure with a CI: the means, then the pooled ones."""
+        return (*self.sums, *POOLED_FIGURES)
+
+
+def resampled_metrics(metrics: Sequence[Any] | None = None) -> list[Metric]:
+    """The metrics whose per-item values are resampled: ``metrics`` (names, specs or built metrics; None =
+    the default set) and :data:`HIP_METRICS`, each once."""
+    from hipbench.metrics.evaluate import DEFAULT_METRICS, build_metrics
+
+    built = build_metrics(DEFAULT_METRICS if metrics is None else metrics)
+    names = {m.name for m in built}
+    return built + build_metrics([name for name in HIP_METRICS if name not in names])
+
 
 def patient_sums(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, patient_ids: Sequence[str],
-                 normaliser: str | None = None) -> PatientSums:
+                 normaliser: str | None = None, metrics: Sequence[Any] | None = None,
+                 pixel_spacing: np.ndarray | float | None = None) -> PatientSums:
     """The per-patient sums of every figure for predictions ``pred`` against ``gt`` (N, K, 2); ``normaliser``
-    None is the schema's default, as in :func:`hipbench.metrics.evaluate`."""
+    None is the schema's default and ``metrics`` None the default set, as in
+    :func:`hipbench.metrics.evaluate`; mm figures need ``pixel_spacing`` for every image."""
     schema = get_schema(schema)
-    normaliser = normaliser or default_normaliser(schema)
-    pred, gt = np.asarray(pred, float), np.asarray(gt, float)
+    inputs = metric_inputs(pred, gt, schema, pixel_spacing, normaliser=normaliser)
     pids = [str(p) for p in patient_ids]
     patients = sorted(set(pids))
     owner = np.searchsorted(patients, pids)
@@ -61,37 +74,24 @@ def patient_sums(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str,
     def per_patient(values: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=values, minlength=n_pat)
 
-    image_nme = per_image_nme(pred, gt, schema, normaliser)
-    err = point_errors(pred, gt)
-    scored = np.isfinite(gt).all(-1)
-    norm = normaliser_values(gt, schema, normaliser)
-    sdr_mask = scored & np.isfinite(norm)[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hits = sdr_mask & (np.nan_to_num(100.0 * err / norm[:, None], nan=np.inf) <= SDR_PERCENT)
-    m_gt, m_pred = measure_hips(gt, schema), measure_hips(pred, schema)
+    sums: dict[str, np.ndarray] = {}
+    scored: dict[str, np.ndarray] = {}
+    for metric in resampled_metrics(metrics):
+        for figure, values in metric.checked_values(inputs).items():
+            by_image = values.reshape(len(inputs), -1)
+            finite = np.isfinite(by_image)
+            sums[figure] = per_patient(np.where(finite, by_image, 0).sum(1))
+            scored[figure] = per_patient(finite.sum(1) * 1.0)
+    m_gt, m_pred = measure_hips(inputs.gt, schema), measure_hips(inputs.pred, schema)
     ai_ok = np.isfinite(m_gt.ai) & np.isfinite(m_pred.ai)
     g, p = m_gt.ihdi, m_pred.ihdi
     gradable = np.isin(g, GRADES) & np.isin(p, GRADES)
-    positive, called = g >= 2, p >= 2
-    sums = {
-        "nme_sum": per_patient(np.nan_to_num(image_nme)), "images": per_patient(np.isfinite(image_nme) * 1.0),
-        "err_sum": per_patient(np.nansum(err, axis=1)), "points": per_patient(np.isfinite(err).sum(1) * 1.0),
-        "sdr_hits": per_patient(hits.sum(1) * 100.0), "sdr_points": per_patient(sdr_mask.sum(1) * 1.0),
-        "ai_abs_sum": per_patient(np.where(ai_ok, np.abs(m_pred.ai - m_gt.ai), 0).sum(1)),
-        "ai_hips": per_patient(ai_ok.sum(1) * 1.0),
-        "ihdi_correct": per_patient((gradable & (g == p)).sum(1) * 1.0),
-        "ihdi_hips": per_patient(gradable.sum(1) * 1.0),
-        "tp": per_patient((gradable & positive & called).sum(1) * 1.0),
-        "positives": per_patient((gradable & positive).sum(1) * 1.0),
-        "tn": per_patient((gradable & ~positive & ~called).sum(1) * 1.0),
-        "negatives": per_patient((gradable & ~positive).sum(1) * 1.0),
-    }
     confusion = np.zeros((n_pat, len(GRADES), len(GRADES)))
     rows, sides = np.nonzero(gradable)
     np.add.at(confusion, (owner[rows], g[rows, sides] - 1, p[rows, sides] - 1), 1)
     rows, sides = np.nonzero(ai_ok)
     pairs = np.stack([m_pred.ai[rows, sides], m_gt.ai[rows, sides]], axis=1)
-    return PatientSums(patients, sums, confusion, owner[rows], pairs)
+    return PatientSums(patients, sums, scored, confusion, owner[rows], pairs)
 
 
 def _kappa_qw(confusion: np.ndarray) -> np.ndarray:
@@ -126,8 +126,8 @@ def replicate_figures(data: PatientSums, counts: np.ndarray, with_icc: bool = Tr
     """Every figure for each row of ``counts`` (a row of ones is the full sample)."""
     out: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        for name, (num, den) in RATIOS.items():
-            out[name] = (counts @ data.sums[num]) / (counts @ data.sums[den])
+        for name in data.sums:
+            out[name] = (counts @ data.sums[name]) / (counts @ data.scored[name])
     out["ihdi_kappa_qw"] = _kappa_qw(np.tensordot(counts, data.confusion, axes=(1, 0)))
     if with_icc:
         values = []
@@ -154,7 +154,7 @@ def figures_with_ci(data: PatientSums, n_boot: int = N_BOOT, seed: int = 0, alph
     full = replicate_figures(data, np.ones((1, len(data.patients))))
     boot = replicate_figures(data, resample_counts(len(data.patients), n_boot, seed))
     out = {}
-    for name in FIGURES:
+    for name in data.figures:
         finite = boot[name][np.isfinite(boot[name])]
         low, high = (np.quantile(finite, [alpha / 2, 1 - alpha / 2]) if finite.size else (np.nan, np.nan))
         out[name] = (float(full[name][0]), float(low), float(high))

@@ -90,8 +90,14 @@ METRICS = PluginRegistry(
     "metrics",
     contract=(
         "Metrics: callables ``f(**kwargs)`` returning a ``hipbench.metrics.metric.Metric`` whose "
-        "``compute(pred, gt, schema, pixel_spacing=None, image_size=None) -> dict`` gives named figures "
-        "from predicted and ground-truth (N, K, 2) full-image keypoints of a landmark schema."
+        "``figures(inputs) -> dict`` gives named figures from one ``MetricInputs`` (the same module): "
+        "predicted and ground-truth (N, K, 2) full-image keypoints, the landmark schema, the evaluation's "
+        "normaliser with its per-image length, per-point errors, the pixel spacing (when every image has one) "
+        "and the image sizes. The class declares ``per``: ``image``, ``hip`` or ``landmark`` for figures that "
+        "are means of per-item values, which ``values(inputs) -> dict[str, ndarray]`` returns ((N,), (N, 2) "
+        "or (N, K); NaN = not scored) for the patient bootstrap and the pairing with the best row, or "
+        "``pooled`` for a figure of the whole set; and ``headline``, ``title``, ``higher_is_better``, "
+        "``digits`` for its leaderboard column. A benchmark selects metrics with ``metrics:``."
     ),
 )
 DETECTORS = PluginRegistry(

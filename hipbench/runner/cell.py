@@ -30,12 +30,13 @@ log = logging.getLogger("hipbench.run")
 
 
 # one cell --------------------------------------------------------------------------------------
-def _metrics(pred: np.ndarray, samples: Sequence[Any], measures: Sequence[str] | None = None) -> dict[str, Any]:
+def _metrics(pred: np.ndarray, samples: Sequence[Any], measures: Sequence[str] | None = None,
+             metrics: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     from hipbench.metrics import evaluate
 
     gt = np.stack([s.keypoints for s in samples])
     spacing = np.array([s.pixel_spacing if s.pixel_spacing else np.nan for s in samples], dtype=float)
-    return evaluate(pred, gt, samples[0].schema, pixel_spacing=spacing, measures=measures)
+    return evaluate(pred, gt, samples[0].schema, pixel_spacing=spacing, measures=measures, metrics=metrics)
 
 
 def _full_image(fold: FoldData, crops: CropSet, crop_points: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -136,11 +137,11 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
                  "data_seconds": result.data_seconds, "warnings": warnings, "settings": _model_settings(model, loss_fn)}
         _plot_curve(result.history, cell_dir / "curve.png", desc)
     pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
-    metrics = _metrics(pred, test_samples, bench.measures)
+    metrics = _metrics(pred, test_samples, bench.measures, bench.metric_specs())
     _write_predictions(cell_dir, test_samples, pred)
     if fold.oracle_crops is not None:
         oracle_pred = _full_image(fold, fold.oracle_crops, predict_crops(fold.oracle_crops), fold.test_idx)
-        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples, bench.measures)
+        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples, bench.measures, bench.metric_specs())
         _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
     logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
     for name, (ext_samples, views) in fold.externals.items():
@@ -150,7 +151,8 @@ def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device
             extra.setdefault("external", {})[name] = measured_agreement(ext_pred, ext_samples[0].schema, truth)
             _write_measured(cell_dir, ext_samples, ext_pred, truth, f"predictions_{external_file(name)}")
             continue
-        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures)
+        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures,
+                                                          bench.metric_specs())
         _write_predictions(cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
     if bench.finetune is not None:
         from hipbench.runner.finetune import finetune_curve

@@ -26,8 +26,8 @@ from hipbench.training.trainer import SPEED_ONLY, TrainConfig
 from hipbench.tuning.config import TuneConfig
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "framings", "backbones", "necks", "heads", "losses", "models",
-                  "train", "train_fractions", "cv", "test_datasets", "finetune", "measures", "detector", "device",
-                  "amp", "baseline", "executor", "tracking", "tta", "robustness", "tune")
+                  "train", "train_fractions", "cv", "test_datasets", "finetune", "measures", "metrics", "detector",
+                  "device", "amp", "baseline", "executor", "tracking", "tta", "robustness", "tune")
 MODEL_KEYS = ("backbone", "head", "neck", "loss", "framings")
 CV_TYPES = ("kfold", "predefined", "holdout")
 
@@ -257,6 +257,7 @@ class Benchmark:
     finetune: FinetuneConfig | None = None
     train_fractions: list[float | None] = field(default_factory=lambda: [None])
     measures: list[str] | None = None
+    metrics: list[Component] | None = None  # METRICS entries; None: hipbench.metrics.evaluate.DEFAULT_METRICS
     tracking: list[Component] = field(default_factory=list)  # where training curves also go; not hashed
     tta: list[str] = field(default_factory=list)  # test-time augmentations after the cells; not hashed
     robustness: str | None = None  # a robustness suite run after the cells (not hashed: it changes no cell)
@@ -299,7 +300,13 @@ class Benchmark:
             data["finetune"] = plain(self.finetune)
         if self.measures is not None:
             data["measures"] = list(self.measures)
+        if self.metrics is not None:  # absent: the hashes of runs before metrics were selectable
+            data["metrics"] = [m.as_dict() for m in self.metrics]
         return data
+
+    def metric_specs(self) -> list[dict[str, Any]] | None:
+        """The ``metrics:`` entries as METRICS specs (None: the default set)."""
+        return None if self.metrics is None else [m.cfg for m in self.metrics]
 
 
 def plain(obj: Any) -> Any:
@@ -491,6 +498,34 @@ class _Parser:
                 raise self.fail(_line(data, "measures"), f"measures: {exc}") from None
         return list(dict.fromkeys(names))
 
+    def metrics(self, data: dict) -> list[Component] | None:
+        """``metrics:``: the METRICS the cells and the leaderboard compute (names or ``{type: NAME, ...}``),
+        each built here so that an unknown name or a bad option stops with its line; omitted = the default set
+        (``hipbench.metrics.evaluate.DEFAULT_METRICS``)."""
+        from hipbench.metrics.metric import Metric
+        from hipbench.registry import METRICS, PluginError
+
+        if "metrics" not in data:
+            return None
+        if not data["metrics"]:
+            raise self.fail(_line(data, "metrics"), "'metrics' must be a non-empty list of METRICS names "
+                            "(see 'hipbench list metrics'); omit it for the default set")
+        found = self.components(data, "metrics", True)
+        for component in found:
+            try:
+                metric = METRICS.build(component.cfg)
+            except PluginError as exc:
+                raise self.fail(component.line or _line(data, "metrics"), f"metrics: {exc}") from None
+            except (TypeError, ValueError) as exc:
+                raise self.fail(component.line or _line(data, "metrics"),
+                                f"metrics: {component.label}: {exc}") from None
+            if not isinstance(metric, Metric):
+                raise self.fail(component.line or _line(data, "metrics"), f"metrics: {component.type!r} builds a "
+                                f"{type(metric).__name__}, not a hipbench.metrics.metric.Metric")
+        if not any(c.type == "nme" for c in found):  # NME ranks the rows and picks the best epoch: always there
+            found.insert(0, Component("nme", {}, _line(data, "metrics")))
+        return list({json.dumps(c.as_dict(), sort_keys=True, default=str): c for c in found}.values())
+
     def tracking(self, data: dict) -> list[Component]:
         """``tracking:``: trackers that also receive the training curves (tensorboard, mlflow), checked to
         work here (an unknown name, or a missing extra with its pip command, stops the run)."""
@@ -642,10 +677,6 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     if not isinstance(data, dict):
         raise parser.fail(None, "a benchmark file must be a YAML mapping with datasets, backbones, heads, ...")
     for key in data:
-        if key == "metrics":  # accepted once and never read: now refused rather than silently ignored
-            raise parser.fail(_line(data, key), "'metrics:' is not a setting: the leaderboard computes every "
-                              "keypoint figure (NME, MRE, SDR, coverage); select clinical measures with "
-                              "'measures:' (e.g. [ai, ihdi, tonnis]), or remove it")
         if key not in TOP_LEVEL_KEYS:
             close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -696,7 +727,8 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
         executor=parser.components({"executor": [data.get("executor", "serial")]}, "executor", True)[0],
         framings=framings, test_datasets=externals,
         finetune=parser.finetune(data, externals), train_fractions=parser.train_fractions(data),
-        measures=parser.measures(data), tracking=parser.tracking(data), tta=parser.tta(data),
+        measures=parser.measures(data), metrics=parser.metrics(data), tracking=parser.tracking(data),
+        tta=parser.tta(data),
         robustness=parser.robustness(data), models=models, tune=parser.tune(data),
     )
     if bench.tune is not None:

@@ -89,21 +89,18 @@ class RunCatalog:
         from hipbench.leaderboard.render import (
             ALL_COLUMNS,
             DEFAULT_COLUMNS,
-            GROUPS,
             LEGEND,
+            ci_hover,
+            column_groups,
             columns_for,
-            external_columns,
-            measure_columns,
             table_rows,
         )
 
         rows = self.rows(run_id)
         extra = [c for c in ALL_COLUMNS if c not in DEFAULT_COLUMNS]
         shown = columns_for(DEFAULT_COLUMNS + extra, rows)
-        groups = GROUPS | {"measures": measure_columns(rows)} | external_columns(rows)
-        group = {c: "default" for c in DEFAULT_COLUMNS} | {c: g for g, cols in groups.items() for c in cols
-                                                           if c not in DEFAULT_COLUMNS}
-        hover = {"NME % [95% CI]": "nme", "AI MAE ° [95% CI]": "ai_mae", "IHDI acc [95% CI]": "ihdi_accuracy"}
+        groups, group = column_groups(rows)
+        hover = ci_hover(rows)
         out_rows = []
         for cells, row in zip(table_rows(rows), rows):
             titles = {}
