@@ -443,8 +443,6 @@ class _Parser:
             if not cv.file:
                 raise self.fail(_line(block, "type"), "cv.type 'predefined' needs 'file:' (a split JSON with "
                                 "train/val/test lists of image ids, e.g. MTDDH's dataset_splits.json)")
-            if not Path(cv.file).expanduser().is_file():
-                raise self.fail(_line(block, "file"), f"cv.file {cv.file} does not exist")
         if cv.type == "holdout" and not 0 < cv.test_share < 1:
             raise self.fail(_line(block, "test_share"), f"cv.test_share must be in (0, 1), got {cv.test_share}")
 

@@ -250,13 +250,16 @@ def plan_run(bench: Benchmark, store: RunStore, schemas: dict[str, Any] | None =
 
 
 def check_datasets_exist(bench: Benchmark) -> list[str]:
-    """Dataset roots that do not exist: found before anything runs."""
+    """Dataset roots and a predefined split's file that do not exist: found before anything runs (not when the
+    file is parsed, so a benchmark file for data not yet downloaded still reads)."""
     missing = []
     for dataset in bench.datasets:
         root = dataset.kwargs.get("root")
         if root is not None and not Path(str(root)).expanduser().exists():
             where = f" (line {dataset.line})" if dataset.line else ""
             missing.append(f"dataset {dataset.label}{where}: root {root} does not exist")
+    if bench.cv.type == "predefined" and not Path(str(bench.cv.file)).expanduser().is_file():
+        missing.append(f"cv.file {bench.cv.file} does not exist")
     return missing
 
 
