@@ -145,10 +145,14 @@ class CropSet:
                        self.landmarks[mask], self.flip_perm)
 
 
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8) if image.dtype != np.uint8 else image
+
+
 def _warp(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
     import cv2
 
-    pixels = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8) if image.dtype != np.uint8 else image
+    pixels = _as_uint8(image)
     return cv2.warpAffine(pixels, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=0)
 
@@ -174,7 +178,7 @@ def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray |
     """
     images, keypoints, visible, affines, index, sides, has_box, landmarks = [], [], [], [], [], [], [], []
     for i, (sample, sample_boxes) in enumerate(zip(samples, boxes)):
-        pixels = sample.load_image()
+        pixels = _as_uint8(sample.load_image())  # once per image, not once per hip
         for side_id, side in enumerate(SIDES):
             idx = sample.schema.unilateral_indices(side)
             box = sample_boxes.get(side)

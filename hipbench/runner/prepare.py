@@ -10,8 +10,9 @@ import dataclasses
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -171,6 +172,45 @@ def _split_settings(cv: CVConfig) -> dict[str, Any]:
     return {k: v for k, v in cv.resolved().items()}
 
 
+@contextmanager
+def hashed_on_decode(samples: Sequence[Any], enabled: bool = True) -> Iterator[None]:
+    """While inside, every decode of a sample's image also caches its content hash in ``meta``, where the
+    split's duplicate grouping (:func:`hipbench.data.splits.sample_content_hash`) finds it: making a split
+    after the views then decodes no image a second time. The samples' loaders are restored on exit.
+
+    Example:
+        >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
+        >>> s = phantom_sample(sample_params(0, 0, PhantomConfig(size=32)))
+        >>> with hashed_on_decode([s]):
+        ...     _ = s.load_image()
+        >>> from hipbench.data.images import content_hash
+        >>> s.meta["content_hash"] == content_hash(s.load_image()), s.loader.func.__name__
+        (True, 'render_phantom')
+    """
+    if not enabled:
+        yield
+        return
+    from hipbench.data.images import content_hash
+
+    def hashing(sample: Any) -> Callable[[], np.ndarray]:
+        plain = dataclasses.replace(sample)  # decodes as the sample did; shares its meta
+
+        def load() -> np.ndarray:
+            pixels = plain.load_image()
+            sample.meta.setdefault("content_hash", content_hash(pixels))
+            return pixels
+        return load
+
+    loaders = [sample.loader for sample in samples]
+    try:
+        for sample in samples:
+            sample.loader = hashing(sample)
+        yield
+    finally:
+        for sample, loader in zip(samples, loaders):
+            sample.loader = loader
+
+
 def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
     """Views of every sample as labelled (hip crops from the oracle boxes), made once per dataset."""
     boxes = oracle_boxes(samples) if framing.uses_detector else None
@@ -305,14 +345,16 @@ def _prepare_claimed(bench: Benchmark, dataset: Component, framing_spec: Compone
             echo(f"{dataset.label}: {len(skipped)} sample(s) left out ({count_text(record['counts'])}), e.g. "
                  + "; ".join(f"{f}: {r}" for f, r in skipped[:3]) + f" - all in {prepared_dir(store.root, key)}"
                  "/skipped.json")
-        split = make_split(bench.cv, samples, store.split_path(dataset.key), echo,
-                           left_out=[Path(f).stem for f, _ in skipped])
-        for i, sample in enumerate(samples):  # the split's patients and groups are the statistics' units
-            sample.meta["split_patient"], sample.meta["split_group"] = split.patients[i], f"g{split.groups[i]}"
         stage = "framing"
         framing = resolve_framing(bench, framing_spec, samples[0].schema)
-        stage = "crops"
-        label_crops = make_label_views(framing, samples)
+        stage = "crops"  # before the split: cutting the views decodes each image once and hashes it on the way
+        split_path = store.split_path(dataset.key)
+        with hashed_on_decode(samples, enabled=not split_path.exists()):
+            label_crops = make_label_views(framing, samples)
+        stage = "dataset"
+        split = make_split(bench.cv, samples, split_path, echo, left_out=[Path(f).stem for f, _ in skipped])
+        for i, sample in enumerate(samples):  # the split's patients and groups are the statistics' units
+            sample.meta["split_patient"], sample.meta["split_group"] = split.patients[i], f"g{split.groups[i]}"
         stage = "test datasets"
         externals = {}
         for component in bench.test_datasets:
