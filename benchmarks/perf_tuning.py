@@ -170,9 +170,9 @@ def replay(none: dict[str, Any], epochs: int) -> None:
         done = sorted((t for t in study.get_trials() if t.state == TrialState.COMPLETE), key=lambda t: t.number)
         curves.append([(dict(sorted(t.intermediate_values.items())), t.value) for t in done])
     settings = {
-        f"median startup 2, warm-up {max(1, epochs // 4)} (hipbench)":
+        f"median startup 2, warm-up {max(1, epochs // 4)}":
             lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, epochs // 4)),
-        f"median startup 2, warm-up {max(1, epochs // 6)}":
+        f"median startup 2, warm-up {max(1, epochs // 6)} (hipbench)":
             lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, epochs // 6)),
         "median startup 2, warm-up 1":
             lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),

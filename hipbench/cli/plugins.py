@@ -17,28 +17,24 @@ def _origin(registry: PluginRegistry, name: str) -> str:
     return entry.origin() if entry is not None else "registered in code"
 
 
-# the built-in backbone modules whose entries ``hipbench list`` describes: the presets' module imports neither
-# torch nor timm, so loading its entries through the registry reads their metadata without building anything
-PRESETS_MODULE, TIMM_MODULE = "hipbench_plugins.backbones.presets", "hipbench_plugins.backbones.timm_adapter"
-
-
 def _backbone_details(registry: PluginRegistry, names: list[str]) -> dict[str, str]:
-    """Parameters and strides of the built-in presets, read from their metadata (nothing is built)."""
+    """What each built-in backbone declares about itself: a preset's parameters and strides (its ``preset``
+    metadata; nothing is built) or a one-line ``list_summary``."""
     details: dict[str, str] = {}
     for name in names:
         entry = registry.entries().get(name)
         if entry is None or not entry.builtin:
             continue
-        module = entry.target.partition(":")[0]
         try:
-            preset = getattr(registry.get(name), "preset", None) if module == PRESETS_MODULE else None
+            target = registry.get(name)
         except PluginError:  # listed with its origin only; ``hipbench plugins --check`` says why
-            preset = None
+            continue
+        preset, summary = getattr(target, "preset", None), getattr(target, "list_summary", None)
         if preset is not None:
             details[name] = (f"params {preset.params_label:>6}  strides {','.join(map(str, preset.strides))}"
                              + (f"  ({preset.note})" if preset.note else ""))
-        elif module == TIMM_MODULE:
-            details[name] = "any timm model: type: timm, model_name: NAME"
+        elif summary:
+            details[name] = str(summary)
     return details
 
 

@@ -179,7 +179,7 @@ def _usable_folds(folds: list[dict[str, Any]], run_dir: Path, have_detector_weig
 
 
 def _choice_reason(row: dict[str, Any], skipped: list[tuple[dict[str, Any], str]], named: bool) -> str:
-    chosen = f"{row['key']} ({row['framing']}, test NME {row['nme']:.2f}%)"
+    chosen = f"{row['key']} ({row['framing']}, pooled test NME {row['nme']:.2f}%)"
     if named:
         return f"row {chosen}, as --combination asked"
     if not skipped:

@@ -74,8 +74,10 @@ class KeypointHead(nn.Module, abc.ABC):
         """``(channels, stride)`` of feature level ``in_index`` (negative counts from the coarsest).
 
         Example:
-            >>> from hipbench_plugins.heads.direct_regression import DirectRegressionHead
-            >>> DirectRegressionHead((8, 16), (4, 8), 2, 32).level(-1)
+            >>> class Probe(KeypointHead):
+            ...     default_codec = {"type": "regression"}
+            ...     def forward(self, features): return features[-1]
+            >>> Probe((8, 16), (4, 8), 2, 32).level(-1)
             (16, 8)
         """
         if not -len(self.in_channels) <= in_index < len(self.in_channels):

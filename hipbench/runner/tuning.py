@@ -13,15 +13,34 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from hipbench.extras import require_extra
-from hipbench.tuning.config import TuneConfig
+from hipbench.training.hooks import TrainerHook
+from hipbench.tuning.config import TuneConfig, median_warmup
 from hipbench.tuning.space import apply_values, format_value, suggest
 
 JOURNAL = "tuning.journal"
-# fit(train_config, combination, on_epoch) -> the trainer's TrainResult
-Fit = Callable[[Any, Any, Callable[[dict[str, float]], None]], Any]
+# fit(train_config, combination, hook) -> the trainer's TrainResult
+Fit = Callable[[Any, Any, TrainerHook], Any]
+
+
+class _Pruning(TrainerHook):
+    """Reports each epoch's validation NME to the trial and stops the fit (``optuna.TrialPruned``) when the
+    pruner says so; ``epochs`` counts the epochs validated."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+        self.epochs = 0
+
+    def on_validation(self, epoch: int, record: Mapping[str, float]) -> None:
+        from optuna import TrialPruned
+
+        self.epochs = epoch
+        if math.isfinite(record["val_nme"]):
+            self.trial.report(float(record["val_nme"]), epoch)
+        if self.trial.should_prune():
+            raise TrialPruned()
 
 
 def _sampler(optuna: Any, tune: TuneConfig, slot: int) -> Any:
@@ -33,7 +52,7 @@ def _sampler(optuna: Any, tune: TuneConfig, slot: int) -> Any:
 
 def _pruner(optuna: Any, tune: TuneConfig, epochs: int) -> Any:
     if tune.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, epochs // 4))
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=median_warmup(epochs))
     if tune.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=max(1, epochs // 8), max_resource=epochs)
     return optuna.pruners.NopPruner()
@@ -78,21 +97,13 @@ def _run_trial(optuna: Any, study: Any, trial: Any, values: dict[str, Any], fit:
                combination: Any, slot: int, logger: logging.Logger) -> None:
     from optuna.trial import TrialState
 
-    epochs = [0]
-
-    def report(record: dict[str, float]) -> None:
-        epochs[0] = int(record["epoch"])
-        if math.isfinite(record["val_nme"]):
-            trial.report(float(record["val_nme"]), int(record["epoch"]))
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-
+    pruning = _Pruning(trial)
     text = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
     started = time.perf_counter()
     state, value = TrialState.COMPLETE, None
     try:
         trial_train, trial_combination = apply_values(train, combination, values)
-        value = float(fit(trial_train, trial_combination, report).best_val_nme)
+        value = float(fit(trial_train, trial_combination, pruning).best_val_nme)
         if not math.isfinite(value):
             state, value = TrialState.FAIL, None
     except optuna.TrialPruned:
@@ -101,11 +112,12 @@ def _run_trial(optuna: Any, study: Any, trial: Any, values: dict[str, Any], fit:
         state = TrialState.FAIL
         logger.info("tuning: trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
     trial.set_user_attr("seconds", time.perf_counter() - started)
-    trial.set_user_attr("epochs", epochs[0])
+    trial.set_user_attr("epochs", pruning.epochs)
     trial.set_user_attr("slot", slot)
     study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     shown = f"val NME {value:.3f}%" if value is not None else state.name.lower()
-    logger.info("tuning: trial %d (slot %d) %s: %s after %d epochs", trial.number, slot, text, shown, epochs[0])
+    logger.info("tuning: trial %d (slot %d) %s: %s after %d epochs", trial.number, slot, text, shown,
+                pruning.epochs)
 
 
 def summary(study: Any, tune: TuneConfig, device: str) -> dict[str, Any]:

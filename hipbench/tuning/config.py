@@ -13,6 +13,21 @@ METRICS = ("val_nme",)
 KEYS = ("trials", "sampler", "seed", "pruner", "metric", "space", "component_spaces")
 
 
+# the median pruner judges a trial from epoch ``epochs // 6`` on: measured against a quarter by
+# benchmarks/perf_tuning.py (docs/TUNING.md), it pruned more with the same best validation NME
+MEDIAN_WARMUP_DIVISOR = 6
+
+
+def median_warmup(epochs: int) -> int:
+    """Epochs a trial runs before the median pruner may stop it.
+
+    Example:
+        >>> median_warmup(12), median_warmup(3)
+        (2, 1)
+    """
+    return max(1, epochs // MEDIAN_WARMUP_DIVISOR)
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     """``trials`` per combination and fold, drawn by ``sampler`` (seeded by ``seed``), stopped early by
@@ -30,8 +45,11 @@ class TuneConfig:
 
     def budget(self) -> dict[str, Any]:
         """What makes two tuned rows comparable: the same budget."""
-        return {"trials": self.trials, "sampler": self.sampler, "seed": self.seed, "pruner": self.pruner,
-                "metric": self.metric}
+        found = {"trials": self.trials, "sampler": self.sampler, "seed": self.seed, "pruner": self.pruner,
+                 "metric": self.metric}
+        if self.pruner == "median":  # rows pruned under the earlier warm-up (a quarter) hash apart from these
+            found["pruner_warmup"] = f"epochs // {MEDIAN_WARMUP_DIVISOR}"
+        return found
 
     def space_for(self, combination: Any) -> dict[str, Param]:
         """The search space of one combination: the component defaults, then the benchmark's own entries that

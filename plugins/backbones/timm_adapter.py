@@ -147,6 +147,8 @@ class TimmBackbone(Backbone):
         [(1, 128, 8, 8), (1, 256, 4, 4), (1, 512, 2, 2)]
     """
 
+    list_summary = "any timm model: type: timm, model_name: NAME"  # what `hipbench list` shows beside it
+
     def __init__(self, model_name: str, out_indices: Sequence[int] | None = None, checkpoint: str | None = None,
                  pretrained: bool | str = False, strict: bool = True, **timm_kwargs: Any) -> None:
         timm = import_timm()
