@@ -1,5 +1,8 @@
 """One cell: train (or fit the baseline) on a prepared fold, evaluate on its test part, write its files.
 
+The cell runs as named steps over a shared :class:`CellRun` (see ``_run_cell``); training is watched by trainer
+hooks (:mod:`hipbench.training.hooks`): the trackers, the collapse check and, while tuning, the pruning.
+
 A cell reads only the run directory (the prepared fold) and its own configuration, so it can run in a
 fresh process on any machine that sees the run directory.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,9 +28,11 @@ from hipbench.runner.fold_data import FoldData, external_file
 from hipbench.runner.store import RunStore
 from hipbench.schema import schema_text
 from hipbench.training.baseline import MeanShape
-from hipbench.training.trainer import Trainer, load_best, seed_everything
+from hipbench.training.hooks import TrainerHook, TrainResult
+from hipbench.training.trainer import TrainConfig, Trainer, load_best, seed_everything
 
 log = logging.getLogger("hipbench.run")
+SCRATCH = {"source": "scratch", "label": "-"}  # the weights record of a model without pretrained weights
 
 
 # one cell --------------------------------------------------------------------------------------
@@ -60,151 +66,244 @@ def run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: 
     cell_dir = store.cell_dir(combination.key, fold.fold)
     logger, handler = _cell_logger(cell_dir)
     try:
-        return _run_cell(bench, combination, fold, device, progress, cell_dir, logger, config_hash)
+        train_idx = fold.train_idx
+        if combination.train_fraction is not None:
+            train_idx = fraction_of(fold.train_idx, fold.samples, combination.train_fraction,
+                                    bench.train.seed + fold.fold)
+        cell = CellRun(bench, combination, fold, device, progress, cell_dir, logger, config_hash, train_idx,
+                       fold.train_crops.subset(train_idx))
+        return _run_cell(cell)
     finally:
         logger.removeHandler(handler)
         handler.close()
 
 
-def _run_cell(bench: Benchmark, combination: Combination, fold: FoldData, device: torch.device, progress: bool,
-              cell_dir: Path, logger: logging.Logger, config_hash: str) -> dict[str, Any]:
-    samples = fold.samples
-    train_idx = fold.train_idx
-    if combination.train_fraction is not None:
-        train_idx = fraction_of(fold.train_idx, samples, combination.train_fraction, bench.train.seed + fold.fold)
-    train_crops = fold.train_crops.subset(train_idx)
-    val_samples = [samples[i] for i in fold.val_idx]
-    test_samples = [samples[i] for i in fold.test_idx]
-    write_json(cell_dir / "config.json", {
-        "combination": combination.as_dict(), "benchmark": bench.resolved(), "fold": fold.fold,
-        "config_hash": config_hash,
-        "split": {"train": [samples[i].image_id for i in train_idx],
-                  "val": [s.image_id for s in val_samples], "test": [s.image_id for s in test_samples]}})
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    started = time.perf_counter()
-    extra: dict[str, Any] = {}
-    weights: dict[str, Any] = {"source": "scratch", "label": "-"}
-    if combination.baseline is not None:
-        model = MeanShape().fit(train_crops)
-        train_seconds = time.perf_counter() - started
-        predict_crops: Callable[[CropSet], np.ndarray] = model.predict
-        final: Any = model
-        t0 = time.perf_counter()
-        crop_pred = predict_crops(fold.test_crops)
-        infer_seconds = time.perf_counter() - t0
-        params = 0
-    else:
-        def val_nme(crop_points: np.ndarray) -> float:
-            return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), val_samples, [])["nme"])
+@dataclass
+class CellRun:
+    """What the steps of one cell share: its inputs, and ``extra``, the result fields the steps add in order."""
 
-        def fit(train: Any, chosen: Combination, on_epoch: Callable[[dict[str, float]], None] | None = None
-                ) -> tuple[Any, Any, Trainer, Any]:
-            return _fit(bench, train, chosen, fold, train_crops, val_nme, device, progress, logger, on_epoch)
+    bench: Benchmark
+    combination: Combination
+    fold: FoldData
+    device: torch.device
+    progress: bool
+    cell_dir: Path
+    log: logging.Logger
+    config_hash: str
+    train_idx: np.ndarray  # the fold's training part, or the cell's share of it
+    train_crops: CropSet
+    extra: dict[str, Any] = field(default_factory=dict)
 
-        train_cfg, chosen = bench.train, combination
-        if bench.tune is not None:
-            from hipbench.runner.tuning import tune_cell
-            from hipbench.tuning.space import apply_values
+    @property
+    def val_samples(self) -> list[Any]:
+        return [self.fold.samples[i] for i in self.fold.val_idx]
 
-            extra["tuning"] = tune_cell(bench.tune, bench.tune.space_for(combination), bench.train, combination,
-                                        lambda t, c, report: fit(t, c, report)[3], cell_dir, config_hash,
-                                        device.type, logger)
-            train_cfg, chosen = apply_values(bench.train, combination, extra["tuning"]["values"])
-            extra["trained_as"] = {"combination": chosen.as_dict(), "train": plain(train_cfg)}
-        from hipbench.training.tracking import open_tracker
+    @property
+    def test_samples(self) -> list[Any]:
+        return [self.fold.samples[i] for i in self.fold.test_idx]
 
-        tracked = {"benchmark": bench.resolved(), "combination": combination.as_dict(), "fold": fold.fold}
-        with open_tracker(bench.tracking, cell_dir, bench.name, combination.key, fold.fold, tracked) as tracker:
-            model, loss_fn, trainer, result = fit(train_cfg, chosen, tracker.log_epoch)
-        weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else weights
-        desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
-        train_seconds = result.train_seconds
-        warnings = _collapse_warnings(result.history, train_crops, fold, val_nme)
-        for warning in warnings:
-            logger.warning("WARNING %s", warning)
-        best = load_best(model, result)
-        atomic_write(cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))
-        predict_crops = functools.partial(trainer.predict, best)
-        final = best
-        t0 = time.perf_counter()
-        crop_pred = predict_crops(fold.test_crops)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        infer_seconds = time.perf_counter() - t0
-        params = sum(p.numel() for p in model.parameters())
-        extra |= {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
-                 "data_seconds": result.data_seconds, "warnings": warnings, "settings": _model_settings(model, loss_fn)}
-        _plot_curve(result.history, cell_dir / "curve.png", desc)
-    pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
-    metrics = _metrics(pred, test_samples, bench.measures, bench.metric_specs())
-    _write_predictions(cell_dir, test_samples, pred)
-    if fold.oracle_crops is not None:
-        oracle_pred = _full_image(fold, fold.oracle_crops, predict_crops(fold.oracle_crops), fold.test_idx)
-        extra["oracle_metrics"] = _metrics(oracle_pred, test_samples, bench.measures, bench.metric_specs())
-        _write_predictions(cell_dir, test_samples, oracle_pred, name="predictions_oracle")
-    logger.info("test NME %.3f%%", metrics.get("nme", float("nan")))
-    for name, (ext_samples, views) in fold.externals.items():
-        ext_pred = points_to_full_image(views, predict_crops(views), ext_samples)
-        if is_measured(ext_samples):  # truth per hip, no landmarks: the measures of the predicted points are scored
-            truth = {m: measured_values(ext_samples, m) for m in measured_names(ext_samples)}
-            extra.setdefault("external", {})[name] = measured_agreement(ext_pred, ext_samples[0].schema, truth)
-            _write_measured(cell_dir, ext_samples, ext_pred, truth, f"predictions_{external_file(name)}")
-            continue
-        extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures,
-                                                          bench.metric_specs())
-        _write_predictions(cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
-    if bench.finetune is not None:
-        from hipbench.runner.finetune import finetune_curve
+    @property
+    def desc(self) -> str:
+        return f"{self.combination.head.label}/{self.combination.backbone.label} fold {self.fold.fold}"
 
-        ext_samples, views = fold.externals[bench.finetune.dataset]
-        extra["finetune"] = finetune_curve(bench, combination, final, ext_samples, views, device, logger)
-    if device.type == "cuda":
-        extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    outcome = {
-        "status": "ok", "key": combination.key, "combination": combination.as_dict(), "fold": fold.fold,
-        "config_hash": config_hash, "detector": _detector(bench, fold), "framing": fold.framing, "weights": weights,
-        "detector_stats": fold.detector_stats, "metrics": metrics, "params": int(params),
-        "train_seconds": train_seconds, "infer_ms_per_image": 1000 * infer_seconds / max(1, len(test_samples)),
-        "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(train_idx)),
-        "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **extra}
-    if (cell_dir / "model.pt").exists():
-        from hipbench.files import read_json
-        from hipbench.runner.trained import CARD, model_card
+    def val_nme(self, crop_points: np.ndarray) -> float:
+        """NME % of predictions on the validation crops: what picks the best epoch and what tuning minimises."""
+        fold = self.fold
+        return float(_metrics(_full_image(fold, fold.val_crops, crop_points, fold.val_idx), self.val_samples,
+                              [])["nme"])
 
-        synthetic = bool(samples[0].meta.get("synthetic"))
-        write_json(cell_dir / CARD, model_card(read_json(cell_dir / "config.json"), outcome, samples[0].schema,
-                                               cell_dir, synthetic))
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the fit step leaves for the later steps."""
+
+    predict: Callable[[CropSet], np.ndarray]  # view-pixel keypoints of views
+    final: Any  # the trained model (best weights) or the fitted mean shape: what fine-tuning starts from
+    params: int
+    train_seconds: float
+    weights: dict[str, Any]  # the backbone's weights record
+
+
+def _run_cell(cell: CellRun) -> dict[str, Any]:
+    """The cell's steps, in order: fit, the test fold, oracle boxes, external sets, fine-tuning, model card."""
+    _write_config(cell)
+    if cell.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(cell.device)
+    fitted = _fit(cell)
+    metrics, infer_seconds = _evaluate_test(cell, fitted.predict)
+    _oracle_boxes(cell, fitted.predict)
+    _external_sets(cell, fitted.predict)
+    _finetune(cell, fitted.final)
+    outcome = _outcome(cell, fitted, metrics, infer_seconds)
+    _model_card(cell, outcome)
     return outcome
 
 
-def _fit(bench: Benchmark, train: Any, combination: Combination, fold: FoldData, train_crops: CropSet,
-         val_nme: Callable[[np.ndarray], float], device: torch.device, progress: bool, logger: logging.Logger,
-         on_epoch: Callable[[dict[str, float]], None] | None) -> tuple[Any, torch.nn.Module, Trainer, Any]:
-    """Build ``combination``'s model and train it with ``train`` settings on the fold's training crops, the best
-    epoch picked on its validation crops: (model, loss, trainer, the trainer's result)."""
+def _write_config(cell: CellRun) -> None:
+    """``config.json``: the combination, the resolved benchmark, the fold and its split by image id."""
+    samples = cell.fold.samples
+    write_json(cell.cell_dir / "config.json", {
+        "combination": cell.combination.as_dict(), "benchmark": cell.bench.resolved(), "fold": cell.fold.fold,
+        "config_hash": cell.config_hash,
+        "split": {"train": [samples[i].image_id for i in cell.train_idx],
+                  "val": [s.image_id for s in cell.val_samples], "test": [s.image_id for s in cell.test_samples]}})
+
+
+# the steps -------------------------------------------------------------------------------------
+def _fit(cell: CellRun) -> Fitted:
+    """Fit the mean-shape baseline, or tune (``tune:``) and train the model."""
+    if cell.combination.baseline is not None:
+        started = time.perf_counter()
+        baseline = MeanShape().fit(cell.train_crops)
+        return Fitted(baseline.predict, baseline, 0, time.perf_counter() - started, dict(SCRATCH))
+    return _fit_model(cell)
+
+
+def _fit_model(cell: CellRun) -> Fitted:
+    """Train the (tuned) model, its curves tracked and the fit checked for collapse; writes ``model.pt`` and
+    ``curve.png`` and adds the training record to ``cell.extra``."""
+    from hipbench.training.collapse import CollapseHook
+    from hipbench.training.tracking import open_tracker
+
+    bench, combination, fold = cell.bench, cell.combination, cell.fold
+    train_cfg, chosen = _tune(cell)
+    collapse = CollapseHook(functools.partial(_mean_shape_val_nme, cell), cell.log)
+    tracked = {"benchmark": bench.resolved(), "combination": combination.as_dict(), "fold": fold.fold}
+    with open_tracker(bench.tracking, cell.cell_dir, bench.name, combination.key, fold.fold, tracked) as tracker:
+        model, loss_fn, trainer, result = _train(cell, train_cfg, chosen, [tracker, collapse])
+    best = load_best(model, result)
+    atomic_write(cell.cell_dir / "model.pt", lambda p: torch.save(result.best_state, p))
+    cell.extra |= {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
+                   "data_seconds": result.data_seconds, "warnings": collapse.warnings,
+                   "settings": _model_settings(model, loss_fn)}
+    _plot_curve(result.history, cell.cell_dir / "curve.png", cell.desc)
+    weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else dict(SCRATCH)
+    return Fitted(functools.partial(trainer.predict, best), best, sum(p.numel() for p in model.parameters()),
+                  result.train_seconds, weights)
+
+
+def _tune(cell: CellRun) -> tuple[TrainConfig, Combination]:
+    """The training settings and combination the final model trains with: the benchmark's, or with ``tune:``
+    the trials' choice (``tuning`` and ``trained_as`` in ``cell.extra``)."""
+    bench = cell.bench
+    if bench.tune is None:
+        return bench.train, cell.combination
+    from hipbench.runner.tuning import tune_cell
+    from hipbench.tuning.space import apply_values
+
+    cell.extra["tuning"] = tune_cell(bench.tune, bench.tune.space_for(cell.combination), bench.train,
+                                     cell.combination, lambda t, c, hook: _train(cell, t, c, [hook])[3],
+                                     cell.cell_dir, cell.config_hash, cell.device.type, cell.log)
+    train_cfg, chosen = apply_values(bench.train, cell.combination, cell.extra["tuning"]["values"])
+    cell.extra["trained_as"] = {"combination": chosen.as_dict(), "train": plain(train_cfg)}
+    return train_cfg, chosen
+
+
+def _evaluate_test(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> tuple[dict[str, Any], float]:
+    """(figures, inference seconds) on the test fold; writes ``predictions.{npz,csv}``."""
+    fold = cell.fold
+    t0 = time.perf_counter()
+    crop_pred = predict(fold.test_crops)
+    if cell.device.type == "cuda":
+        torch.cuda.synchronize()
+    infer_seconds = time.perf_counter() - t0
+    pred = _full_image(fold, fold.test_crops, crop_pred, fold.test_idx)
+    metrics = _metrics(pred, cell.test_samples, cell.bench.measures, cell.bench.metric_specs())
+    _write_predictions(cell.cell_dir, cell.test_samples, pred)
+    cell.log.info("test NME %.3f%%", metrics.get("nme", float("nan")))
+    return metrics, infer_seconds
+
+
+def _oracle_boxes(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> None:
+    """When a learned detector cut the test views: the same test images on views from the labelled boxes."""
+    fold = cell.fold
+    if fold.oracle_crops is None:
+        return
+    oracle_pred = _full_image(fold, fold.oracle_crops, predict(fold.oracle_crops), fold.test_idx)
+    cell.extra["oracle_metrics"] = _metrics(oracle_pred, cell.test_samples, cell.bench.measures,
+                                            cell.bench.metric_specs())
+    _write_predictions(cell.cell_dir, cell.test_samples, oracle_pred, name="predictions_oracle")
+
+
+def _external_sets(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> None:
+    """Each test dataset (``test_datasets``): its figures in ``cell.extra["external"]``, its predictions."""
+    bench = cell.bench
+    for name, (ext_samples, views) in cell.fold.externals.items():
+        ext_pred = points_to_full_image(views, predict(views), ext_samples)
+        if is_measured(ext_samples):  # truth per hip, no landmarks: the measures of the predicted points are scored
+            truth = {m: measured_values(ext_samples, m) for m in measured_names(ext_samples)}
+            cell.extra.setdefault("external", {})[name] = measured_agreement(ext_pred, ext_samples[0].schema, truth)
+            _write_measured(cell.cell_dir, ext_samples, ext_pred, truth, f"predictions_{external_file(name)}")
+            continue
+        cell.extra.setdefault("external", {})[name] = _metrics(ext_pred, ext_samples, bench.measures,
+                                                               bench.metric_specs())
+        _write_predictions(cell.cell_dir, ext_samples, ext_pred, name=f"predictions_{external_file(name)}")
+
+
+def _finetune(cell: CellRun, final: Any) -> None:
+    """With ``finetune:``, the learning curve on that dataset (:mod:`hipbench.runner.finetune`)."""
+    if cell.bench.finetune is None:
+        return
+    from hipbench.runner.finetune import finetune_curve
+
+    ext_samples, views = cell.fold.externals[cell.bench.finetune.dataset]
+    cell.extra["finetune"] = finetune_curve(cell.bench, cell.combination, final, ext_samples, views, cell.device,
+                                            cell.log)
+
+
+def _outcome(cell: CellRun, fitted: Fitted, metrics: dict[str, Any], infer_seconds: float) -> dict[str, Any]:
+    """The cell's result (``result.json`` once the task records it)."""
+    fold, device = cell.fold, cell.device
+    if device.type == "cuda":
+        cell.extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return {
+        "status": "ok", "key": cell.combination.key, "combination": cell.combination.as_dict(), "fold": fold.fold,
+        "config_hash": cell.config_hash, "detector": _detector(cell.bench, fold), "framing": fold.framing,
+        "weights": fitted.weights, "detector_stats": fold.detector_stats, "metrics": metrics,
+        "params": int(fitted.params), "train_seconds": fitted.train_seconds,
+        "infer_ms_per_image": 1000 * infer_seconds / max(1, len(fold.test_idx)),
+        "prepare_seconds": fold.prepare_seconds, "device": device.type, "n_train": int(len(cell.train_idx)),
+        "n_val": int(len(fold.val_idx)), "n_test": int(len(fold.test_idx)), **cell.extra}
+
+
+def _model_card(cell: CellRun, outcome: dict[str, Any]) -> None:
+    """``model.json`` beside a trained model's ``model.pt`` (:mod:`hipbench.runner.trained`)."""
+    if not (cell.cell_dir / "model.pt").exists():
+        return
+    from hipbench.files import read_json
+    from hipbench.runner.trained import CARD, model_card
+
+    samples = cell.fold.samples
+    synthetic = bool(samples[0].meta.get("synthetic"))
+    write_json(cell.cell_dir / CARD, model_card(read_json(cell.cell_dir / "config.json"), outcome, samples[0].schema,
+                                                cell.cell_dir, synthetic))
+
+
+def _train(cell: CellRun, train: TrainConfig, combination: Combination, hooks: Sequence[TrainerHook]
+           ) -> tuple[Any, torch.nn.Module, Trainer, TrainResult]:
+    """Build ``combination``'s model and train it with ``train`` settings on the cell's training crops, the best
+    epoch picked on the fold's validation crops, ``hooks`` watching: (model, loss, trainer, the trainer's
+    result)."""
     from hipbench.models.keypoint_model import build_model
     from hipbench.models.loss import build_loss
 
+    fold, crops = cell.fold, cell.train_crops
     seed_everything(train.seed + fold.fold)
-    model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=train_crops.keypoints.shape[1],
-                        input_size=train_crops.size, neck=combination.neck.cfg if combination.neck else None)
+    model = build_model(combination.backbone.cfg, combination.head.cfg, num_keypoints=crops.keypoints.shape[1],
+                        input_size=crops.size, neck=combination.neck.cfg if combination.neck else None)
     loss_fn = build_loss(combination.head.cfg, combination.loss.cfg if combination.loss else None)
-    trainer = Trainer(train, device, amp=bench.amp, progress=progress, log=logger)
+    trainer = Trainer(train, cell.device, amp=cell.bench.amp, progress=cell.progress, log=cell.log, hooks=hooks)
     desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
-    result = trainer.fit(model, loss_fn, train_crops, fold.val_crops, val_nme, desc=desc, on_epoch=on_epoch)
+    result = trainer.fit(model, loss_fn, crops, fold.val_crops, cell.val_nme, desc=desc)
     return model, loss_fn, trainer, result
 
 
-def _collapse_warnings(history: list[dict[str, float]], train_crops: CropSet, fold: FoldData,
-                       val_nme: Callable[[np.ndarray], float]) -> list[str]:
-    """The collapse check (:mod:`hipbench.training.collapse`) against the mean shape of the same training part,
-    scored by the same ``val_nme`` as the trained model's epochs."""
-    from hipbench.training.collapse import collapse_warnings
-
-    if not len(fold.val_idx):
-        return collapse_warnings(history, None)
-    return collapse_warnings(history, val_nme(MeanShape().fit(train_crops).predict(fold.val_crops)))
+def _mean_shape_val_nme(cell: CellRun) -> float | None:
+    """The collapse check's reference: the mean shape of the same training crops, scored by the same
+    ``val_nme`` as the trained model's epochs (None without validation images)."""
+    if not len(cell.fold.val_idx):
+        return None
+    return cell.val_nme(MeanShape().fit(cell.train_crops).predict(cell.fold.val_crops))
 
 
 def _model_settings(model: Any, loss_fn: torch.nn.Module) -> dict[str, str]:

@@ -10,13 +10,17 @@ Two signs, both read from the per-epoch validation records after a warm-up share
   that cannot beat the average landmark layout has not learned the image.
 
 Either sign is a defect of the configuration (its default, its budget), not a finding about the method.
+:class:`CollapseHook` runs the check when a fit ends.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+from hipbench.training.hooks import TrainerHook, TrainResult
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,27 @@ def collapse_warnings(history: Sequence[dict[str, Any]], baseline_val_nme: float
         warnings.append(f"no better than the mean shape: best validation NME {min(nmes):.2f}% from epoch "
                         f"{judged[0]['epoch']} on, mean shape {baseline_val_nme:.2f}%")
     return warnings
+
+
+class CollapseHook(TrainerHook):
+    """A trainer hook: when the fit ends, the check of its history against ``baseline_val_nme()`` (called
+    then; None: not compared). Each warning goes to ``log`` as ``WARNING <text>`` and stays in ``warnings``.
+
+    Example:
+        >>> hook = CollapseHook(lambda: 25.0, logging.getLogger("doctest"))
+        >>> flat = [{"epoch": e, "val_nme": 100.0} for e in range(1, 9)]
+        >>> hook.on_fit_end(TrainResult({}, 1, 100.0, flat, 0.0)); [w.split(":")[0] for w in hook.warnings]
+        ['no better than the mean shape']
+    """
+
+    def __init__(self, baseline_val_nme: Callable[[], float | None], log: logging.Logger,
+                 check: CollapseCheck = CollapseCheck()) -> None:
+        self.baseline_val_nme = baseline_val_nme
+        self.log = log
+        self.check = check
+        self.warnings: list[str] = []
+
+    def on_fit_end(self, result: TrainResult) -> None:
+        self.warnings = collapse_warnings(result.history, self.baseline_val_nme(), self.check)
+        for warning in self.warnings:
+            self.log.warning("WARNING %s", warning)

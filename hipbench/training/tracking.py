@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence
 
+from hipbench.training.hooks import TrainerHook
+
 if TYPE_CHECKING:
     from mmengine.visualization.vis_backend import BaseVisBackend
 
@@ -56,18 +58,18 @@ def check_tracker(name: str, settings: Mapping[str, Any]) -> None:
     require_extra(*TRACKERS[name])
 
 
-class CellTracker:
-    """The backends of one cell. ``log_epoch`` (the trainer's ``on_epoch`` hook) writes an epoch's scalars to
-    each; closing (or leaving the ``with`` block) flushes and closes them, marking an MLflow run FAILED when
-    the block raised."""
+class CellTracker(TrainerHook):
+    """The backends of one cell, a trainer hook: at each epoch's end it writes the epoch's scalars to each;
+    closing (or leaving the ``with`` block) flushes and closes them, marking an MLflow run FAILED when the
+    block raised."""
 
     def __init__(self, backends: Sequence[BaseVisBackend]) -> None:
         self.backends = list(backends)
 
-    def log_epoch(self, record: Mapping[str, float]) -> None:
+    def on_epoch_end(self, epoch: int, record: Mapping[str, float]) -> None:
         scalars = {name: float(record[name]) for name in SCALARS}
         for backend in self.backends:
-            backend.add_scalars(scalars, step=int(record["epoch"]))
+            backend.add_scalars(scalars, step=epoch)
 
     def close(self, failed: bool = False) -> None:
         from mmengine.visualization import MLflowVisBackend

@@ -12,7 +12,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from torch import nn
 
 from hipbench.pipeline.crops import CropSet
 from hipbench.training.augment import AugmentConfig, augment_batch, to_model_input
+from hipbench.training.hooks import TrainerHook, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +49,6 @@ class TrainConfig:
 
 
 SPEED_ONLY = ("compile", "channels_last")
-
-
-@dataclass
-class TrainResult:
-    """What a fit returns: the best weights (a real copy), when they were best, and the history."""
-
-    best_state: dict[str, torch.Tensor]
-    best_epoch: int
-    best_val_nme: float
-    history: list[dict[str, float]]
-    train_seconds: float
-    data_seconds: float = 0.0  # moving crops to the device and augmenting them, within train_seconds
 
 
 def seed_everything(seed: int) -> None:
@@ -106,7 +95,8 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
 
 
 class Trainer:
-    """Fits a keypoint model on in-memory crops; the crops move to the device once per fit.
+    """Fits a keypoint model on in-memory crops; the crops move to the device once per fit. ``hooks``
+    (:class:`hipbench.training.hooks.TrainerHook`) watch every fit, in their order.
 
     Example:
         >>> trainer = Trainer(TrainConfig(epochs=1), device=torch.device("cpu"))
@@ -115,12 +105,13 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device, amp: bool = False, progress: bool = True,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, hooks: Sequence[TrainerHook] = ()) -> None:
         self.cfg = cfg
         self.device = device
         self.amp = bool(amp and device.type == "cuda")
         self.progress = progress
         self.log = log or logger
+        self.hooks = list(hooks)
         self._flip_perm: torch.Tensor | None = None
 
     # inputs --------------------------------------------------------------------------------
@@ -143,12 +134,10 @@ class Trainer:
 
     # training ------------------------------------------------------------------------------
     def fit(self, model: nn.Module, loss_fn: nn.Module, train: CropSet, val: CropSet,
-            val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False,
-            on_epoch: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+            val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False) -> TrainResult:
         """Train ``model``; after every epoch score the validation crops with ``val_nme`` (crop-pixel
         predictions -> NME %) and keep a copy of the best weights (the last epoch's with ``keep_last``, for
-        training without held-out images). ``on_epoch`` receives each epoch's history record (e.g. the
-        cell's trackers, :mod:`hipbench.training.tracking`)."""
+        training without held-out images). The hooks are called as :mod:`hipbench.training.hooks` says."""
         cfg = self.cfg
         seed_everything(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
@@ -174,7 +163,11 @@ class Trainer:
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc=desc or "train", unit="epoch", leave=False, dynamic_ncols=True)
+        for hook in self.hooks:
+            hook.on_fit_start(model)
         for epoch in epochs:
+            for hook in self.hooks:
+                hook.on_epoch_start(epoch + 1)
             model.train()
             if hasattr(model, "set_progress"):  # e.g. disk_mask codecs shrink their radius over training
                 model.set_progress(epoch / max(1, cfg.epochs - 1))
@@ -198,18 +191,24 @@ class Trainer:
             if peaks:  # maps' mean height at the decoded points: what the collapse check reads
                 record["val_peak"] = float(np.mean(peaks))
             best.history.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
+            for hook in self.hooks:
+                hook.on_validation(epoch + 1, record)
             self.log.info("epoch %d/%d loss %.5f val NME %.3f%%", epoch + 1, cfg.epochs, record["train_loss"], nme)
             if self.progress:
                 epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_nme=f"{nme:.2f}")
             if keep_last or (math.isfinite(nme) and nme < best.best_val_nme):
                 best.best_val_nme, best.best_epoch = nme, epoch + 1
                 best.best_state = {k: v.detach().to("cpu", copy=True) for k, v in scored.state_dict().items()}
+                for hook in self.hooks:
+                    hook.on_checkpoint(epoch + 1, best.best_state)
+            for hook in self.hooks:
+                hook.on_epoch_end(epoch + 1, record)
         best.train_seconds = time.perf_counter() - started
         best.data_seconds = self._data_seconds
         if not best.best_state:
             raise FloatingPointError("validation NME was never finite; training diverged")
+        for hook in self.hooks:
+            hook.on_fit_end(best)
         return best
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
