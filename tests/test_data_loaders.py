@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hipbench.data.annotations import read_annotation
-from hipbench.data.dataset import DatasetError, KeypointDataset, detect_format, load_dataset
+from hipbench.data.dataset import DatasetError, KeypointDataset
+from hipbench.data.formats import detect_format, load_dataset, read_annotation
 from hipbench.registry import DATASETS
 from hipbench_plugins.datasets.coco_keypoints import coco_keypoints
 from hipbench_plugins.datasets.ihdi_csv import ihdi_csv

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hipbench.cli import main
-from hipbench.cli.measure import FORMAT_CHOICES, measure_command
-from hipbench.data.annotations import ANNOTATION_FORMATS
+from hipbench.cli.measure import measure_command
+from hipbench.data.formats import dataset_formats
 from tests.conftest import SAMPLES
 
 MTDDH = SAMPLES / "mtddh_labels"
@@ -30,8 +30,12 @@ def _yolo(path: Path, h_point_visibility: int = 2) -> Path:
     return path
 
 
-def test_format_choices_match_the_readers():
-    assert FORMAT_CHOICES == ("auto", *ANNOTATION_FORMATS)
+def test_format_is_any_dataset_format_and_a_typo_says_which_was_meant(tmp_path):
+    label = _yolo(tmp_path / "a.txt")
+    assert {"ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints"} <= set(dataset_formats())
+    assert _run(str(label), "--format", "mtddh_yolo", "--image-size", "200x200").exit_code == 0
+    wrong = CliRunner().invoke(measure_command, [str(label), "--format", "mtddh_yolq"])
+    assert wrong.exit_code == 2 and "Did you mean 'mtddh_yolo'?" in wrong.output
 
 
 def test_measure_is_a_registered_command():

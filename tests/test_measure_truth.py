@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from hipbench.cli import main
-from hipbench.data.dataset import DatasetError, detect_format
+from hipbench.data.dataset import DatasetError
+from hipbench.data.formats import detect_format
 from hipbench.data.measure_truth import MEASURED, image_sides, is_measured, measured_values
 from hipbench.geometry import acetabular_index
 from hipbench.metrics.agreement import agreement

@@ -12,9 +12,6 @@ from typing import Any
 
 import click
 
-from hipbench.data.dataset import FORMATS
-
-FORMAT_CHOICES = ["auto", *FORMATS]
 
 
 @click.group("data")
@@ -55,7 +52,7 @@ def synth_command(out: str, num: int, seed: int, size: int, grade_mix: str, styl
 @data_command.command("check")
 @click.argument("root", type=click.Path())
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help=f"Dataset format: {', '.join(FORMAT_CHOICES)} (or any dataset plugin name).")
+              help="Dataset format: auto (detected) or a DATASETS plugin name (`hipbench list datasets`).")
 @click.option("--no-decode", is_flag=True, help="Skip decoding images (faster; misses unreadable images).")
 def check_command(root: str, fmt: str, no_decode: bool) -> None:
     """Validate the dataset in ROOT; print every problem with its file. Exit 1 on errors."""
@@ -74,7 +71,8 @@ def check_command(root: str, fmt: str, no_decode: bool) -> None:
 def stats_command(root: str, out: str, fmt: str) -> None:
     """AI and IHDI distributions per side of the dataset in ROOT (CSV + PNG plots in OUT); for a measure table
     (av_ddh), the measured values per side and the DDH labels."""
-    from hipbench.data.dataset import DatasetError, load_dataset
+    from hipbench.data.dataset import DatasetError
+    from hipbench.data.formats import load_dataset
     from hipbench.data.measure_truth import MeasureDataset
     from hipbench.data.stats import hip_rows, summarise, write_stats
 

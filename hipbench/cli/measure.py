@@ -21,11 +21,8 @@ from typing import Any, Sequence
 import click
 
 # numpy only: importing this module stays cheap
-from hipbench.data.dataset import FORMATS
 from hipbench.geometry import GRADE_NAMES, UNGRADABLE
 from hipbench.schema import SIDES
-
-FORMAT_CHOICES = ("auto", *FORMATS)
 
 # Review flags: things worth a second look at the labels (and, for IHDI IV, the hip); not diagnoses.
 AI_PLAUSIBLE_MAX = 45.0       # degrees; infant AIs above this are rare even in dysplasia
@@ -102,7 +99,7 @@ def measure_file(path: Path, fmt: str = "auto", image_size: tuple[int, int] | No
     """
     import numpy as np
 
-    from hipbench.data.annotations import read_annotation
+    from hipbench.data.formats import read_annotation
     from hipbench.geometry import hilgenreiner_frame, measure_hips
 
     record: dict[str, Any] = {"file": str(path), "image_id": path.stem, "format": "", "width": None,
@@ -324,8 +321,9 @@ def _summary_text(s: dict[str, Any]) -> str:
 
 @click.command("measure")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
-              help="Annotation format; auto detects it from the extension and content.")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="Annotation format: auto (detected from the extension and content) or a dataset format "
+                   "(`hipbench list datasets`).")
 @click.option("--image-size", "image_size", metavar="WxH",
               help="Image size for normalised labels (YOLO-pose) when no image is found beside the file.")
 @click.option("--sizes", "sizes_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -342,6 +340,14 @@ def measure_command(paths: tuple[Path, ...], fmt: str, image_size: str | None, s
     then a summary: AI medians, IHDI grade counts and files flagged for review.
     """
     default_size = parse_size(image_size)
+    if fmt != "auto":
+        from hipbench.data.dataset import DatasetError
+        from hipbench.data.formats import get_format
+
+        try:
+            get_format(fmt)
+        except DatasetError as exc:
+            raise click.BadParameter(str(exc), param_hint="--format") from None
     sizes = read_sizes(sizes_csv) if sizes_csv else {}
     if out is not None and out.suffix.lower() not in (".csv", ".json"):
         raise click.BadParameter(f"{out}: --out must end in .csv or .json", param_hint="--out")

@@ -45,8 +45,8 @@ def read_token_file(path: Path) -> str:
                                                                           path_type=Path))
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Dataset folder that Review opens images from and saves annotations into (its own format).")
-@click.option("--format", "data_format", type=click.Choice(["auto", "ihdi_csv", "mtddh_yolo", "landmark_csv"]),
-              default="auto", show_default=True, help="Format of --data (auto: detected from its annotations).")
+@click.option("--format", "data_format", default="auto", show_default=True,
+              help="Format of --data: auto (detected from its annotations) or a writable dataset format.")
 @click.option("--schema", default=None, metavar="NAME",
               help="Landmark schema of a landmark_csv --data folder (default: generic landmark_1..K).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True,

@@ -1,7 +1,9 @@
-"""Per-file annotation readers for every supported format, and :func:`read_annotation`, which turns one
-annotation file (plus its image, when found) into a :class:`Sample`.
+"""Parsers of the built-in annotation files (the dataset-format plugins read through them) and
+:func:`annotation_sample`, which turns the points of one annotation file (plus its image, when found) into a
+:class:`Sample` the same way for every format. Which format reads a file is the DATASETS plugins' business
+(:func:`hipbench.data.formats.read_annotation`); nothing here dispatches on a format's name.
 
-Formats:
+Files:
 
 - ``ihdi_csv``: one line of 12 quoted ``"(x,y)"`` tuples in full-image pixels (schema ``ihdi12``), with an
   optional ``detections/{stem}.json`` of hip boxes ``{"objects": [{"label": "LeftHip", "points": [[x1, y1],
@@ -21,9 +23,9 @@ Example:
     >>> d = Path(tempfile.mkdtemp())
     >>> _ = (d / "a.csv").write_text(",".join(f'"({10 + i},{20 + i})"' for i in range(6)) + ","
     ...                            + ",".join(f'"({90 + i},{20 + i})"' for i in range(6)) + "\\n")
-    >>> s = read_annotation(d / "a.csv", image_size=(120, 80))
-    >>> s.schema.name, s.keypoints[0].tolist(), s.image_size
-    ('ihdi12', [10.0, 20.0], (120, 80))
+    >>> points = read_ihdi_csv(d / "a.csv")
+    >>> points.shape, points[0].tolist()
+    ((12, 2), [10.0, 20.0])
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from hipbench.data.dataset import FORMATS as ANNOTATION_FORMATS
 from hipbench.data.dataset import DatasetError, check_points
 from hipbench.data.images import IMAGE_SUFFIXES, probe_image
 from hipbench.data.sample import HIP_LABELS, Sample
@@ -435,31 +437,14 @@ def find_image(annotation: Path, name: str | None = None) -> Path | None:
     return None
 
 
-def detect_annotation_format(path: str | Path) -> str:
-    """The format of one annotation file from its extension and content.
+def pick_record(items: list, name_of, image_path: Path | None, path: Path, what: str):
+    """The one item of a many-image file (``name_of(item)``: its image name) that is ``image_path``'s, or the only
+    item when no image is given; an error naming ``path`` otherwise.
 
     Example:
-        >>> detect_annotation_format("x/labels/a.txt")
-        'mtddh_yolo'
+        >>> pick_record(["a.png", "b.png"], str, Path("x/b.png"), Path("m.csv"), "rows")
+        'b.png'
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".txt":
-        return "mtddh_yolo"
-    if suffix == ".json":
-        return "coco_keypoints"
-    if suffix == ".csv":
-        try:
-            with open(path) as handle:
-                first = handle.readline()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{path}: cannot read annotation ({exc})") from None
-        return "landmark_csv" if first.strip().lower().startswith("image_name") else "ihdi_csv"
-    raise DatasetError(f"{path}: cannot tell the annotation format from the extension {suffix!r}; "
-                       f"expected .txt (mtddh_yolo), .csv (ihdi_csv or landmark_csv) or .json (coco_keypoints)")
-
-
-def _pick(items: list, name_of, image_path: Path | None, path: Path, what: str):
     if image_path is not None:
         matches = [it for it in items if Path(name_of(it)).name == image_path.name] or \
                   [it for it in items if Path(name_of(it)).stem == image_path.stem]
@@ -471,97 +456,63 @@ def _pick(items: list, name_of, image_path: Path | None, path: Path, what: str):
     return items[0]
 
 
-def read_annotation(path: str | Path, format: str = "auto", image_size: tuple[int, int] | None = None,
-                    image_path: str | Path | None = None) -> Sample:
-    """One annotation file as a :class:`Sample` (format detected from extension/content with ``auto``).
+def annotation_sample(path: Path, format: str, schema: LandmarkSchema,
+                      read_points: Callable[[tuple[int, int] | None], tuple[np.ndarray, np.ndarray]], *,
+                      image: Path | None = None, image_name: str | None = None,
+                      declared_size: tuple[int, int] | None = None, image_size: tuple[int, int] | None = None,
+                      own_spacing: float | None = None, normalised: str | None = None,
+                      boxes: dict[str, np.ndarray] | None = None, meta: dict | None = None) -> Sample:
+    """The :class:`Sample` of one annotation file, made the same way for every format's ``read_file``.
 
-    The image size comes from the image (``image_path``, or one found beside the file or in ``../images/``),
-    else from the file itself (``landmark_csv``, ``coco_keypoints``), else from ``image_size``. Normalised
-    formats (``mtddh_yolo``) without any of these are an error. A pixel format without any size gets the
-    smallest size holding its points, marked ``meta["image_size_from"] = "points"``.
+    ``read_points(size) -> (points (K, 2), visible (K,))`` parses the file's points once the image size is known (a
+    format whose coordinates are normalised, ``normalised`` naming them, needs it). The image is ``image``, else the
+    one named ``image_name`` (or the file's stem) beside the file or in ``../images/``. The size comes from that
+    image, else ``declared_size`` (the file's own), else ``image_size``; a normalised format without any of them is
+    an error, a pixel format gets the smallest size holding its points (``meta["image_size_from"] = "points"``). The
+    file's own spacing (``own_spacing``, "csv") wins over the image's (DICOM). Points are checked against the size
+    and the sides.
 
     Example:
         >>> import tempfile
-        >>> p = Path(tempfile.mkdtemp()) / "a.txt"
-        >>> _ = p.write_text("0 0.3 0.5 0.1 0.1 0.2 0.4 2 0.3 0.5 2\\n1 0.3 0.6 0.1 0.1 0.3 0.6 2 0.3 0.7 2\\n"
-        ...                  "0 0.7 0.5 0.1 0.1 0.8 0.4 2 0.7 0.5 2\\n1 0.7 0.6 0.1 0.1 0.7 0.6 2 0.7 0.7 2\\n")
-        >>> s = read_annotation(p, image_size=(200, 100))
-        >>> s.schema.name, s.keypoints[1].round(6).tolist(), s.image_path
-        ('mtddh8', [60.0, 50.0], None)
+        >>> from hipbench.schema import generic_schema
+        >>> p = Path(tempfile.mkdtemp()) / "a.txt"; _ = p.write_text("")
+        >>> s = annotation_sample(p, "demo", generic_schema("g", ["a", "b"]),
+        ...                       lambda size: (np.array([[1.0, 2], [30, 4]]), np.ones(2, bool)))
+        >>> s.image_size, s.meta["image_size_from"], s.meta["format"]
+        ((31, 5), 'points', 'demo')
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: annotation file not found")
-    fmt = detect_annotation_format(path) if format == "auto" else format
-    if fmt not in ANNOTATION_FORMATS:
-        raise DatasetError(f"{path}: unknown annotation format {fmt!r}; expected auto or one of {ANNOTATION_FORMATS}")
-    image = Path(image_path) if image_path is not None else None
-    if image is not None and not image.is_file():
-        raise DatasetError(f"{image}: image file not found")
-    boxes: dict[str, np.ndarray] = {}
-    meta: dict = {"annotation_path": str(path), "format": fmt}
-    declared_size: tuple[int, int] | None = None
-    own_spacing: float | None = None  # a landmark_csv row's spacing column, which wins over the image's
-    image_id = path.stem
-
-    if fmt in ("landmark_csv", "coco_keypoints"):
-        if fmt == "landmark_csv":
-            row_errors: list[str] = []
-            rows = read_landmark_csv(path, on_row_error=lambda where, msg: row_errors.append(f"{where}: {msg}"))
-            try:
-                record = _pick(rows, lambda r: r.image_name, image, path, "rows")
-            except DatasetError:
-                if row_errors:  # the wanted row may be one of the broken ones: say why
-                    raise DatasetError("; ".join(row_errors[:3])) from None
-                raise
-            name, declared_size, points = record.image_name, record.image_size, record.points
-            own_spacing = record.pixel_spacing
-            schema = generic_schema("landmark_csv", [f"landmark_{i + 1}" for i in range(len(points))])
-            visible = np.isfinite(points).all(axis=1)
-        else:
-            schema, records = read_coco_keypoints(path)
-            record = _pick(records, lambda r: r.file_name, image, path, "images")
-            name, declared_size, points, visible = record.file_name, record.image_size, record.points, record.visible
-        image = image or find_image(path, name)
-        image_id = Path(name).stem
-    else:
-        image = image or find_image(path)
-
+    full_meta: dict = {"annotation_path": str(path), "format": format}
+    image = image or find_image(path, image_name)
+    image_id = Path(image_name).stem if image_name else path.stem
     spacing = None
+    size: tuple[int, int] | None
     if image is not None:
         info = probe_image(image)
         size, spacing = info.size, info.pixel_spacing
-        meta["image_size_from"] = "image"
+        full_meta["image_size_from"] = "image"
     elif declared_size is not None:
         size = declared_size
-        meta["image_size_from"] = "annotation"
+        full_meta["image_size_from"] = "annotation"
     elif image_size is not None:
         size = (int(image_size[0]), int(image_size[1]))
-        meta["image_size_from"] = "argument"
-    elif fmt == "mtddh_yolo":
-        raise DatasetError(f"{path}: YOLO-pose coordinates are normalised, so the image size is needed: no image "
+        full_meta["image_size_from"] = "argument"
+    elif normalised:
+        raise DatasetError(f"{path}: {normalised} coordinates are normalised, so the image size is needed: no image "
                            f"found beside the file or in ../images/; pass image_path or image_size")
     else:
         size = None
     if own_spacing is not None or spacing is not None:
-        meta["pixel_spacing_from"] = "csv" if own_spacing is not None else "dicom"
+        full_meta["pixel_spacing_from"] = "csv" if own_spacing is not None else "dicom"
         spacing = own_spacing if own_spacing is not None else spacing
-
-    if fmt == "ihdi_csv":
-        schema = get_schema("ihdi12")
-        points = read_ihdi_csv(path)
-        visible = np.ones(len(points), bool)
-        detections = path.parent.parent / "detections" / f"{path.stem}.json"
-        if detections.is_file():
-            boxes = read_ihdi_detections(detections)
-            meta["detections_path"] = str(detections)
-    elif fmt == "mtddh_yolo":
-        schema = get_schema("mtddh8")
-        points, visible = read_yolo_pose(path, size)
+    points, visible = read_points(size)
+    full_meta.update(meta or {})
     if size is None:
         finite = points[np.isfinite(points).all(axis=1)]
+        if not len(finite):
+            raise DatasetError(f"{path}: no landmark has coordinates")
         size = (int(np.ceil(finite[:, 0].max())) + 1, int(np.ceil(finite[:, 1].max())) + 1)
-        meta["image_size_from"] = "points"
+        full_meta["image_size_from"] = "points"
     check_points(points, path, size)
     check_sides(points, schema, path)
-    return Sample(image_id, image_id, points, visible, boxes, size, schema, spacing, image, meta=meta)
+    return Sample(image_id, image_id, points, visible, dict(boxes or {}), size, schema, spacing, image, meta=full_meta)

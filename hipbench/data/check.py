@@ -122,7 +122,8 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         >>> check_dataset("/nonexistent").errors[0].message
         'dataset directory not found'
     """
-    from hipbench.data.dataset import DatasetError, detect_format, load_dataset
+    from hipbench.data.dataset import DatasetError
+    from hipbench.data.formats import detect_format, load_dataset
     from hipbench.data.exclusions import left_out_category
     from hipbench.data.images import ImageReadError, content_hash
 

@@ -1,5 +1,6 @@
 """``KeypointDataset`` and the helpers every dataset loader shares: patient ids from file stems,
-image/label pairing, ``on_error: fail|skip`` collection, and dataset-format detection.
+image/label pairing and ``on_error: fail|skip`` collection (formats and their detection:
+:mod:`hipbench.data.formats`).
 
 Example:
     >>> from hipbench.schema import get_schema
@@ -12,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -279,67 +279,3 @@ def check_points(points: np.ndarray, file: str | Path, image_size: tuple[int, in
             x, y = points[i]
             if not (0 <= x <= w and 0 <= y <= h):
                 raise DatasetError(f"{file}: point {i + 1} ({x:g}, {y:g}) lies outside the {w}x{h} image")
-
-
-FORMATS = ("ihdi_csv", "mtddh_yolo", "landmark_csv", "coco_keypoints")  # on-disk layouts; detect_format names one
-
-
-def detect_format(root: str | Path) -> str:
-    """The on-disk dataset layout of ``root``: ``ihdi_csv`` (``annotations/*.csv``), ``mtddh_yolo``
-    (``labels/*.txt`` or ``*.txt`` beside images), ``coco_keypoints`` (a COCO ``*.json``), ``landmark_csv``
-    (a ``*.csv`` whose header starts with ``image_name``) or, without landmarks, ``av_ddh`` (a ``data.xlsx``
-    measure table: values measured per hip, see :mod:`hipbench.data.measure_truth`).
-
-    Example:
-        >>> import tempfile
-        >>> d = Path(tempfile.mkdtemp()); (d / "annotations").mkdir()
-        >>> _ = (d / "annotations" / "a.csv").write_text("")
-        >>> detect_format(d)
-        'ihdi_csv'
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: dataset directory not found")
-    if (root / "annotations").is_dir() and any((root / "annotations").glob("*.csv")):
-        return "ihdi_csv"
-    if (root / "labels").is_dir() and any((root / "labels").glob("*.txt")):
-        return "mtddh_yolo"
-    for path in sorted(root.glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and {"images", "annotations", "categories"} <= set(data):
-            return "coco_keypoints"
-    for path in sorted(root.glob("*.csv")):
-        try:
-            with open(path) as handle:
-                first = handle.readline()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if first.strip().lower().startswith("image_name"):
-            return "landmark_csv"
-    if (root / "data.xlsx").is_file():
-        return "av_ddh"
-    if any(root.glob("*.txt")):
-        return "mtddh_yolo"
-    raise DatasetError(f"{root}: cannot tell the dataset format: expected annotations/*.csv (ihdi_csv), "
-                       "labels/*.txt (mtddh_yolo), a COCO *.json (coco_keypoints), a *.csv with an "
-                       "image_name header (landmark_csv) or a data.xlsx measure table (av_ddh); pass --format")
-
-
-def load_dataset(root: str | Path, format: str = "auto", **kwargs) -> KeypointDataset:
-    """Build the dataset plugin for ``format`` (``auto`` detects it) on ``root``.
-
-    Example:
-        >>> ds = load_dataset(".", format="synthetic_pelvis", num=2, size=64)
-        >>> len(ds), ds.schema.name
-        (2, 'ihdi12')
-    """
-    from hipbench.registry import DATASETS
-
-    if format == "auto":
-        format = detect_format(root)
-    if format == "synthetic_pelvis":
-        return DATASETS.build({"type": format, **kwargs})
-    return DATASETS.build({"type": format, "root": str(root), **kwargs})

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from hipbench.data.annotations import check_sides
-from hipbench.data.dataset import DatasetError, check_points, detect_format, list_images
+from hipbench.data.dataset import DatasetError, check_points, list_images
+from hipbench.data.formats import detect_format, get_format, writable_formats
 from hipbench.data.images import ImageInfo
-from hipbench.schema import LandmarkSchema, generic_schema, get_schema
-from hipbench.serve.annotation_io import WRITABLE_FORMATS, annotation_text, read_back, same_points
+from hipbench.serve.annotation_io import same_points
 from hipbench.serve.audit import AuditLog, point_changes
 from hipbench.serve.folder_fs import OutsideFolder, create_beside, inside
 from hipbench.serve.measures import points_to_json, schema_json
@@ -33,7 +33,6 @@ from hipbench.serve.security import safe_child
 from hipbench.serve.uploads import Upload
 
 STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # used with fullmatch: `$` would let a trailing newline in
-NEW_LANDMARK_CSV = "landmarks.csv"
 SOURCES = ("model", "empty", "existing")
 
 
@@ -46,27 +45,15 @@ class AnnotationExists(Exception):
         self.can_overwrite = can_overwrite
 
 
-def _landmark_csv(root: Path) -> Path | None:
-    found = []
-    for path in sorted(root.glob("*.csv")):
-        inside(root, path)
-        with open(path, errors="replace") as handle:
-            if handle.readline().strip().lower().startswith("image_name"):
-                found.append(path)
-    if len(found) > 1:
-        raise DatasetError(f"{root}: {len(found)} landmark CSVs ({', '.join(p.name for p in found)}); "
-                           "Review writes into a folder with one")
-    return found[0] if found else None
-
-
 def _sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 class ReviewFolder:
     """A writable dataset folder: ``root``, ``format`` (``auto``: detected from what is there; a folder of
-    images without any annotation yet needs it named), ``schema`` (``landmark_csv`` only: a schema name;
-    default a generic schema with the CSV's landmark count)."""
+    images without any annotation yet needs it named; any DATASETS format that is ``writable``), ``schema``
+    (for formats whose schema is declared, such as ``landmark_csv``: a schema name). The format's
+    :class:`~hipbench.data.formats.AnnotationStore` says where annotations live and reads and writes them."""
 
     def __init__(self, root: Path, fmt: str = "auto", schema: str | None = None) -> None:
         self.root = Path(root)
@@ -77,50 +64,22 @@ class ReviewFolder:
                 fmt = detect_format(self.root)
             except DatasetError:
                 raise DatasetError(f"{self.root}: no annotations yet, so the format cannot be detected; pass "
-                                   f"--format ({', '.join(WRITABLE_FORMATS)})") from None
-        if fmt not in WRITABLE_FORMATS:
-            raise DatasetError(f"{self.root}: Review writes {', '.join(WRITABLE_FORMATS)}, not {fmt!r}")
-        self.format = fmt
-        self.csv_path: Path | None = None
-        if fmt == "ihdi_csv":
-            self.image_dir, self.label_dir = self.root / "images", self.root / "annotations"
-        elif fmt == "mtddh_yolo":
-            nested = (self.root / "labels").is_dir() or (self.root / "images").is_dir()
-            self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
-            self.label_dir = self.root / "labels" if nested else self.root
-        else:
-            try:
-                self.csv_path = _landmark_csv(self.root) or self.root / NEW_LANDMARK_CSV
-            except OutsideFolder as exc:
-                raise DatasetError(f"{self.root}: {exc}") from None
-            self.image_dir = self.root / "images" if (self.root / "images").is_dir() else self.root
-            self.label_dir = self.root
+                                   f"--format ({', '.join(writable_formats())})") from None
         try:
-            self.schema = self._schema(schema)
+            writable = get_format(fmt).writable
+        except DatasetError:
+            writable = False
+        if not writable:
+            raise DatasetError(f"{self.root}: Review writes {', '.join(writable_formats())}, not {fmt!r}")
+        self.format = fmt
+        try:
+            self.store = get_format(fmt).store(self.root, schema, inside=lambda path: inside(self.root, path))
         except OutsideFolder as exc:
             raise DatasetError(f"{self.root}: {exc}") from None
+        self.image_dir = self.store.image_dir
+        self.schema = self.store.schema
         self.audit = AuditLog(self.root)
         self._lock = threading.Lock()
-
-    def _schema(self, name: str | None) -> LandmarkSchema:
-        if self.format == "ihdi_csv":
-            return get_schema("ihdi12")
-        if self.format == "mtddh_yolo":
-            return get_schema("mtddh8")
-        columns = None
-        if self.csv_path is not None and self.csv_path.is_file():
-            with open(self.csv_path) as handle:
-                header = handle.readline().strip().split(",")
-            columns = (len(header) - 4 - int(header[-1].strip().lower() in ("pixel_spacing_mm", "pixel_spacing"))) // 2
-        if name is not None:
-            schema = get_schema(name)
-            if columns is not None and columns != schema.num_keypoints:
-                raise DatasetError(f"{self.csv_path}: {columns} landmarks per row, schema {name!r} has "
-                                   f"{schema.num_keypoints}")
-            return schema
-        if columns is None:
-            raise DatasetError(f"{self.root}: a new landmark_csv folder needs --schema (its landmark names)")
-        return generic_schema("landmark_csv", [f"landmark_{i + 1}" for i in range(columns)])
 
     # reading -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -183,10 +142,7 @@ class ReviewFolder:
             raise ValueError(f"{self._relative(image)} cannot be decoded") from None
 
     def _label_path(self, image: Path) -> Path:
-        if self.format == "landmark_csv":
-            assert self.csv_path is not None
-            return self.csv_path
-        return self.label_dir / f"{image.stem}{'.csv' if self.format == 'ihdi_csv' else '.txt'}"
+        return self.store.label_path(image)
 
     def _checked_label(self, image: Path) -> Path:
         """The annotation file of ``image``; OutsideFolder when it resolves outside the folder."""
@@ -194,17 +150,10 @@ class ReviewFolder:
 
     def _label_exists(self, image: Path) -> bool:
         try:
-            label = self._checked_label(image)
+            self._checked_label(image)
         except OutsideFolder:
             return False  # listed as not annotated; opening or saving it says why
-        if self.format != "landmark_csv":
-            return label.is_file()
-        if not label.is_file():
-            return False
-        import csv
-
-        with open(label, newline="") as handle:
-            return any(row and row[0].strip() == image.name for row in csv.reader(handle))
+        return self.store.has_label(image)
 
     def _existing(self, image: Path, size: tuple[int, int]) -> tuple[np.ndarray | None, str]:
         """(the image's annotated points, "") or (None, why there are none: never the reader's message,
@@ -216,7 +165,7 @@ class ReviewFolder:
         if not self._label_exists(image):
             return None, "no annotation yet"
         try:
-            return read_back(self.format, label, self.schema, size, image.name), ""
+            return self.store.read(label, image.name, size), ""
         except DatasetError:
             return None, (f"{self._relative(label)} cannot be read as {self.format} (`hipbench data check` on the "
                           "folder says why)")
@@ -277,17 +226,17 @@ class ReviewFolder:
         exists = self._label_exists(image)
         if exists and not overwrite:
             raise AnnotationExists(f"{image.name} already has an annotation ({where}); confirm to overwrite it")
-        existing_text = label.read_text() if self.format == "landmark_csv" and label.is_file() else None
-        text = annotation_text(self.format, points, self.schema, size, image.name, existing_text)
+        existing_text = label.read_text() if self.store.shared and label.is_file() else None
+        text = self.store.text(points, image.name, size, existing_text)
 
         def verify(written: Path) -> None:
-            back = read_back(self.format, written, self.schema, size, image.name)
+            back = self.store.read(written, image.name, size)
             if not same_points(back, points):
                 raise DatasetError(f"{where}: the written annotation reads back differently; nothing was saved")
 
         label.parent.mkdir(parents=True, exist_ok=True)
         with self.audit.opened() as record:  # a log that cannot be appended to refuses the save before it happens
-            # a landmark CSV holds other images' rows: it is replaced whole once it exists
+            # a shared file holds other images' rows: it is replaced whole once it exists
             _place(label, text.encode(), overwrite=exists or label.is_file(), verify=verify)
             entry = record({
                 "action": "overwrite" if exists else "create", "format": self.format, "annotation": where,
