@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 
-
 @click.group("data")
 def data_command() -> None:
     """Make (synth), validate (check), describe (stats) and download (download) keypoint datasets."""

@@ -123,8 +123,8 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         'dataset directory not found'
     """
     from hipbench.data.dataset import DatasetError
-    from hipbench.data.formats import detect_format, load_dataset
     from hipbench.data.exclusions import left_out_category
+    from hipbench.data.formats import detect_format, load_dataset
     from hipbench.data.images import ImageReadError, content_hash
 
     root = Path(root)

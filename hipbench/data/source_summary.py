@@ -67,8 +67,8 @@ class DatasetSummary:
 def summarise(root: str | Path) -> DatasetSummary:
     """Parse every label in ``root/labels`` with its image from ``root/images``, read ``outliers.json`` and
     the official split."""
-    from hipbench.data.formats import read_annotation
     from hipbench.data.dataset import DatasetError, list_images, strip_file
+    from hipbench.data.formats import read_annotation
 
     root = Path(root)
     summary = DatasetSummary()

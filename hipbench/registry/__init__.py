@@ -83,7 +83,10 @@ DATASETS = PluginRegistry(
         "LeftHip/RightHip boxes and metadata (id, patient id, image size, pixel spacing in mm when known; "
         "``meta['synthetic']`` true for generated images, which ``hipbench predict`` warns about). A factory may "
         "offer ``data_identity(**kwargs) -> str | None``: what its arguments do not say about the pixels (a "
-        "generator's version); runs hash it with the arguments, so no cell is reused across a change."
+        "generator's version); runs hash it with the arguments, so no cell is reused across a change. A plugin "
+        "that reads a folder is a *format*: an instance of ``hipbench.data.formats.DatasetFormat`` (called as "
+        "``f(root=..., **kwargs)``) that also scores ``detect(root)``, reads one annotation file "
+        "(``read_file``, for ``measure``) and, when ``writable``, gives the web app an ``AnnotationStore``."
     ),
 )
 METRICS = PluginRegistry(

@@ -179,3 +179,4 @@ class MtddhYolo(DatasetFormat):
 
 
 mtddh_yolo = MtddhYolo()
+data_identity = mtddh_yolo.data_identity  # importable by its earlier name
