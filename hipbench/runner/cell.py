@@ -102,10 +102,6 @@ class CellRun:
     def test_samples(self) -> list[Any]:
         return [self.fold.samples[i] for i in self.fold.test_idx]
 
-    @property
-    def desc(self) -> str:
-        return f"{self.combination.head.label}/{self.combination.backbone.label} fold {self.fold.fold}"
-
     def val_nme(self, crop_points: np.ndarray) -> float:
         """NME % of predictions on the validation crops: what picks the best epoch and what tuning minimises."""
         fold = self.fold
@@ -176,7 +172,7 @@ def _fit_model(cell: CellRun) -> Fitted:
     cell.extra |= {"best_epoch": result.best_epoch, "best_val_nme": result.best_val_nme, "history": result.history,
                    "data_seconds": result.data_seconds, "warnings": collapse.warnings,
                    "settings": _model_settings(model, loss_fn)}
-    _plot_curve(result.history, cell.cell_dir / "curve.png", cell.desc)
+    _plot_curve(result.history, cell.cell_dir / "curve.png", _desc(combination, fold.fold))
     weights = model.backbone.weights.as_dict() if hasattr(model.backbone, "weights") else dict(SCRATCH)
     return Fitted(functools.partial(trainer.predict, best), best, sum(p.numel() for p in model.parameters()),
                   result.train_seconds, weights)
@@ -293,9 +289,12 @@ def _train(cell: CellRun, train: TrainConfig, combination: Combination, hooks: S
                         input_size=crops.size, neck=combination.neck.cfg if combination.neck else None)
     loss_fn = build_loss(combination.head.cfg, combination.loss.cfg if combination.loss else None)
     trainer = Trainer(train, cell.device, amp=cell.bench.amp, progress=cell.progress, log=cell.log, hooks=hooks)
-    desc = f"{combination.head.label}/{combination.backbone.label} fold {fold.fold}"
-    result = trainer.fit(model, loss_fn, crops, fold.val_crops, cell.val_nme, desc=desc)
+    result = trainer.fit(model, loss_fn, crops, fold.val_crops, cell.val_nme, desc=_desc(combination, fold.fold))
     return model, loss_fn, trainer, result
+
+
+def _desc(combination: Combination, fold: int) -> str:
+    return f"{combination.head.label}/{combination.backbone.label} fold {fold}"
 
 
 def _mean_shape_val_nme(cell: CellRun) -> float | None:
