@@ -19,21 +19,21 @@ import torch
 
 from hipbench.models.keypoint_model import build_model
 from hipbench.models.loss import build_loss
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.runner.config import Combination, Component
 from hipbench.training.augment import to_model_input
 from hipbench.training.trainer import TrainConfig, Trainer, resolve_device
 
 
-def synthetic_crops(n: int, size: int, k: int, seed: int) -> CropSet:
+def synthetic_crops(n: int, size: int, k: int, seed: int) -> ViewSet:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 255, (n, size, size), dtype=np.uint8)
     keypoints = rng.uniform(size * 0.2, size * 0.8, (n, k, 2)).astype(np.float32)
-    return CropSet(images, keypoints, np.ones((n, k), bool), np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int),
+    return ViewSet(images, keypoints, np.ones((n, k), bool), np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int),
                    np.ones(n, bool), size, True)
 
 
-def bare_loop(model: torch.nn.Module, loss_fn: torch.nn.Module, crops: CropSet, cfg: TrainConfig,
+def bare_loop(model: torch.nn.Module, loss_fn: torch.nn.Module, crops: ViewSet, cfg: TrainConfig,
               device: torch.device) -> float:
     images = to_model_input(torch.from_numpy(crops.images).float().div(255).unsqueeze(1)).to(device)
     keypoints = torch.from_numpy(crops.keypoints).to(device)

@@ -93,7 +93,7 @@ def degraded(samples: list[Any], step: int) -> list[Any]:
 
 def predict(cell: Any, samples: list[Any], boxes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Full-image radial error (N, K) and the codec's uncertainty (N, K), both in pixels."""
-    from hipbench.pipeline.crops import points_to_full_image
+    from hipbench.pipeline.views import points_to_full_image
     from hipbench.runner.posthoc import label_views
     from hipbench.runner.tta import predict_views
     from hipbench.runner.tta_views import values_to_full_image

@@ -58,7 +58,7 @@ LATE_UPWARD: dict[tuple[str, str], str] = {
 CAPTIONS = {
     "cli": "one module per subcommand", "leaderboard": "tables, statistics, plots from stored results",
     "runner": "plan, prepare, cells, claims, status", "training": "Trainer, augmentation, baseline",
-    "pipeline": "crops, framings, detectors, misses, overlay",
+    "pipeline": "views, framings, detectors, misses, overlay",
     "inference": "choose a run's cell, predictor, fold ensemble, writers", "models": "keypoint model, weights",
     "metrics": "NME, MRE, SDR, ICC", "measures": "hip measures by role",
     "geometry": "AI, IHDI", "data": "loaders, splits, phantom", "schema": "landmark schemas",

@@ -171,7 +171,7 @@ def test_one_definition_each_of_sides_and_image_suffixes_and_no_format_list_in_c
     assert copies == []
     from hipbench.data.phantom import generate
     from hipbench.inference import choose
-    from hipbench.pipeline import crops
+    from hipbench.pipeline import views
 
     assert choose.IMAGE_SUFFIXES is IMAGE_SUFFIXES
-    assert crops.SIDES is SIDES and generate.SIDES is SIDES
+    assert views.SIDES is SIDES and generate.SIDES is SIDES

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import apply_affine, invert_affine, letterbox, letterbox_affine, points_to_full_image
 from hipbench.pipeline.framing import build_framing, default_framing, framing_problem
+from hipbench.pipeline.views import apply_affine, invert_affine, letterbox, letterbox_affine, points_to_full_image
 from hipbench.runner.config import parse_benchmark
 from hipbench.runner.run import RunInvalid, run_benchmark
 from hipbench.schema import generic_schema, get_schema

@@ -11,17 +11,17 @@ import torch
 from torch import nn
 
 from hipbench.models.keypoint_model import build_model
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.registry import LOSSES
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.hooks import TrainerHook, TrainResult
 from hipbench.training.trainer import TrainConfig, Trainer
 
 
-def crops(n: int, seed: int, size: int = 32) -> CropSet:
+def crops(n: int, seed: int, size: int = 32) -> ViewSet:
     rng = np.random.default_rng(seed)
     keypoints = rng.uniform(8, 24, (n, 3, 2)).astype(np.float32)
-    return CropSet(rng.integers(0, 255, (n, size, size), dtype=np.uint8), keypoints, np.ones((n, 3), bool),
+    return ViewSet(rng.integers(0, 255, (n, size, size), dtype=np.uint8), keypoints, np.ones((n, 3), bool),
                    np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int), np.ones(n, bool), size, True,
                    np.tile(np.arange(3), (n, 1)), np.zeros(0, int))
 

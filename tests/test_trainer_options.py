@@ -7,17 +7,17 @@ import pytest
 import torch
 
 from hipbench.models.keypoint_model import build_model
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.registry import LOSSES
 from hipbench.runner.config import parse_benchmark
 from hipbench.training.augment import AugmentConfig
 from hipbench.training.trainer import TrainConfig, Trainer
 
 
-def crops(n: int, size: int = 32, seed: int = 0) -> CropSet:
+def crops(n: int, size: int = 32, seed: int = 0) -> ViewSet:
     rng = np.random.default_rng(seed)
     keypoints = rng.uniform(8, 24, (n, 3, 2)).astype(np.float32)
-    return CropSet(rng.integers(0, 255, (n, size, size), dtype=np.uint8), keypoints, np.ones((n, 3), bool),
+    return ViewSet(rng.integers(0, 255, (n, size, size), dtype=np.uint8), keypoints, np.ones((n, 3), bool),
                    np.zeros((n, 2, 3)), np.arange(n), np.zeros(n, int), np.ones(n, bool), size, True,
                    np.tile(np.arange(3), (n, 1)), np.zeros(0, int))
 

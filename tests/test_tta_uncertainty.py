@@ -157,7 +157,7 @@ def test_a_perfect_models_tta_mean_is_its_plain_prediction() -> None:
 
 
 def test_mirrored_hip_crops_are_not_flipped_and_schemas_without_pairs_neither() -> None:
-    from hipbench.pipeline.crops import make_crops
+    from hipbench.pipeline.views import make_crops
     from hipbench.schema import generic_schema
 
     sample, views, _ = blob_views()

@@ -12,7 +12,7 @@ import torch
 
 from hipbench.models.keypoint_model import KeypointModel, build_model
 from hipbench.offline import DownloadForbidden
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.registry import BACKBONES, CODECS
 from hipbench.runner.config import ConfigError, load_benchmark, parse_benchmark
 from hipbench.training.augment import AugmentConfig
@@ -141,7 +141,7 @@ def test_decode_equals_ultralytics_eval_decode() -> None:
 
 
 # training ------------------------------------------------------------------------------------
-def dots(n: int, size: int = SIZE, seed: int = 0) -> CropSet:
+def dots(n: int, size: int = SIZE, seed: int = 0) -> ViewSet:
     """Images with one bright dot per keypoint."""
     rng = np.random.default_rng(seed)
     keypoints = rng.uniform(12, size - 12, (n, K, 2)).astype(np.float32)
@@ -150,7 +150,7 @@ def dots(n: int, size: int = SIZE, seed: int = 0) -> CropSet:
     for i in range(n):
         for x, y in keypoints[i]:
             images[i][(xx - x) ** 2 + (yy - y) ** 2 <= 4] = 255
-    return CropSet(images, keypoints, np.ones((n, K), bool), np.zeros((n, 2, 3)), np.arange(n), np.full(n, -1),
+    return ViewSet(images, keypoints, np.ones((n, K), bool), np.zeros((n, 2, 3)), np.arange(n), np.full(n, -1),
                    np.ones(n, bool), size, False, np.tile(np.arange(K), (n, 1)), np.zeros(0, int))
 
 

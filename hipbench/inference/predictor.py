@@ -12,9 +12,9 @@ import numpy as np
 
 from hipbench.data.sample import Sample
 from hipbench.inference.choose import DETECTOR_HINT, detector_checkpoint
-from hipbench.pipeline.crops import points_to_full_image
 from hipbench.pipeline.misses import MISS_POLICIES, apply_miss_policy
 from hipbench.pipeline.overlay import NO_HIP_MEASURES
+from hipbench.pipeline.views import points_to_full_image
 from hipbench.schema import SIDES, LandmarkSchema
 
 AI_PLAUSIBLE = (5.0, 45.0)

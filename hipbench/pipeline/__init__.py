@@ -1,5 +1,5 @@
-"""The top-down pipeline: hip boxes -> square crops -> unilateral keypoints -> full-image points."""
+"""The top-down pipeline: framings cut views (hip crops, whole images) -> keypoints -> full-image points."""
 
-from hipbench.pipeline.crops import CropSet, crop_affine, make_crops, points_to_full_image
+from hipbench.pipeline.views import ViewSet, crop_affine, make_crops, points_to_full_image
 
-__all__ = ["CropSet", "crop_affine", "make_crops", "points_to_full_image"]
+__all__ = ["ViewSet", "crop_affine", "make_crops", "points_to_full_image"]

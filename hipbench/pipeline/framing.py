@@ -1,6 +1,6 @@
 """The framing contract shared by every FRAMINGS plugin: what part of a radiograph the model sees.
 
-A framing turns samples into a :class:`~hipbench.pipeline.crops.CropSet` of *views* (fixed-size uint8
+A framing turns samples into a :class:`~hipbench.pipeline.views.ViewSet` of *views* (fixed-size uint8
 images with their exact full-image -> view affines and the schema index of every view keypoint), so that
 training, the baseline and the mapping back to full-image pixels are the same for every framing.
 """
@@ -11,7 +11,7 @@ import abc
 from typing import Any, ClassVar, Sequence
 
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.schema import LandmarkSchema
 
 
@@ -50,7 +50,7 @@ class Framing(abc.ABC):
         return cls(**{"input_size": train.input_size, **kwargs})
 
     @abc.abstractmethod
-    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> CropSet:
+    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> ViewSet:
         """The model's views of ``samples`` (``sample_index`` into ``samples``)."""
 
     def describe(self) -> dict[str, Any]:

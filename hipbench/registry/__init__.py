@@ -127,7 +127,7 @@ FRAMINGS = PluginRegistry(
     "framings",
     contract=(
         "Framings: subclasses of ``hipbench.pipeline.framing.Framing`` (registered as the class) that turn "
-        "samples into the model's views (a ``CropSet``: images, exact full-image -> view affines, the schema "
+        "samples into the model's views (a ``ViewSet``: images, exact full-image -> view affines, the schema "
         "index of each view keypoint). Class-level ``unsupported(schema)`` and ``suitability(schema)`` are "
         "read before anything is built; ``from_train(train, **kwargs)`` builds one with the benchmark's "
         "``train`` settings as defaults; ``uses_detector`` says whether test views come from detector boxes."

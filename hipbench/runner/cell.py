@@ -22,7 +22,7 @@ import torch
 from hipbench.data.measure_truth import is_measured, measured_names, measured_values
 from hipbench.files import atomic_write, write_json
 from hipbench.metrics.measured import measured_agreement
-from hipbench.pipeline.crops import CropSet, points_to_full_image
+from hipbench.pipeline.views import ViewSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination, plain
 from hipbench.runner.fold_data import FoldData, external_file
 from hipbench.runner.store import RunStore
@@ -45,7 +45,7 @@ def _metrics(pred: np.ndarray, samples: Sequence[Any], measures: Sequence[str] |
     return evaluate(pred, gt, samples[0].schema, pixel_spacing=spacing, measures=measures, metrics=metrics)
 
 
-def _full_image(fold: FoldData, crops: CropSet, crop_points: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _full_image(fold: FoldData, crops: ViewSet, crop_points: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return points_to_full_image(crops, crop_points, fold.samples)[rows]
 
 
@@ -91,7 +91,7 @@ class CellRun:
     log: logging.Logger
     config_hash: str
     train_idx: np.ndarray  # the fold's training part, or the cell's share of it
-    train_crops: CropSet
+    train_crops: ViewSet
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -113,7 +113,7 @@ class CellRun:
 class Fitted:
     """What the fit step leaves for the later steps."""
 
-    predict: Callable[[CropSet], np.ndarray]  # view-pixel keypoints of views
+    predict: Callable[[ViewSet], np.ndarray]  # view-pixel keypoints of views
     final: Any  # the trained model (best weights) or the fitted mean shape: what fine-tuning starts from
     params: int
     train_seconds: float
@@ -195,7 +195,7 @@ def _tune(cell: CellRun) -> tuple[TrainConfig, Combination]:
     return train_cfg, chosen
 
 
-def _evaluate_test(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> tuple[dict[str, Any], float]:
+def _evaluate_test(cell: CellRun, predict: Callable[[ViewSet], np.ndarray]) -> tuple[dict[str, Any], float]:
     """(figures, inference seconds) on the test fold; writes ``predictions.{npz,csv}``."""
     fold = cell.fold
     t0 = time.perf_counter()
@@ -210,7 +210,7 @@ def _evaluate_test(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> t
     return metrics, infer_seconds
 
 
-def _oracle_boxes(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> None:
+def _oracle_boxes(cell: CellRun, predict: Callable[[ViewSet], np.ndarray]) -> None:
     """When a learned detector cut the test views: the same test images on views from the labelled boxes."""
     fold = cell.fold
     if fold.oracle_crops is None:
@@ -221,7 +221,7 @@ def _oracle_boxes(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> No
     _write_predictions(cell.cell_dir, cell.test_samples, oracle_pred, name="predictions_oracle")
 
 
-def _external_sets(cell: CellRun, predict: Callable[[CropSet], np.ndarray]) -> None:
+def _external_sets(cell: CellRun, predict: Callable[[ViewSet], np.ndarray]) -> None:
     """Each test dataset (``test_datasets``): its figures in ``cell.extra["external"]``, its predictions."""
     bench = cell.bench
     for name, (ext_samples, views) in cell.fold.externals.items():

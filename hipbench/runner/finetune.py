@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from hipbench.pipeline.crops import CropSet, points_to_full_image
+from hipbench.pipeline.views import ViewSet, points_to_full_image
 from hipbench.runner.config import Benchmark, Combination
 
 CURVE_FIGURES = ("nme", "mre_px", "mre_mm", "ai_mae", "ihdi_accuracy")
@@ -46,7 +46,7 @@ def draw_pool(samples: Sequence[Any], pool_size: int, seed: int) -> tuple[np.nda
     return np.asarray(pool, dtype=int), np.asarray(test, dtype=int)
 
 
-def finetune_curve(bench: Benchmark, combination: Combination, model: Any, samples: Sequence[Any], views: CropSet,
+def finetune_curve(bench: Benchmark, combination: Combination, model: Any, samples: Sequence[Any], views: ViewSet,
                    device: torch.device, log: logging.Logger) -> dict[str, Any]:
     """The learning curve of one trained cell on the fine-tuning dataset: per repeat and shot count, the
     figures on that repeat's test images (shots 0: the model as trained)."""
@@ -72,7 +72,7 @@ def finetune_curve(bench: Benchmark, combination: Combination, model: Any, sampl
     return {"dataset": ft.dataset, "points": points}
 
 
-def _fit_nme(views: CropSet, samples: Sequence[Any]) -> Any:
+def _fit_nme(views: ViewSet, samples: Sequence[Any]) -> Any:
     """NME % on the fine-tuning images themselves (logged; with no held-out images the last epoch is kept)."""
     from hipbench.metrics import evaluate
 
@@ -87,7 +87,7 @@ def _fit_nme(views: CropSet, samples: Sequence[Any]) -> Any:
     return nme
 
 
-def _predict(bench: Benchmark, model: Any, views: CropSet, device: torch.device) -> np.ndarray:
+def _predict(bench: Benchmark, model: Any, views: ViewSet, device: torch.device) -> np.ndarray:
     from hipbench.training.baseline import MeanShape
     from hipbench.training.trainer import Trainer
 
@@ -96,7 +96,7 @@ def _predict(bench: Benchmark, model: Any, views: CropSet, device: torch.device)
     return Trainer(bench.train, device, amp=bench.amp, progress=False).predict(model, views)
 
 
-def _tuned(bench: Benchmark, combination: Combination, model: Any, train: CropSet, samples: Sequence[Any],
+def _tuned(bench: Benchmark, combination: Combination, model: Any, train: ViewSet, samples: Sequence[Any],
            device: torch.device, log: logging.Logger) -> Any:
     """A copy of ``model`` fine-tuned on ``train`` (the baseline refits its mean shape on them). No held-out
     images exist at n shots, so the last epoch is kept."""

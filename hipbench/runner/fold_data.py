@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.files import atomic_write, read_json, write_json
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 
 CROP_PARTS = ("train", "val", "test", "oracle")
 DONE = "DONE"
@@ -38,14 +38,14 @@ class FoldData:
     train_idx: np.ndarray
     val_idx: np.ndarray
     test_idx: np.ndarray
-    train_crops: CropSet
-    val_crops: CropSet
-    test_crops: CropSet
+    train_crops: ViewSet
+    val_crops: ViewSet
+    test_crops: ViewSet
     detector_stats: dict[str, Any] = field(default_factory=dict)
     prepare_seconds: float = 0.0
-    oracle_crops: CropSet | None = None
+    oracle_crops: ViewSet | None = None
     framing: dict[str, Any] = field(default_factory=dict)
-    externals: dict[str, tuple[Sequence[Any], CropSet]] = field(default_factory=dict)
+    externals: dict[str, tuple[Sequence[Any], ViewSet]] = field(default_factory=dict)
 
 
 def prepared_dir(run_dir: Path, dataset_key: str) -> Path:
@@ -78,17 +78,17 @@ def external_file(name: str) -> str:
     return "ext-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", name)
 
 
-def _save_crops(path: Path, crops: CropSet) -> None:
-    arrays = {f.name: getattr(crops, f.name) for f in dataclasses.fields(CropSet)}
+def _save_crops(path: Path, crops: ViewSet) -> None:
+    arrays = {f.name: getattr(crops, f.name) for f in dataclasses.fields(ViewSet)}
     atomic_write(path, lambda p: np.savez(open(p, "wb"), **arrays))
 
 
-def load_crops(path: Path) -> CropSet:
-    """The views stored in ``path`` (an ``.npz`` of the ``CropSet`` fields)."""
+def load_crops(path: Path) -> ViewSet:
+    """The views stored in ``path`` (an ``.npz`` of the ``ViewSet`` fields)."""
     with np.load(path, allow_pickle=False) as data:
-        values = {f.name: data[f.name] for f in dataclasses.fields(CropSet)}
+        values = {f.name: data[f.name] for f in dataclasses.fields(ViewSet)}
     values["size"], values["mirror"] = int(values["size"]), bool(values["mirror"])
-    return CropSet(**values)
+    return ViewSet(**values)
 
 
 def is_prepared(run_dir: Path, dataset_key: str, fold: int, prepare_hash: str) -> bool:

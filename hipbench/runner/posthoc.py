@@ -64,7 +64,7 @@ def label_views(cell: TrainedCell, samples: Sequence[Any], boxes: Sequence[dict[
 def predict_full_image(cell: TrainedCell, samples: Sequence[Any], device: Any,
                        boxes: Sequence[dict[str, Any]] | None = None) -> np.ndarray:
     """Full-image keypoints (N, K, 2) of ``samples`` by the cell's model, through :func:`label_views`."""
-    from hipbench.pipeline.crops import points_to_full_image
+    from hipbench.pipeline.views import points_to_full_image
 
     views = label_views(cell, samples, boxes)
     return points_to_full_image(views, cell.predict_views(views, device), samples)

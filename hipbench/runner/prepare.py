@@ -19,9 +19,9 @@ import torch
 
 from hipbench.data.exclusions import count_text, left_out_record
 from hipbench.files import read_json, write_json
-from hipbench.pipeline.crops import CropSet
 from hipbench.pipeline.detector import oracle_boxes
 from hipbench.pipeline.framing import Framing, build_framing, default_framing, framing_problem
+from hipbench.pipeline.views import ViewSet
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Component, CVConfig, config_hash, external_name
 from hipbench.runner.fold_data import (
@@ -211,13 +211,13 @@ def hashed_on_decode(samples: Sequence[Any], enabled: bool = True) -> Iterator[N
             sample.loader = loader
 
 
-def make_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet:
+def make_label_views(framing: Framing, samples: Sequence[Any]) -> ViewSet:
     """Views of every sample as labelled (hip crops from the oracle boxes), made once per dataset."""
     boxes = oracle_boxes(samples) if framing.uses_detector else None
     return framing.views(samples, boxes)
 
 
-def external_label_views(framing: Framing, samples: Sequence[Any]) -> CropSet | None:
+def external_label_views(framing: Framing, samples: Sequence[Any]) -> ViewSet | None:
     """A test dataset's views as labelled; None for a measure-truth set under a framing that uses a detector:
     without landmarks it has no labelled hip boxes, so its views come only from a learned detector."""
     from hipbench.data.measure_truth import is_measured
@@ -232,7 +232,7 @@ NO_BOXES = ("has measured values and no landmarks, hence no labelled hip boxes: 
             "whole_image")
 
 
-def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
+def _reindex(crops: ViewSet, positions: np.ndarray) -> ViewSet:
     crops.sample_index = positions[crops.sample_index]
     return crops
 
@@ -240,7 +240,7 @@ def _reindex(crops: CropSet, positions: np.ndarray) -> CropSet:
 def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any],
                     train_idx: np.ndarray, val_idx: np.ndarray, test_idx: np.ndarray, fold: int, store: RunStore,
                     device: torch.device, externals: dict[str, Sequence[Any]]
-                    ) -> tuple[CropSet, dict[str, Any], dict[str, CropSet]]:
+                    ) -> tuple[ViewSet, dict[str, Any], dict[str, ViewSet]]:
     """Fit the fold's detector, find the test hips (and the test datasets' hips), apply the miss policy and
     cut the test crops."""
     from hipbench.pipeline.misses import apply_miss_policy, detection_summary
@@ -272,8 +272,8 @@ def _detector_crops(bench: Benchmark, framing: Framing, dataset_key: str, sample
 
 
 def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: Sequence[Any], split: Any,
-                 fold: int, store: RunStore, device: torch.device, label_crops: CropSet,
-                 externals: dict[str, tuple[Sequence[Any], CropSet | None]] | None = None) -> FoldData:
+                 fold: int, store: RunStore, device: torch.device, label_crops: ViewSet,
+                 externals: dict[str, tuple[Sequence[Any], ViewSet | None]] | None = None) -> FoldData:
     """Detector fit and predict, and the views of one fold.
 
     Models always train on views of the labelled samples (``label_crops``). For a framing that uses a
@@ -285,7 +285,7 @@ def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: 
     stats: dict[str, Any] = {}
     oracle_crops = None
     externals = externals or {}
-    external_views: dict[str, CropSet | None] = {name: views for name, (_, views) in externals.items()}
+    external_views: dict[str, ViewSet | None] = {name: views for name, (_, views) in externals.items()}
     if not framing.uses_detector or bench.detector.type == "gt":
         test_crops = label_crops.subset(test_idx)
     else:
@@ -294,7 +294,7 @@ def prepare_fold(bench: Benchmark, framing: Framing, dataset_key: str, samples: 
             {name: ext_samples for name, (ext_samples, _) in externals.items()})
         external_views.update(detected)
         oracle_crops = label_crops.subset(test_idx)
-    cut: dict[str, tuple[Sequence[Any], CropSet]] = {}
+    cut: dict[str, tuple[Sequence[Any], ViewSet]] = {}
     for name, views in external_views.items():
         if views is None:  # run.check_test_datasets refuses this before training; here it must not pass silently
             raise ValueError(f"test dataset {name} " + NO_BOXES.format(framing=framing.name,

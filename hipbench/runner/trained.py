@@ -41,7 +41,7 @@ class TrainedCell:
     model: Any
 
     def predict_views(self, views: Any, device: Any) -> np.ndarray:
-        """View-pixel keypoints of ``views`` (a ``CropSet``)."""
+        """View-pixel keypoints of ``views`` (a ``ViewSet``)."""
         from hipbench.training.trainer import Trainer
 
         return Trainer(self.train, device, amp=False, progress=False).predict(self.model, views)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from hipbench.files import atomic_write, read_json, write_json
-from hipbench.pipeline.crops import CropSet, points_to_full_image
+from hipbench.pipeline.views import ViewSet, points_to_full_image
 from hipbench.runner.trained import TrainedCell
 from hipbench.runner.tta_views import (
     ViewTransform,
@@ -46,7 +46,7 @@ RECORD = "tta.json"
 
 
 @torch.inference_mode()
-def predict_views(model: Any, views: CropSet, device: torch.device, batch_size: int = 64
+def predict_views(model: Any, views: ViewSet, device: torch.device, batch_size: int = 64
                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """View-pixel keypoints (M, Ku, 2) and the codec's uncertainty (M, Ku) in view pixels (None when the
     codec cannot say), from one forward pass per batch (as ``Trainer.predict``, without autocast)."""
@@ -66,7 +66,7 @@ def predict_views(model: Any, views: CropSet, device: torch.device, batch_size: 
     return np.concatenate(points), None if spreads is None else np.concatenate(spreads)
 
 
-def plan_transforms(augmentations: Sequence[str], views: CropSet, schema: Any
+def plan_transforms(augmentations: Sequence[str], views: ViewSet, schema: Any
                     ) -> tuple[list[ViewTransform], np.ndarray | None, dict[str, str]]:
     """The transforms to average (identity first), the flipped slots, and why an asked-for one was skipped."""
     skipped: dict[str, str] = {}
@@ -83,7 +83,7 @@ def plan_transforms(augmentations: Sequence[str], views: CropSet, schema: Any
     return [ViewTransform(f, dx, dy) for f in flips for dx, dy in shifts], slots, skipped
 
 
-def augmented_predictions(model: Any, views: CropSet, samples: Sequence[Any], rows: np.ndarray,
+def augmented_predictions(model: Any, views: ViewSet, samples: Sequence[Any], rows: np.ndarray,
                           transforms: Sequence[ViewTransform], slots: np.ndarray | None, device: torch.device
                           ) -> tuple[np.ndarray, np.ndarray | None]:
     """Full-image keypoints (T, N, K, 2) of ``samples[rows]`` under each transform, and the codec's
@@ -118,7 +118,7 @@ def combine(points: np.ndarray, codec: np.ndarray | None) -> tuple[np.ndarray, n
 
 
 def _prepared_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
-                    ) -> tuple[CropSet, list[Any], np.ndarray] | None:
+                    ) -> tuple[ViewSet, list[Any], np.ndarray] | None:
     """The cell's test views exactly as its fold prepared them (with their samples and rows), or None when
     the run no longer has them or they belong to another split."""
     from hipbench.runner.config import Component
@@ -144,7 +144,7 @@ def _prepared_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
 
 
 def fold_views(run_dir: Path, cell: TrainedCell, cache: dict[str, Any]
-               ) -> tuple[CropSet, list[Any], np.ndarray, str]:
+               ) -> tuple[ViewSet, list[Any], np.ndarray, str]:
     """(views, samples, rows of the test images in ``samples``, where the views came from) of a cell's test
     fold: the prepared views, else (a framing without a detector, or the labelled-box detector) the views cut
     again from the rebuilt dataset."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipbench.pipeline.crops import SIDE_WHOLE, CropSet, apply_affine
+from hipbench.pipeline.views import SIDE_WHOLE, ViewSet, apply_affine
 from hipbench.schema import LandmarkSchema
 
 AUGMENTATIONS = ("flip", "shift")
@@ -84,7 +84,7 @@ def shift_step(size: int) -> int:
     return max(1, round(size / 64))
 
 
-def flip_slots(views: CropSet, schema: LandmarkSchema) -> tuple[np.ndarray | None, str]:
+def flip_slots(views: ViewSet, schema: LandmarkSchema) -> tuple[np.ndarray | None, str]:
     """Per view, the slot each flipped slot takes its keypoint from ((M, Ku), as ``flip_batch``'s
     ``flip_perm``), or None and why a flip is not valid for these views."""
     slots = np.tile(np.arange(views.landmarks.shape[1]), (len(views), 1))
@@ -108,12 +108,12 @@ def flip_slots(views: CropSet, schema: LandmarkSchema) -> tuple[np.ndarray | Non
     return slots, ""
 
 
-def transform_views(views: CropSet, transform: ViewTransform, slots: np.ndarray | None = None) -> CropSet:
+def transform_views(views: ViewSet, transform: ViewTransform, slots: np.ndarray | None = None) -> ViewSet:
     """``views`` seen through ``transform`` (``slots`` from :func:`flip_slots` when it flips), with exact
     affines; keypoints and landmark slots move with the pixels.
 
     Example:
-        >>> v = CropSet(np.arange(16, dtype=np.uint8).reshape(1, 4, 4), np.array([[[1.0, 2.0]]]),
+        >>> v = ViewSet(np.arange(16, dtype=np.uint8).reshape(1, 4, 4), np.array([[[1.0, 2.0]]]),
         ...             np.ones((1, 1), bool), np.array([[[1.0, 0, 0], [0, 1, 0]]]), np.zeros(1, int),
         ...             np.zeros(1, int), np.ones(1, bool), 4, False, np.zeros((1, 1), int), np.zeros(0, int))
         >>> t = transform_views(v, ViewTransform(True, 1, 0), np.zeros((1, 1), int))
@@ -141,12 +141,12 @@ def transform_views(views: CropSet, transform: ViewTransform, slots: np.ndarray 
                                affines=affines, landmarks=landmarks)
 
 
-def values_to_full_image(views: CropSet, values: np.ndarray, n_samples: int, num_keypoints: int) -> np.ndarray:
+def values_to_full_image(views: ViewSet, values: np.ndarray, n_samples: int, num_keypoints: int) -> np.ndarray:
     """Per-keypoint lengths (M, Ku) in view pixels as full-image pixels (n_samples, K), placed like
     ``points_to_full_image`` places points: divided by each view's scale (``sqrt|det A|``); NaN elsewhere.
 
     Example:
-        >>> v = CropSet(np.zeros((1, 4, 4), np.uint8), np.zeros((1, 1, 2)), np.ones((1, 1), bool),
+        >>> v = ViewSet(np.zeros((1, 4, 4), np.uint8), np.zeros((1, 1, 2)), np.ones((1, 1), bool),
         ...             np.array([[[2.0, 0, 0], [0, 2.0, 0]]]), np.zeros(1, int), np.zeros(1, int), np.ones(1, bool),
         ...             4, False, np.array([[1]]), np.zeros(0, int))
         >>> values_to_full_image(v, np.array([[3.0]]), 1, 2).tolist()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 
 
 class MeanShape:
@@ -14,7 +14,7 @@ class MeanShape:
     Any model worth reporting must beat it; the leaderboard always shows it.
 
     Example:
-        >>> crops = CropSet(np.zeros((2, 8, 8), np.uint8), np.array([[[1.0, 1.0]], [[3.0, 5.0]]]),
+        >>> crops = ViewSet(np.zeros((2, 8, 8), np.uint8), np.array([[[1.0, 1.0]], [[3.0, 5.0]]]),
         ...                 np.ones((2, 1), bool), np.zeros((2, 2, 3)), np.array([0, 0]), np.array([0, 1]),
         ...                 np.ones(2, bool), 8, True,
         ...                 np.zeros((2, 1), int), np.zeros(0, int))
@@ -25,13 +25,13 @@ class MeanShape:
     def __init__(self) -> None:
         self.shapes: dict[int, np.ndarray] = {}
 
-    def fit(self, crops: CropSet) -> "MeanShape":
+    def fit(self, crops: ViewSet) -> "MeanShape":
         points = np.where(crops.visible[..., None] & crops.has_box[:, None, None], crops.keypoints, np.nan)
         sides = np.zeros(len(crops), int) if crops.mirror else crops.side
         self.shapes = {int(side): np.nanmean(points[sides == side], axis=0) for side in np.unique(sides)}
         return self
 
-    def predict(self, crops: CropSet) -> np.ndarray:
+    def predict(self, crops: ViewSet) -> np.ndarray:
         if not self.shapes:
             raise RuntimeError("MeanShape.predict called before fit")
         keys = np.zeros(len(crops), int) if crops.mirror else crops.side

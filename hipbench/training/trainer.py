@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hipbench.pipeline.crops import CropSet
+from hipbench.pipeline.views import ViewSet
 from hipbench.training.augment import AugmentConfig, augment_batch, to_model_input
 from hipbench.training.hooks import TrainerHook, TrainResult
 
@@ -115,7 +115,7 @@ class Trainer:
         self._flip_perm: torch.Tensor | None = None
 
     # inputs --------------------------------------------------------------------------------
-    def _tensors(self, crops: CropSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _tensors(self, crops: ViewSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         images = torch.from_numpy(crops.images).to(self.device).unsqueeze(1)
         keypoints = torch.from_numpy(np.nan_to_num(crops.keypoints)).float().to(self.device)
         visible = torch.from_numpy(crops.visible & crops.has_box[:, None]).to(self.device)
@@ -133,7 +133,7 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     # training ------------------------------------------------------------------------------
-    def fit(self, model: nn.Module, loss_fn: nn.Module, train: CropSet, val: CropSet,
+    def fit(self, model: nn.Module, loss_fn: nn.Module, train: ViewSet, val: ViewSet,
             val_nme: Callable[[np.ndarray], float], desc: str = "", keep_last: bool = False) -> TrainResult:
         """Train ``model``; after every epoch score the validation crops with ``val_nme`` (crop-pixel
         predictions -> NME %) and keep a copy of the best weights (the last epoch's with ``keep_last``, for
@@ -250,7 +250,7 @@ class Trainer:
 
     # inference -----------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, model: nn.Module, crops: CropSet, batch_size: int = 64, peaks: list[float] | None = None
+    def predict(self, model: nn.Module, crops: ViewSet, batch_size: int = 64, peaks: list[float] | None = None
                 ) -> np.ndarray:
         """Crop-pixel keypoints (M, Ku, 2) for every crop, decoded by the model's codec; with ``peaks``, each
         batch's mean map height (``model.peak``, for models whose outputs are maps) is appended to it."""

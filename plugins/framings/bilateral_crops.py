@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Sequence
 
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import CropSet, make_crops
 from hipbench.pipeline.framing import Framing
+from hipbench.pipeline.views import ViewSet, make_crops
 from hipbench.schema import SIDES, LandmarkSchema
 
 
@@ -42,7 +42,7 @@ class BilateralCrops(Framing):
     def suitability(cls, schema: LandmarkSchema) -> int:
         return 0 if cls.unsupported(schema) else 2
 
-    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> CropSet:
+    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> ViewSet:
         if boxes is None:
             raise ValueError("bilateral_crops needs hip boxes for every sample")
         return make_crops(samples, boxes, self.input_size, self.crop_expand, self.mirror)

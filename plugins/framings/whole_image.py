@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from hipbench.data.sample import Sample
-from hipbench.pipeline.crops import SIDE_WHOLE, CropSet, apply_affine, letterbox
 from hipbench.pipeline.framing import Framing
+from hipbench.pipeline.views import SIDE_WHOLE, ViewSet, apply_affine, letterbox
 from hipbench.schema import LandmarkSchema
 
 
@@ -38,7 +38,7 @@ class WholeImage(Framing):
     def unsupported(cls, schema: LandmarkSchema) -> str | None:
         return None if schema.num_keypoints else "the schema has no landmarks"
 
-    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> CropSet:
+    def views(self, samples: Sequence[Sample], boxes: Sequence[dict[str, Any]] | None = None) -> ViewSet:
         size = self.input_size
         images, keypoints, visible, affines = [], [], [], []
         for sample in samples:
@@ -51,7 +51,7 @@ class WholeImage(Framing):
         perm = schema.flip_permutation()
         flip_perm = np.asarray(perm if self.flip and schema.flip_pairs else [], dtype=int)
         k = schema.num_keypoints
-        return CropSet(np.stack(images) if n else np.zeros((0, size, size), np.uint8),
+        return ViewSet(np.stack(images) if n else np.zeros((0, size, size), np.uint8),
                        np.stack(keypoints).astype(np.float32) if n else np.zeros((0, k, 2), np.float32),
                        np.stack(visible) if n else np.zeros((0, k), bool),
                        np.stack(affines) if n else np.zeros((0, 2, 3)), np.arange(n), np.full(n, SIDE_WHOLE),

@@ -50,7 +50,7 @@ class YoloPoseHead(KeypointHead):
     gets the same epochs, optimiser, augmentation and validation-NME model selection as every other row; only
     the assignment and the loss are Ultralytics' (the ``yolo_pose`` loss wraps ``v8PoseLoss``). The trainer's
     left-right flip of whole-image views reorders keypoints with the schema's flip permutation
-    (``CropSet.flip_perm``: ``keypoints[:, flip_perm]``), which is what Ultralytics calls ``flip_idx``
+    (``ViewSet.flip_perm``: ``keypoints[:, flip_perm]``), which is what Ultralytics calls ``flip_idx``
     (``RandomFlip``: ``keypoints[:, flip_idx]``), so nothing needs configuring here.
 
     Example:

@@ -1,7 +1,8 @@
-"""Square, expanded hip crops and the exact affine maps between crop and full-image pixels.
+"""The model's views (:class:`ViewSet`): square, expanded hip crops or letterboxed whole images, and the exact
+affine maps between view and full-image pixels.
 
-Pixel coordinates put pixel centres on integers (OpenCV's convention). Each crop carries the 2x3 affine
-``A`` mapping full-image points to crop points; a mirrored crop (right hip flipped into the canonical
+Pixel coordinates put pixel centres on integers (OpenCV's convention). Each view carries the 2x3 affine
+``A`` mapping full-image points to view points; a mirrored crop (right hip flipped into the canonical
 left orientation) has the flip inside ``A``, so mapping predictions back is always ``A``'s inverse.
 """
 
@@ -106,11 +107,11 @@ def invert_affine(affine: np.ndarray) -> np.ndarray:
     return np.concatenate([linear_inv, -(linear_inv @ affine[..., :, 2:])], axis=-1)
 
 
-SIDE_WHOLE = -1  # ``CropSet.side`` of a view that shows the whole image (both sides, or a schema without sides)
+SIDE_WHOLE = -1  # ``ViewSet.side`` of a view that shows the whole image (both sides, or a schema without sides)
 
 
 @dataclass
-class CropSet:
+class ViewSet:
     """The model's views of a list of samples, shared by every combination: two hip crops per image (left
     then right) for the bilateral framing, one letterboxed whole image per sample for the whole-image one.
 
@@ -137,10 +138,10 @@ class CropSet:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def subset(self, sample_ids: Sequence[int]) -> "CropSet":
-        """The crops of the given sample indices (into the original sample list)."""
+    def subset(self, sample_ids: Sequence[int]) -> "ViewSet":
+        """The views of the given sample indices (into the original sample list)."""
         mask = np.isin(self.sample_index, np.asarray(sample_ids))
-        return CropSet(self.images[mask], self.keypoints[mask], self.visible[mask], self.affines[mask],
+        return ViewSet(self.images[mask], self.keypoints[mask], self.visible[mask], self.affines[mask],
                        self.sample_index[mask], self.side[mask], self.has_box[mask], self.size, self.mirror,
                        self.landmarks[mask], self.flip_perm)
 
@@ -158,7 +159,7 @@ def _warp(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
 
 
 def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray | None]], size: int,
-               expand: float = 1.25, mirror: bool = True) -> CropSet:
+               expand: float = 1.25, mirror: bool = True) -> ViewSet:
     """Cut two square crops per sample from its hip boxes (``boxes[i]['left'|'right']``, None = missed).
 
     Keypoints are those of the schema's unilateral indices per side, mapped into crop pixels. With
@@ -193,16 +194,16 @@ def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray |
             sides.append(side_id)
             has_box.append(found)
             landmarks.append(idx)
-    return CropSet(np.stack(images), np.stack(keypoints).astype(np.float32), np.stack(visible), np.stack(affines),
+    return ViewSet(np.stack(images), np.stack(keypoints).astype(np.float32), np.stack(visible), np.stack(affines),
                    np.asarray(index), np.asarray(sides), np.asarray(has_box), size, mirror,
                    np.asarray(landmarks, dtype=int), np.zeros(0, dtype=int))
 
 
-def points_to_full_image(crops: CropSet, crop_points: np.ndarray, samples: Sequence[Sample]) -> np.ndarray:
-    """Assemble full-image keypoints (N, K, 2) from per-crop predictions (M, Ku, 2) in crop pixels.
+def points_to_full_image(views: ViewSet, view_points: np.ndarray, samples: Sequence[Sample]) -> np.ndarray:
+    """Assemble full-image keypoints (N, K, 2) from per-view predictions (M, Ku, 2) in view pixels.
 
-    Rows are indexed like ``samples`` (``crops.sample_index`` points into it); landmarks no crop
-    predicts (no side, a missed hip, a sample outside ``crops``) stay NaN.
+    Rows are indexed like ``samples`` (``views.sample_index`` points into it); landmarks no view
+    predicts (no side, a missed hip, a sample outside ``views``) stay NaN.
 
     Example:
         >>> from hipbench.schema import get_schema
@@ -215,9 +216,9 @@ def points_to_full_image(crops: CropSet, crop_points: np.ndarray, samples: Seque
         True
     """
     full = np.full((len(samples), samples[0].schema.num_keypoints, 2), np.nan)
-    if not len(crops):
+    if not len(views):
         return full
-    back = apply_affine(invert_affine(crops.affines), np.asarray(crop_points, dtype=float))
-    for m in np.flatnonzero(crops.has_box):
-        full[crops.sample_index[m], crops.landmarks[m]] = back[m]
+    back = apply_affine(invert_affine(views.affines), np.asarray(view_points, dtype=float))
+    for m in np.flatnonzero(views.has_box):
+        full[views.sample_index[m], views.landmarks[m]] = back[m]
     return full
