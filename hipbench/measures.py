@@ -39,8 +39,8 @@ class Measure(abc.ABC):
     ``%``; ``mm`` is derived for ``px`` measures when every image has a pixel spacing), ``grades`` (the
     ordered class names of a graded measure, index 1..n), ``roles`` (the landmark roles it needs on each
     side). ``compute(points, schema)`` returns :class:`MeasureValues` for points (..., K, 2) in full-image
-    pixels. ``agreement(pred, ref)`` turns the values of predictions and references into figures named
-    ``<name>_<figure>``; the default follows ``kind``.
+    pixels. ``agreement(*, pred, gt)`` (keyword-only) turns the values of predictions and references into
+    figures named ``<name>_<figure>``; the default follows ``kind``.
     """
 
     name: ClassVar[str] = "measure"
@@ -60,15 +60,15 @@ class Measure(abc.ABC):
     def compute(self, points: np.ndarray, schema: LandmarkSchema) -> MeasureValues:
         """Per-hip values of ``points`` (..., K, 2)."""
 
-    def agreement(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    def agreement(self, *, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
         """Figures comparing predicted with reference values (N, 2), named ``<name>_<figure>``."""
         from hipbench.metrics.agreement import agreement
         from hipbench.metrics.classification import graded_agreement
 
         if self.kind == GRADED:
-            return graded_agreement(pred, ref, self.name, len(self.grades))
+            return graded_agreement(pred=pred, gt=gt, prefix=self.name, n_grades=len(self.grades))
 
-        return agreement(pred, ref, self.name)
+        return agreement(pred=pred, gt=gt, prefix=self.name)
 
     def grade_name(self, value: float) -> str:
         """A graded value as its class name (``ungradable`` for :data:`UNGRADED`)."""
@@ -117,5 +117,5 @@ def measure_agreement(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema,
     """Every measure's agreement figures between predicted and reference points (N, K, 2)."""
     out: dict[str, Any] = {}
     for measure in measures:
-        out.update(measure.agreement(measure.compute(pred, schema).values, measure.compute(gt, schema).values))
+        out.update(measure.agreement(pred=measure.compute(pred, schema).values, gt=measure.compute(gt, schema).values))
     return out

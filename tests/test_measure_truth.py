@@ -167,8 +167,8 @@ def test_agreement_with_ci_matches_agreement_and_flags_swapped_sides() -> None:
     truth[3, 1] = np.nan
     pred = truth + rng.normal(0.5, 2.0, truth.shape)
     groups = [f"p{i // 2}" for i in range(60)]  # two images per patient
-    out = agreement_with_ci(pred, truth, groups, "ai", n_boot=300)
-    reference = agreement(pred, truth, "ai")
+    out = agreement_with_ci(pred=pred, gt=truth, groups=groups, prefix="ai", n_boot=300)
+    reference = agreement(pred=pred, gt=truth, prefix="ai")
     for figure in ("mae", "bias", "loa_low", "loa_high", "icc", "n"):
         assert out[f"ai_{figure}"] == reference[f"ai_{figure}"]
     for figure in ("mae", "bias", "loa_low", "loa_high", "icc"):
@@ -176,7 +176,7 @@ def test_agreement_with_ci_matches_agreement_and_flags_swapped_sides() -> None:
         assert low < out[f"ai_{figure}"] < high
     assert out["patients"] == 30 and out["ai_n"] == 119
     assert swap_note("s", "ai", out) is None
-    swapped = agreement_with_ci(pred[:, ::-1], truth, groups, "ai", n_boot=300)
+    swapped = agreement_with_ci(pred=pred[:, ::-1], gt=truth, groups=groups, prefix="ai", n_boot=300)
     assert swapped["ai_mae_sides_swapped"] == pytest.approx(out["ai_mae"])
     assert "agrees better with the sides swapped" in (swap_note("s", "ai", swapped) or "")
 

@@ -88,7 +88,7 @@ def test_bland_altman_and_pearson_against_hand_and_scipy():
     assert ba["loa_high"] == pytest.approx(d.mean() + 1.959964 * d.std(ddof=1))
     assert ba["mae"] == pytest.approx(np.abs(d).mean())
     assert pearson_r(a, b) == pytest.approx(pearsonr(a, b)[0])
-    r = agreement(a.reshape(-1, 1), b.reshape(-1, 1))
+    r = agreement(pred=a.reshape(-1, 1), gt=b.reshape(-1, 1))
     assert r["ai_n"] == 7 and r["ai_bias"] == pytest.approx(d.mean())
     assert r["ai_icc_ci"][0] < r["ai_icc"] < r["ai_icc_ci"][1]
     assert np.isnan(pearson_r(np.ones(4), a[:4]))
@@ -106,7 +106,7 @@ def _grades(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_classification_matches_sklearn(seed):
     gt, pred = _grades(seed)
-    m = confusion_matrix(gt, pred)
+    m = confusion_matrix(pred=pred, gt=gt)
     np.testing.assert_array_equal(m, sk_confusion(gt, pred, labels=[1, 2, 3, 4]))
     assert weighted_kappa(m, "quadratic") == pytest.approx(cohen_kappa_score(gt, pred, weights="quadratic"))
     assert weighted_kappa(m, "linear") == pytest.approx(cohen_kappa_score(gt, pred, weights="linear"))
@@ -116,7 +116,7 @@ def test_classification_matches_sklearn(seed):
 
 def test_macro_f1_with_absent_classes_matches_sklearn():
     gt, pred = np.array([1, 1, 2, 2, 1]), np.array([1, 2, 2, 2, 1])  # no III/IV anywhere
-    assert macro_f1(confusion_matrix(gt, pred)) == pytest.approx(f1_score(gt, pred, average="macro"))
+    assert macro_f1(confusion_matrix(pred=pred, gt=gt)) == pytest.approx(f1_score(gt, pred, average="macro"))
 
 
 def test_weighted_kappa_agreement_weight_form():
@@ -134,17 +134,17 @@ def test_weighted_kappa_agreement_weight_form():
 def test_screening_counts():
     gt = np.array([1, 1, 1, 2, 3, 4, 2, 1, 0])
     pred = np.array([1, 2, 1, 2, 1, 4, 3, 0, 1])   # the last two pairs have an ungradable side
-    r = screening(gt, pred)
+    r = screening(pred=pred, gt=gt)
     assert (r["tp"], r["fp"], r["tn"], r["fn"]) == (3, 1, 2, 1)
     assert r["sensitivity"] == 3 / 4 and r["specificity"] == 2 / 3 and r["ppv"] == 3 / 4 and r["npv"] == 2 / 3
-    empty = screening(np.array([1, 1]), np.array([1, 1]))
+    empty = screening(pred=np.array([1, 1]), gt=np.array([1, 1]))
     assert np.isnan(empty["sensitivity"]) and empty["specificity"] == 1.0
 
 
 def test_ihdi_agreement_strict_accuracy_counts_ungradable_predictions():
     gt = np.array([[1, 2], [3, 1], [0, 1]])
     pred = np.array([[1, 2], [3, 0], [2, 1]])
-    r = ihdi_agreement(gt, pred)
+    r = ihdi_agreement(pred=pred, gt=gt)
     assert r["ihdi_n"] == 4 and r["ihdi_accuracy"] == 1.0
     assert r["ihdi_accuracy_strict"] == 4 / 5           # 5 gradable reference hips, 1 missed
     assert r["ihdi_confusion"][0][0] == 2

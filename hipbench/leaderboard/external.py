@@ -95,7 +95,8 @@ def measured_figures(store: RunStore, key: str, ok: list[dict[str, Any]], name: 
         if f"truth_{measure}" not in arrays:
             continue
         predicted = measure_values(arrays["pred"], schema, measure)
-        figures = agreement_with_ci(predicted, arrays[f"truth_{measure}"], arrays["group_id"], measure, seed=SEED)
+        figures = agreement_with_ci(pred=predicted, gt=arrays[f"truth_{measure}"], groups=arrays["group_id"],
+                                    prefix=measure, seed=SEED)
         ensemble |= figures
         note = swap_note(name, measure, figures)
         if note is not None:

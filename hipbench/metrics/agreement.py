@@ -162,18 +162,19 @@ def _ratio_ci(f_obs: float, df1: float, df2: float, k: int, q: float) -> tuple[f
     return (f_low - 1) / (f_low + k - 1), (f_high - 1) / (f_high + k - 1)
 
 
-def agreement(pred: np.ndarray, ref: np.ndarray, prefix: str = "ai", alpha: float = 0.05) -> dict[str, object]:
-    """All agreement figures of ``pred`` against ``ref`` over their finite pairs, keys prefixed.
+def agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str = "ai", alpha: float = 0.05) -> dict[str, object]:
+    """All agreement figures of ``pred`` against the reference ``gt`` over their finite pairs, keys prefixed.
 
-    ``{prefix}_mae``, ``_bias`` (pred - ref), ``_sd_diff``, ``_loa_low``, ``_loa_high``, ``_icc``
-    (ICC(2,1)), ``_icc_ci`` (low, high), ``_pearson_r``, ``_n`` (pairs).
+    ``{prefix}_mae``, ``_bias`` (pred - gt), ``_sd_diff``, ``_loa_low``, ``_loa_high``, ``_icc``
+    (ICC(2,1)), ``_icc_ci`` (low, high), ``_pearson_r``, ``_n`` (pairs). Keyword-only: a swap flips the
+    bias and the limits of agreement.
 
     Example:
-        >>> r = agreement(np.array([[10.0, 22.0], [31.0, np.nan]]), np.array([[11.0, 20.0], [30.0, 5.0]]))
+        >>> r = agreement(pred=np.array([[10.0, 22.0], [31.0, np.nan]]), gt=np.array([[11.0, 20.0], [30.0, 5.0]]))
         >>> r["ai_n"], round(r["ai_mae"], 4), round(r["ai_bias"], 4)
         (3, 1.3333, 0.6667)
     """
-    a, b = paired(pred, ref)
+    a, b = paired(pred, gt)
     ba = bland_altman(a, b)
     result = icc(np.stack([b, a], axis=1), "2,1", alpha)
     return {

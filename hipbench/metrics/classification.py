@@ -8,7 +8,7 @@ out of these figures (``ihdi_n`` counts the pairs used); coverage reports them, 
 
 Example:
     >>> gt = np.array([1, 1, 2, 3, 4]); pred = np.array([1, 2, 2, 3, 3])
-    >>> confusion_matrix(gt, pred).tolist()
+    >>> confusion_matrix(pred=pred, gt=gt).tolist()
     [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
 """
 
@@ -21,22 +21,25 @@ import numpy as np
 GRADES = (1, 2, 3, 4)
 
 
-def _pairs(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    gt, pred = np.asarray(gt).reshape(-1), np.asarray(pred).reshape(-1)
+def _pairs(pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...] = GRADES) -> tuple[np.ndarray, np.ndarray]:
+    pred, gt = np.asarray(pred).reshape(-1), np.asarray(gt).reshape(-1)
     if gt.shape != pred.shape:
-        raise ValueError(f"gt and pred grades differ in size: {gt.size} vs {pred.size}")
-    keep = np.isin(gt, GRADES) & np.isin(pred, GRADES)
-    return gt[keep].astype(int), pred[keep].astype(int)
+        raise ValueError(f"pred and gt grades differ in size: {pred.size} vs {gt.size}")
+    keep = np.isin(gt, labels) & np.isin(pred, labels)
+    return pred[keep].astype(int), gt[keep].astype(int)
 
 
-def confusion_matrix(gt: np.ndarray, pred: np.ndarray, labels: tuple[int, ...] = GRADES) -> np.ndarray:
-    """Counts (len(labels), len(labels)): rows are reference grades, columns predicted grades.
+def confusion_matrix(*, pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...] = GRADES) -> np.ndarray:
+    """Counts (len(labels), len(labels)): rows are reference (``gt``) grades, columns predicted grades.
+
+    Keyword-only: swapping ``pred`` and ``gt`` transposes the matrix.
 
     Example:
-        >>> int(confusion_matrix(np.array([1, 2, 0]), np.array([2, 2, 1])).sum())  # the ungradable pair is out
+        >>> pred, gt = np.array([2, 2, 1]), np.array([1, 2, 0])
+        >>> int(confusion_matrix(pred=pred, gt=gt).sum())  # the ungradable pair is out
         2
     """
-    gt, pred = _pairs(gt, pred)
+    pred, gt = _pairs(pred, gt, labels)
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
     for g, p in zip(gt, pred):
@@ -91,38 +94,40 @@ def macro_f1(matrix: np.ndarray) -> float:
     return float(f1[present].mean())
 
 
-def graded_agreement(pred: np.ndarray, ref: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
+def graded_agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
     """Accuracy, quadratic-weighted kappa, macro F1 and the confusion matrix (rows reference, columns
     prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
-    ungraded prediction as wrong.
+    ungraded prediction as wrong. Keyword-only: a swap transposes the matrix and changes the strict accuracy.
 
     Example:
-        >>> r = graded_agreement(np.array([[1, 2], [3, 0]]), np.array([[1, 2], [2, 1]]), "t", 3)
+        >>> r = graded_agreement(pred=np.array([[1, 2], [3, 0]]), gt=np.array([[1, 2], [2, 1]]), prefix="t",
+        ...                      n_grades=3)
         >>> r["t_accuracy"], r["t_accuracy_strict"], r["t_n"], r["t_confusion"]
         (0.6666666666666666, 0.5, 3, [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
     """
     labels = tuple(range(1, n_grades + 1))
-    ref, pred = np.asarray(ref).reshape(-1), np.asarray(pred).reshape(-1)
-    matrix = confusion_matrix(ref, pred, labels)
+    pred, gt = np.asarray(pred).reshape(-1), np.asarray(gt).reshape(-1)
+    matrix = confusion_matrix(pred=pred, gt=gt, labels=labels)
     n = int(matrix.sum())
-    graded_ref = np.isin(ref, labels)
+    graded_gt = np.isin(gt, labels)
     return {f"{prefix}_accuracy": float(np.trace(matrix) / n) if n else float("nan"),
-            f"{prefix}_accuracy_strict": float((graded_ref & (ref == pred)).sum() / graded_ref.sum())
-            if graded_ref.any() else float("nan"),
+            f"{prefix}_accuracy_strict": float((graded_gt & (gt == pred)).sum() / graded_gt.sum())
+            if graded_gt.any() else float("nan"),
             f"{prefix}_kappa_qw": weighted_kappa(matrix, "quadratic"), f"{prefix}_macro_f1": macro_f1(matrix),
             f"{prefix}_confusion": matrix.tolist(), f"{prefix}_n": n}
 
 
-def screening(gt: np.ndarray, pred: np.ndarray, positive_from: int = 2) -> dict[str, float]:
+def screening(*, pred: np.ndarray, gt: np.ndarray, positive_from: int = 2) -> dict[str, float]:
     """Screening figures with grade >= ``positive_from`` (II-IV) positive: ``sensitivity``,
     ``specificity``, ``ppv``, ``npv`` (NaN when undefined) and counts ``tp``, ``fp``, ``tn``, ``fn``.
+    Keyword-only: a swap exchanges sensitivity with PPV and specificity with NPV.
 
     Example:
-        >>> r = screening(np.array([1, 1, 2, 3, 4, 1]), np.array([1, 2, 2, 1, 4, 1]))
+        >>> r = screening(pred=np.array([1, 2, 2, 1, 4, 1]), gt=np.array([1, 1, 2, 3, 4, 1]))
         >>> r["sensitivity"], r["specificity"], r["ppv"], r["npv"]
         (0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666)
     """
-    gt, pred = _pairs(gt, pred)
+    pred, gt = _pairs(pred, gt)
     g, p = gt >= positive_from, pred >= positive_from
     tp, fp = int((g & p).sum()), int((~g & p).sum())
     tn, fn = int((~g & ~p).sum()), int((g & ~p).sum())
@@ -134,15 +139,15 @@ def screening(gt: np.ndarray, pred: np.ndarray, positive_from: int = 2) -> dict[
             "npv": ratio(tn, tn + fn), "tp": tp, "fp": fp, "tn": tn, "fn": fn}
 
 
-def ihdi_agreement(gt: np.ndarray, pred: np.ndarray) -> dict[str, object]:
+def ihdi_agreement(*, pred: np.ndarray, gt: np.ndarray) -> dict[str, object]:
     """All IHDI figures as a flat dict (see the module docstring for how ungradable hips count).
 
     Example:
-        >>> r = ihdi_agreement(np.array([[1, 2], [3, 1]]), np.array([[1, 2], [2, 0]]))
+        >>> r = ihdi_agreement(pred=np.array([[1, 2], [2, 0]]), gt=np.array([[1, 2], [3, 1]]))
         >>> r["ihdi_n"], r["ihdi_accuracy"], r["ihdi_accuracy_strict"]
         (3, 0.6666666666666666, 0.5)
     """
-    gt_all, pred_all = np.asarray(gt).reshape(-1), np.asarray(pred).reshape(-1)
-    screen = screening(gt_all, pred_all)
-    return {**graded_agreement(pred_all, gt_all, "ihdi", len(GRADES)),
+    pred_all, gt_all = np.asarray(pred).reshape(-1), np.asarray(gt).reshape(-1)
+    screen = screening(pred=pred_all, gt=gt_all)
+    return {**graded_agreement(pred=pred_all, gt=gt_all, prefix="ihdi", n_grades=len(GRADES)),
             **{f"screening_{key}": value for key, value in screen.items()}}

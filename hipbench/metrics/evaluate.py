@@ -173,9 +173,10 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         out = metric_figures(chosen_metrics, part)
         s = part.pixel_spacing
         for measure, v_pred, v_gt in values:
-            out.update(measure.agreement(v_pred[idx], v_gt[idx]))
+            out.update(measure.agreement(pred=v_pred[idx], gt=v_gt[idx]))
             if measure.unit == "px" and s is not None:  # lengths also in mm, when every image has a spacing
-                out.update(agreement(v_pred[idx] * s[:, None], v_gt[idx] * s[:, None], f"{measure.name}_mm"))
+                out.update(agreement(pred=v_pred[idx] * s[:, None], gt=v_gt[idx] * s[:, None],
+                                     prefix=f"{measure.name}_mm"))
         if not full:
             return {k: v for k, v in out.items() if isinstance(v, float)}
         return out

@@ -14,7 +14,7 @@ agrees better swapped, beyond noise, has probably been read with the wrong side 
 
 Example:
     >>> truth = np.array([[20.0, 30.0], [25.0, 28.0], [18.0, 35.0], [22.0, 26.0]])
-    >>> out = agreement_with_ci(truth + 1.0, truth, ["a", "b", "c", "d"], "ai", n_boot=200)
+    >>> out = agreement_with_ci(pred=truth + 1.0, gt=truth, groups=["a", "b", "c", "d"], prefix="ai", n_boot=200)
     >>> out["ai_mae"], out["ai_bias"], out["ai_n"], out["ai_mae_ci"]
     (1.0, 1.0, 8, (1.0, 1.0))
 """
@@ -57,7 +57,8 @@ def measured_agreement(pred_points: np.ndarray, schema: LandmarkSchema, truth: M
     """
     out: dict[str, Any] = {"truth": "measured", "measures": list(truth)}
     for name, values in truth.items():
-        out.update(agreement(measure_values(pred_points, schema, name), np.asarray(values, float), name))
+        out.update(agreement(pred=measure_values(pred_points, schema, name), gt=np.asarray(values, float),
+                             prefix=name))
     return out
 
 
@@ -69,15 +70,15 @@ def _percentile(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def agreement_with_ci(pred: np.ndarray, truth: np.ndarray, groups: Sequence[Any], prefix: str,
+def agreement_with_ci(*, pred: np.ndarray, gt: np.ndarray, groups: Sequence[Any], prefix: str,
                       n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
-    """Agreement of predicted values ``pred`` with measured ``truth`` (both (N, 2), image-left and image-right
-    hips of N images) with patient-bootstrap CIs: ``<prefix>_<figure>`` and ``<prefix>_<figure>_ci`` for the
-    figures of :data:`CI_FIGURES`, the other figures of :func:`~hipbench.metrics.agreement.agreement`,
+    """Agreement of predicted values ``pred`` with measured truth ``gt`` (both (N, 2), image-left and
+    image-right hips of N images) with patient-bootstrap CIs: ``<prefix>_<figure>`` and ``<prefix>_<figure>_ci``
+    for the figures of :data:`CI_FIGURES`, the other figures of :func:`~hipbench.metrics.agreement.agreement`,
     ``patients``, and the swapped-sides check (module docstring). ``groups`` (N,) names each image's
-    resampling unit (patient or split group)."""
-    pred, truth = np.asarray(pred, float).reshape(-1, 2), np.asarray(truth, float).reshape(-1, 2)
-    out: dict[str, Any] = {k: v for k, v in agreement(pred, truth, prefix).items()}
+    resampling unit (patient or split group). Keyword-only: a swap flips the bias."""
+    pred, truth = np.asarray(pred, float).reshape(-1, 2), np.asarray(gt, float).reshape(-1, 2)
+    out: dict[str, Any] = {k: v for k, v in agreement(pred=pred, gt=truth, prefix=prefix).items()}
     names = [str(g) for g in groups]
     patients = sorted(set(names))
     index = {p: i for i, p in enumerate(patients)}

@@ -35,5 +35,5 @@ class IHDIGrade(Measure):
     def compute(self, points: np.ndarray, schema: LandmarkSchema) -> MeasureValues:
         return MeasureValues(ihdi_grade(points, schema).astype(float), ungradable_reason(points, schema, "ihdi"))
 
-    def agreement(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
-        return ihdi_agreement(np.asarray(ref, dtype=int), np.asarray(pred, dtype=int))
+    def agreement(self, *, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
+        return ihdi_agreement(pred=np.asarray(pred, dtype=int), gt=np.asarray(gt, dtype=int))

@@ -191,8 +191,8 @@ class AIAgreement(Metric):
         return {"ai_mae": np.abs(error), "ai_bias": error}
 
     def figures(self, inputs: MetricInputs) -> dict[str, Any]:
-        return agreement(acetabular_index(inputs.pred, inputs.schema), acetabular_index(inputs.gt, inputs.schema),
-                         "ai", self.alpha)
+        return agreement(pred=acetabular_index(inputs.pred, inputs.schema),
+                         gt=acetabular_index(inputs.gt, inputs.schema), prefix="ai", alpha=self.alpha)
 
 
 class IHDIAgreement(Metric):
@@ -223,7 +223,7 @@ class IHDIAgreement(Metric):
                 "screening_specificity": np.where(gradable & ~positive, ~called * 1.0, np.nan)}
 
     def figures(self, inputs: MetricInputs) -> dict[str, Any]:
-        return ihdi_agreement(ihdi_grade(inputs.gt, inputs.schema), ihdi_grade(inputs.pred, inputs.schema))
+        return ihdi_agreement(pred=ihdi_grade(inputs.pred, inputs.schema), gt=ihdi_grade(inputs.gt, inputs.schema))
 
 
 class Coverage(Metric):
