@@ -45,7 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("models",)),
     ("definitions", ("metrics", "measures", "geometry", "data", "imaging", "schema")),
     ("registries", ("registry",)),
-    ("base", ("offline", "extras", "files", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
+    ("base", ("offline", "extras", "files", "grades", "hipbench")),  # ``hipbench``: the package's own __init__ (the version)
 )
 # every function-level import that points up, one entry per (importer, imported) module pair (without the
 # ``hipbench.`` prefix), and why it waits until the call; the check fails on an unexplained one and on a reason
@@ -61,10 +61,11 @@ CAPTIONS = {
     "pipeline": "views, framings, detectors, misses, overlay",
     "inference": "choose a run's cell, predictor, fold ensemble, writers", "models": "keypoint model, weights",
     "metrics": "NME, MRE, SDR, ICC", "measures": "hip measures by role",
-    "geometry": "AI, IHDI", "data": "loaders, splits, phantom", "schema": "landmark schemas",
+    "geometry": "AI, IHDI", "grades": "UNGRADABLE, I-IV", "data": "loaders, splits, phantom",
+    "schema": "landmark schemas",
     "imaging": "image operations", "robustness": "perturbation suites over trained cells",
     "registry": "registries, lazy entry points (looked up inside functions)", "offline": "download policy",
-    "extras": "optional packages: the pip command", "files": "atomic writes, JSON",
+    "extras": "optional packages, pip command", "files": "atomic writes, JSON",
     "hipbench": "version",
     "__main__": "python -m hipbench", "serve": "local web app: runs, measure, review",
 }

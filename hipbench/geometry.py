@@ -45,10 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipbench.grades import UNGRADABLE
 from hipbench.schema import SIDES, LandmarkSchema
 
-UNGRADABLE = 0
-GRADE_NAMES = {UNGRADABLE: "ungradable", 1: "I", 2: "II", 3: "III", 4: "IV"}
 BOUNDARY_RTOL = 1e-9
 
 

@@ -15,17 +15,17 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from hipbench.grades import GRADE_NAMES, UNGRADABLE
 from hipbench.schema import SIDES, LandmarkSchema
 
 CONTINUOUS, GRADED = "continuous", "graded"
-UNGRADED = 0  # the grade of a hip a graded measure cannot grade
 
 
 @dataclass(frozen=True)
 class MeasureValues:
     """Per-hip values of one measure: ``values`` (..., 2) [image-left, image-right] (float; for a graded
-    measure the grade index 1..n, :data:`UNGRADED` where it cannot grade) and ``reasons`` (..., 2) str,
-    ``""`` where the hip was measured."""
+    measure the grade index 1..n, :data:`hipbench.grades.UNGRADABLE` where it cannot grade) and ``reasons``
+    (..., 2) str, ``""`` where the hip was measured."""
 
     values: np.ndarray
     reasons: np.ndarray
@@ -71,9 +71,9 @@ class Measure(abc.ABC):
         return agreement(pred=pred, gt=gt, prefix=self.name)
 
     def grade_name(self, value: float) -> str:
-        """A graded value as its class name (``ungradable`` for :data:`UNGRADED`)."""
-        index = int(value) if np.isfinite(value) else UNGRADED
-        return self.grades[index - 1] if 1 <= index <= len(self.grades) else "ungradable"
+        """A graded value as its class name (``ungradable`` for :data:`hipbench.grades.UNGRADABLE`)."""
+        index = int(value) if np.isfinite(value) else UNGRADABLE
+        return self.grades[index - 1] if 1 <= index <= len(self.grades) else GRADE_NAMES[UNGRADABLE]
 
 
 def measure_names(schema: LandmarkSchema, wanted: Sequence[str] | None = None) -> list[str]:

@@ -149,6 +149,20 @@ def _module_level_constants(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
+def test_the_grades_are_defined_once_in_hipbench_grades() -> None:
+    """``UNGRADABLE``, ``GRADES``, ``GRADE_NAMES`` and ``SCREEN_POSITIVE_FROM`` live in ``hipbench/grades.py``;
+    every other module imports them (no second name for the ungradable value, no copy of the grade list)."""
+    names = {"UNGRADABLE", "UNGRADED", "GRADES", "GRADE_NAMES", "SCREEN_POSITIVE_FROM"}
+    copies = []
+    for path in sorted([*(REPO_ROOT / "hipbench").rglob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]):
+        where = path.relative_to(REPO_ROOT).as_posix()
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) else []
+            copies += [f"{where}: {t.id}" for t in targets if isinstance(t, ast.Name) and t.id in names]
+    assert sorted(copies) == sorted(f"hipbench/grades.py: {n}" for n in names - {"UNGRADED"})
+
+
 def test_one_definition_each_of_sides_and_image_suffixes_and_no_format_list_in_core() -> None:
     from hipbench.data.formats import dataset_formats
     from hipbench.data.images import IMAGE_SUFFIXES

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hipbench.geometry import (
-    UNGRADABLE,
     acetabular_index,
     grade_from_coordinates,
     hilgenreiner_frame,
@@ -15,6 +14,7 @@ from hipbench.geometry import (
     measure_hips,
     ungradable_reason,
 )
+from hipbench.grades import UNGRADABLE
 from hipbench.schema import generic_schema, get_schema
 
 MTDDH8 = get_schema("mtddh8")  # per side: asm, tcc, fhc, h_point

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import click
 
 # numpy only: importing this module stays cheap
-from hipbench.geometry import GRADE_NAMES, UNGRADABLE
+from hipbench.grades import GRADE_NAMES, GRADES, UNGRADABLE
 from hipbench.schema import SIDES
 
 # Review flags: things worth a second look at the labels (and, for IHDI IV, the hip); not diagnoses.
@@ -29,7 +29,6 @@ AI_PLAUSIBLE_MAX = 45.0       # degrees; infant AIs above this are rare even in 
 AI_ASYMMETRY_MAX = 15.0       # degrees between the two hips of one image
 H_POINT_FAR = 0.5             # H-point farther than this x inter-triradiate distance from its origin O
 ROBUST_Z = 3.5                # batch outlier: |AI - median| > ROBUST_Z x 1.4826 x MAD
-GRADES = {grade: name for grade, name in GRADE_NAMES.items() if grade != UNGRADABLE}
 EXTRA_SKIP = ("ai", "ihdi")  # measured above with their own columns
 
 
@@ -223,8 +222,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         medians[key] = float(np.median(values)) if values else None
         n_ai[key] = len(values)
         grades = [r[f"ihdi_{s}"] for r in measured for s in sides]
-        counts[key] = {name: sum(g == grade for g in grades) for grade, name in GRADES.items()}
-        counts[key]["ungradable"] = sum(g is None for g in grades)
+        counts[key] = {GRADE_NAMES[grade]: sum(g == grade for g in grades) for grade in GRADES}
+        counts[key][GRADE_NAMES[UNGRADABLE]] = sum(g is None for g in grades)
     return {
         "files": len(records), "measured": len(measured), "unreadable": len(records) - len(measured),
         "ai_median": medians, "ai_n": n_ai, "ihdi_counts": counts,
@@ -285,7 +284,7 @@ def _table(records: Sequence[dict[str, Any]]) -> str:
             notes = "; ".join([f"{s} ungradable: {r[f'ungradable_{s}']}" for s in SIDES if r[f"ungradable_{s}"]]
                               + r["flags"])
         rows.append([Path(r["file"]).name, _fmt_ai(r.get("ai_left")), _fmt_ai(r.get("ai_right")),
-                     GRADES.get(r.get("ihdi_left"), "-"), GRADES.get(r.get("ihdi_right"), "-"),
+                     GRADE_NAMES.get(r.get("ihdi_left"), "-"), GRADE_NAMES.get(r.get("ihdi_right"), "-"),
                      *_extra_cells(r, titles), notes])
     extra = [f"{title} {side}" for title in titles.values() for side in ("L", "R")]
     return tabulate(rows, headers=["file", "AI left", "AI right", "IHDI left", "IHDI right", *extra, "notes"],
@@ -309,7 +308,8 @@ def _summary_text(s: dict[str, Any]) -> str:
              f"(n={n['right']}), both {_fmt_ai(med['both'])} (n={n['both']})"]
     for key in ("left", "right", "both"):
         c = s["ihdi_counts"][key]
-        lines.append(f"IHDI grades {key:>5}: " + ", ".join(f"{g} {c[g]}" for g in (*GRADES.values(), "ungradable")))
+        names = [GRADE_NAMES[g] for g in (*GRADES, UNGRADABLE)]
+        lines.append(f"IHDI grades {key:>5}: " + ", ".join(f"{name} {c[name]}" for name in names))
     lines.append(f"Flagged for review: {len(s['flagged'])} files"
                  + (" (worth a second look; not diagnoses)" if s["flagged"] else ""))
     lines += [f"  {Path(f).name}: {', '.join(flags)}" for f, flags in s["flagged"].items()]

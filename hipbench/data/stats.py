@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-GRADES = {0: "ungradable", 1: "I", 2: "II", 3: "III", 4: "IV"}
+from hipbench.grades import GRADE_NAMES, GRADES, UNGRADABLE
 
 
 def hip_rows(samples: Sequence[Any]) -> list[dict[str, Any]]:
@@ -60,7 +60,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for name, fn in (("mean", np.mean), ("sd", lambda a: np.std(a, ddof=1) if len(a) > 1 else np.nan),
                          ("median", np.median), ("min", np.min), ("max", np.max)):
             entry[f"ai_{name}"] = round(float(fn(ai)), 3) if len(ai) else float("nan")
-        for g, label in GRADES.items():
+        for g, label in GRADE_NAMES.items():
             entry[f"grade_{label}"] = sum(1 for r in part if r["grade"] == g)
         out.append(entry)
     return out
@@ -116,7 +116,7 @@ def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dic
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    labels = [GRADES[g] for g in (1, 2, 3, 4, 0)]
+    labels = [GRADE_NAMES[g] for g in (*GRADES, UNGRADABLE)]
     x = np.arange(len(labels))
     for k, side in enumerate(("left", "right")):
         entry = next(e for e in summary if e["side"] == side)

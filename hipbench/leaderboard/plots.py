@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from hipbench.files import atomic_write
+from hipbench.grades import GRADE_NAMES, GRADES
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -40,13 +41,13 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     paths: dict[str, Path] = {}
 
     grades_gt, grades_pred = ihdi_grade(gt, schema).ravel(), ihdi_grade(pred, schema).ravel()
-    matrix = np.zeros((5, 5), int)  # rows: truth 0 (ungradable) .. 4; columns: prediction
+    labels = ["ungr.", *(GRADE_NAMES[g] for g in GRADES)]  # indexed by grade: UNGRADABLE (0), then I-IV
+    matrix = np.zeros((len(labels), len(labels)), int)  # rows: truth; columns: prediction
     np.add.at(matrix, (grades_gt, grades_pred), 1)
     fig, ax = plt.subplots(figsize=(4.4, 3.8))
     ax.imshow(matrix, cmap="Blues")
-    labels = ["ungr.", "I", "II", "III", "IV"]
-    ax.set_xticks(range(5), labels)
-    ax.set_yticks(range(5), labels)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
     for (i, j), n in np.ndenumerate(matrix):
         ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="black" if n < matrix.max() / 2 else "white")
     ax.set_xlabel("predicted IHDI grade")

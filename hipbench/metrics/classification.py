@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-GRADES = (1, 2, 3, 4)
+from hipbench.grades import GRADES, SCREEN_POSITIVE_FROM
 
 
 def _pairs(pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...] = GRADES) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +97,7 @@ def macro_f1(matrix: np.ndarray) -> float:
 def graded_agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str, n_grades: int) -> dict[str, Any]:
     """Accuracy, quadratic-weighted kappa, macro F1 and the confusion matrix (rows reference, columns
     prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
-    ungraded prediction as wrong. Keyword-only: a swap transposes the matrix and changes the strict accuracy.
+    ungradable prediction as wrong. Keyword-only: a swap transposes the matrix and changes the strict accuracy.
 
     Example:
         >>> r = graded_agreement(pred=np.array([[1, 2], [3, 0]]), gt=np.array([[1, 2], [2, 1]]), prefix="t",
@@ -117,7 +117,7 @@ def graded_agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str, n_grades:
             f"{prefix}_confusion": matrix.tolist(), f"{prefix}_n": n}
 
 
-def screening(*, pred: np.ndarray, gt: np.ndarray, positive_from: int = 2) -> dict[str, float]:
+def screening(*, pred: np.ndarray, gt: np.ndarray, positive_from: int = SCREEN_POSITIVE_FROM) -> dict[str, float]:
     """Screening figures with grade >= ``positive_from`` (II-IV) positive: ``sensitivity``,
     ``specificity``, ``ppv``, ``npv`` (NaN when undefined) and counts ``tp``, ``fp``, ``tn``, ``fn``.
     Keyword-only: a swap exchanges sensitivity with PPV and specificity with NPV.

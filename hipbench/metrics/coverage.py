@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hipbench.geometry import SIDES, UNGRADABLE, acetabular_index, ihdi_grade
+from hipbench.geometry import SIDES, acetabular_index, ihdi_grade
+from hipbench.grades import UNGRADABLE
 from hipbench.schema import LandmarkSchema
 
 POLICY: dict[str, str] = {

@@ -17,7 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from hipbench.geometry import GRADE_NAMES, SIDES, measure_hips
+from hipbench.geometry import SIDES, measure_hips
+from hipbench.grades import GRADE_NAMES
 from hipbench.measures import build_measures, measure_names
 from hipbench.metrics.agreement import agreement
 from hipbench.metrics.bootstrap import bootstrap_ci

@@ -11,12 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipbench.geometry import GRADE_NAMES, SIDES, measure_hips
-from hipbench.metrics.classification import GRADES
+from hipbench.geometry import SIDES, measure_hips
+from hipbench.grades import GRADE_NAMES, GRADES, SCREEN_POSITIVE_FROM
 from hipbench.metrics.keypoint import normaliser_values, point_errors
 from hipbench.schema import LandmarkSchema, get_schema
-
-SCREEN_POSITIVE_FROM = 2  # IHDI II-IV is a positive screen
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from hipbench.geometry import measure_hips
+from hipbench.grades import GRADES
 from hipbench.metrics.agreement import icc
-from hipbench.metrics.classification import GRADES
 from hipbench.metrics.metric import Metric, metric_inputs
 from hipbench.schema import LandmarkSchema, get_schema
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.geometry import GRADE_NAMES, hilgenreiner_frame
+from hipbench.geometry import hilgenreiner_frame
+from hipbench.grades import GRADE_NAMES
 from hipbench.schema import SIDES, LandmarkSchema
 
 # BGR colours: image-left hip orange, image-right hip cyan, shared lines yellow

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hipbench.geometry import ihdi_grade, ungradable_reason
+from hipbench.grades import GRADE_NAMES, GRADES
 from hipbench.measures import GRADED, Measure, MeasureValues
 from hipbench.metrics.classification import ihdi_agreement
 from hipbench.schema import LandmarkSchema
@@ -29,7 +30,7 @@ class IHDIGrade(Measure):
     name: ClassVar[str] = "ihdi"
     title: ClassVar[str] = "IHDI"
     kind: ClassVar[str] = GRADED
-    grades: ClassVar[tuple[str, ...]] = ("I", "II", "III", "IV")
+    grades: ClassVar[tuple[str, ...]] = tuple(GRADE_NAMES[g] for g in GRADES)
     roles: ClassVar[tuple[str, ...]] = ("triradiate", "acetabular_margin", "h_point")
 
     def compute(self, points: np.ndarray, schema: LandmarkSchema) -> MeasureValues:

@@ -8,7 +8,8 @@ from typing import ClassVar
 import numpy as np
 
 from hipbench.geometry import add_reason, hilgenreiner_frame, missing_reasons, perkin_coordinates
-from hipbench.measures import GRADED, UNGRADED, Measure, MeasureValues
+from hipbench.grades import UNGRADABLE
+from hipbench.measures import GRADED, Measure, MeasureValues
 from hipbench.schema import LandmarkSchema
 
 
@@ -47,7 +48,7 @@ class TonnisGrade(Measure):
         margin = perkin_coordinates(points, schema, "acetabular_margin")
         band = (self.level_band * hilgenreiner_frame(points, schema).width)[..., None]
         x, above = head[..., 0], margin[..., 1] - head[..., 1]  # above > 0: the head is cranial to the level
-        grade = np.full(x.shape, float(UNGRADED))
+        grade = np.full(x.shape, float(UNGRADABLE))
         finite = np.isfinite(x) & np.isfinite(above) & np.isfinite(band)
         with np.errstate(invalid="ignore"):
             grade[finite & (x <= 0)] = 1
@@ -57,5 +58,5 @@ class TonnisGrade(Measure):
             grade[lateral & (above > band)] = 4
         reasons = missing_reasons(points, schema, self.roles)
         for k in range(2):
-            add_reason(reasons, k, (grade[..., k] == UNGRADED) & (reasons[..., k] == ""), "degenerate landmarks")
+            add_reason(reasons, k, (grade[..., k] == UNGRADABLE) & (reasons[..., k] == ""), "degenerate landmarks")
         return MeasureValues(grade, reasons)

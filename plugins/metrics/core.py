@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from hipbench.geometry import acetabular_index, ihdi_grade
+from hipbench.grades import GRADES, SCREEN_POSITIVE_FROM
 from hipbench.metrics import (
     agreement,
     coverage,
@@ -27,12 +28,9 @@ from hipbench.metrics import (
     per_landmark_errors,
     sdr,
 )
-from hipbench.metrics.classification import GRADES
 from hipbench.metrics.evaluate import default_sdr_thresholds, drop_mm
 from hipbench.metrics.keypoint import parse_threshold, threshold_name
 from hipbench.metrics.metric import HIP, IMAGE, LANDMARK, MeanMetric, Metric, MetricInputs
-
-SCREEN_POSITIVE_FROM = 2  # IHDI II-IV is a positive screen
 
 
 class NME(MeanMetric):
