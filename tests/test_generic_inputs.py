@@ -130,7 +130,7 @@ def test_images_are_not_kept_on_the_samples(inputs: dict):
 def test_generic_dataset_checks_and_scores(inputs: dict):
     report = check_dataset(inputs["root"], landmark_names=NAMES)
     assert report.ok, report.text()
-    assert (report.format, report.num_landmarks, report.num_samples) == ("landmark_csv", 19, 5)
+    assert (report.format, report.num_keypoints, report.num_samples) == ("landmark_csv", 19, 5)
     assert "pixel spacing known: 1/5 images (dicom 1)" in report.text()
     ds = _loaded(inputs, "coco_keypoints")
     gt = np.stack([s.keypoints for s in ds])

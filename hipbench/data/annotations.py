@@ -60,14 +60,14 @@ def _number(text: str, where: str, what: str) -> float:
 
 
 # ihdi_csv ----------------------------------------------------------------------------------------
-def read_ihdi_csv(path: str | Path, num_points: int = 12) -> np.ndarray:
+def read_ihdi_csv(path: str | Path, num_keypoints: int = 12) -> np.ndarray:
     """The (12, 2) pixel points of an ``ihdi_csv`` annotation: one line of quoted ``"(x,y)"`` tuples.
 
     Example:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.csv"
         >>> _ = p.write_text('"(1,2)","(3.5,4)"\\n')
-        >>> read_ihdi_csv(p, num_points=2).tolist()
+        >>> read_ihdi_csv(p, num_keypoints=2).tolist()
         [[1.0, 2.0], [3.5, 4.0]]
     """
     path = Path(path)
@@ -77,7 +77,7 @@ def read_ihdi_csv(path: str | Path, num_points: int = 12) -> np.ndarray:
         raise DatasetError(f"{path}: cannot read annotation ({exc})") from None
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if len(lines) != 1:
-        raise DatasetError(f"{path}: expected exactly one line of {num_points} quoted \"(x,y)\" tuples, "
+        raise DatasetError(f"{path}: expected exactly one line of {num_keypoints} quoted \"(x,y)\" tuples, "
                            f"found {len(lines)} non-empty lines")
     number, line = lines[0]
     where = f"{path}:{number}"
@@ -85,9 +85,9 @@ def read_ihdi_csv(path: str | Path, num_points: int = 12) -> np.ndarray:
     leftover = _TUPLE.sub("", line).replace('"', "").replace("'", "").replace(",", "").strip()
     if leftover:
         raise DatasetError(f"{where}: unexpected text {leftover[:40]!r}; expected only quoted \"(x,y)\" tuples")
-    if len(tuples) != num_points:
-        raise DatasetError(f"{where}: expected {num_points} \"(x,y)\" points, found {len(tuples)}")
-    points = np.empty((num_points, 2))
+    if len(tuples) != num_keypoints:
+        raise DatasetError(f"{where}: expected {num_keypoints} \"(x,y)\" points, found {len(tuples)}")
+    points = np.empty((num_keypoints, 2))
     for i, inner in enumerate(tuples):
         parts = inner.split(",")
         if len(parts) != 2:
@@ -231,7 +231,7 @@ def landmark_csv_spacing_column(path: str | Path) -> str | None:
     return last if last in SPACING_COLUMNS else None
 
 
-def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
+def read_landmark_csv(path: str | Path, num_keypoints: int | None = None,
                       on_row_error=None) -> list[LandmarkRow]:
     """Rows of a ``landmark_csv`` file. An empty cell is a missing landmark (NaN); text or NaN is an error.
 
@@ -271,8 +271,8 @@ def read_landmark_csv(path: str | Path, num_landmarks: int | None = None,
     if landmark_header != expected:
         raise DatasetError(f"{path}:1: landmark columns must be landmark_1_x,landmark_1_y,...,landmark_K_y, "
                            f"optionally followed by one of {', '.join(SPACING_COLUMNS)}")
-    if num_landmarks is not None and k != num_landmarks:
-        raise DatasetError(f"{path}:1: {k} landmark columns, but the schema has {num_landmarks} landmarks")
+    if num_keypoints is not None and k != num_keypoints:
+        raise DatasetError(f"{path}:1: {k} landmark columns, but the schema has {num_keypoints} landmarks")
     out: list[LandmarkRow] = []
     for number, row in enumerate(rows[1:], 2):
         if not any(cell.strip() for cell in row):

@@ -55,7 +55,7 @@ class CheckReport:
     root: str
     format: str
     schema: str | None = None
-    num_landmarks: int | None = None
+    num_keypoints: int | None = None
     num_samples: int = 0
     num_patients: int = 0
     image_sizes: Counter = field(default_factory=Counter)
@@ -99,7 +99,7 @@ class CheckReport:
         if self.truth:
             lines += self.truth
         elif self.schema:
-            lines.append(f"schema:  {self.schema} ({self.num_landmarks} landmarks)")
+            lines.append(f"schema:  {self.schema} ({self.num_keypoints} landmarks)")
         lines.append(f"samples: {self.num_samples} loaded, {self.num_patients} patients")
         if self.excluded:
             from hipbench.data.exclusions import count_text
@@ -141,7 +141,7 @@ def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, *
         prefix = f"{root}: "
         report.problems.append(Problem(str(root), message[len(prefix):] if message.startswith(prefix) else message))
         return report
-    report.schema, report.num_landmarks = dataset.schema.name, dataset.schema.num_keypoints
+    report.schema, report.num_keypoints = dataset.schema.name, dataset.schema.num_keypoints
     from hipbench.data.measure_truth import MeasureDataset
 
     if isinstance(dataset, MeasureDataset):
