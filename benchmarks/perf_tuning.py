@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from hipbench.runner.store import cell_hash_of
+
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"train.lr": {"type": "loguniform", "low": 3.0e-4, "high": 1.0e-2},
          "head.codec.sigma": {"type": "uniform", "low": 1.5, "high": 3.0}}
@@ -80,7 +82,7 @@ def run_side(args: argparse.Namespace, pruner: str, seed: int = 0) -> dict[str, 
             "failed": sum(t["failed"] for t in tuning), "epochs": sum(t["epochs"] for t in tuning),
             "best_val": [t["best_val_nme"] for t in tuning], "test": [r["metrics"]["nme"] for r in results],
             "values": [t["values"] for t in tuning],
-            "journals": [(p.parent / "tuning.journal", r["config_hash"]) for p, r in found]}
+            "journals": [(p.parent / "tuning.journal", cell_hash_of(r)) for p, r in found]}
     print(f"{label}: {wall / 60:.1f} min, {side['trials']} trials, {side['pruned']} pruned, {side['epochs']} "
           f"trial epochs", flush=True)
     return side

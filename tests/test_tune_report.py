@@ -75,7 +75,7 @@ def test_importances_need_two_complete_trials_and_say_so(tmp_path: Path) -> None
 
     fold = tmp_path / "run" / "cells" / "combo-1234" / "fold0"
     fold.mkdir(parents=True)
-    (fold / "config.json").write_text(json.dumps({"config_hash": "abc", "combination": {}}))
+    (fold / "config.json").write_text(json.dumps({"cell_hash": "abc", "combination": {}}))
     study, _ = open_study(optuna, fold / JOURNAL, "abc")
     study.enqueue_trial({"train.lr": 1e-3})
     study.optimize(lambda t: t.suggest_float("train.lr", 1e-4, 1e-2, log=True) * 100, n_trials=1)

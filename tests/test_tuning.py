@@ -52,7 +52,7 @@ def _trials(cell_dir: Path) -> list[tuple[dict, float | None, str]]:
     """(params, value, state) of the finished trials of a cell's study, in slot order."""
     from hipbench.runner.tuning import JOURNAL, open_study
 
-    name = json.loads((cell_dir / "config.json").read_text())["config_hash"]
+    name = json.loads((cell_dir / "config.json").read_text())["cell_hash"]
     study, _ = open_study(optuna, cell_dir / JOURNAL, name)
     done = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
     return [(t.params, t.value, t.state.name) for t in sorted(done, key=lambda t: t.user_attrs["slot"])]
@@ -245,5 +245,5 @@ def test_a_killed_tuning_run_resumes_to_the_choice_of_an_uninterrupted_one(tmp_p
     assert after[:len(before)] == before  # finished trials were kept, not run again
     from hipbench.runner.tuning import JOURNAL, open_study
 
-    study, _ = open_study(optuna, cell / JOURNAL, json.loads((cell / "config.json").read_text())["config_hash"])
+    study, _ = open_study(optuna, cell / JOURNAL, json.loads((cell / "config.json").read_text())["cell_hash"])
     assert sum(t.state.name == "FAIL" for t in study.get_trials()) <= 1  # at most the trial in progress was lost

@@ -19,7 +19,7 @@ import numpy as np
 from hipbench.files import atomic_write, read_json
 from hipbench.leaderboard import render
 from hipbench.leaderboard.tuning import budget, note_unequal_budgets, tuned_values, tuning_label
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 
 
 def _component_label(entry: dict[str, Any] | None, default: str = "default") -> str:
@@ -182,7 +182,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
 
 
 def _planned_cells(run_dir: Path) -> dict[tuple[str, int], str] | None:
-    """(key, fold) -> config hash of the cells ``run.json`` plans (None for runs that did not record them);
+    """(key, fold) -> cell hash of the cells ``run.json`` plans (None for runs that did not record them);
     failed validation cells are kept whatever their hash."""
     path = Path(run_dir) / "run.json"
     if not path.exists():
@@ -190,10 +190,10 @@ def _planned_cells(run_dir: Path) -> dict[tuple[str, int], str] | None:
     cells = read_json(path).get("cells")
     if cells is None:
         return None
-    wanted = {(c["key"], int(c["fold"])): c["config_hash"] for c in cells}
+    wanted = {(c["key"], int(c["fold"])): cell_hash_of(c) for c in cells}
     for result in RunStore(run_dir).results():
         if result.get("stage") == "validation":
-            wanted[(result["key"], result["fold"])] = result.get("config_hash")
+            wanted[(result["key"], result["fold"])] = cell_hash_of(result)
     return wanted
 
 
@@ -219,7 +219,7 @@ def _run_rows(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     fold_rows = []
     wanted = _planned_cells(run_dir)
     for result in store.results():
-        if wanted is not None and wanted.get((result["key"], result["fold"])) != result.get("config_hash"):
+        if wanted is not None and wanted.get((result["key"], result["fold"])) != cell_hash_of(result):
             continue  # a cell of another configuration (an older run into the same directory): not this run's
         by_key[result["key"]].append(result)
         flat = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float)) or v is None}

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from hipbench.files import read_json
+from hipbench.runner.store import cell_hash_of
 from hipbench.runner.tuning import JOURNAL
 from hipbench.tuning.space import format_value
 
@@ -74,7 +75,7 @@ def combination_label(combination: dict[str, Any] | None) -> str:
 
 
 def _load_study(optuna: Any, journal: Path, name: str | None) -> Any:
-    """The fold's study: the one named by its config hash, else the journal's only study."""
+    """The fold's study: the one named by its cell hash, else the journal's only study."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
@@ -109,7 +110,7 @@ def report_fold(optuna: Any, fold_dir: Path, out_dir: Path, label: str) -> FoldR
     fold = _fold_number(fold_dir)
     report = FoldReport(fold)
     try:
-        study = _load_study(optuna, fold_dir / JOURNAL, _record(fold_dir).get("config_hash"))
+        study = _load_study(optuna, fold_dir / JOURNAL, cell_hash_of(_record(fold_dir)))
     except Exception as exc:  # an unreadable journal spoils its fold only
         report.error = f"{type(exc).__name__}: {exc}"
         return report

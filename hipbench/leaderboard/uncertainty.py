@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from hipbench.files import atomic_write, read_json
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 
 TTA_SUFFIX = "+tta"
 TTA_RECORD = "tta.json"
@@ -30,7 +30,7 @@ def tta_results(store: RunStore, results: list[dict[str, Any]]) -> list[dict[str
         if not (cell / TTA_RECORD).exists() or not (cell / f"{TTA_PREDICTIONS}.npz").exists():
             return None
         record = read_json(cell / TTA_RECORD)
-        if record.get("config_hash") != result.get("config_hash"):
+        if cell_hash_of(record) != cell_hash_of(result):
             return None
         out.append({**result, "metrics": record.get("metrics") or {}, "oracle_metrics": None,
                     "infer_ms_per_image": record.get("infer_ms_per_image"), "tta": record})

@@ -61,7 +61,7 @@ def _cell_logger(cell_dir: Path) -> tuple[logging.Logger, logging.Handler]:
 
 
 def run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: RunStore, device: torch.device,
-             progress: bool, config_hash: str) -> dict[str, Any]:
+             progress: bool, cell_hash: str) -> dict[str, Any]:
     """Train (or fit the baseline), evaluate on the test fold and write the cell's files; return its result."""
     cell_dir = store.cell_dir(combination.key, fold.fold)
     logger, handler = _cell_logger(cell_dir)
@@ -70,7 +70,7 @@ def run_cell(bench: Benchmark, combination: Combination, fold: FoldData, store: 
         if combination.train_fraction is not None:
             train_idx = fraction_of(fold.train_idx, fold.samples, combination.train_fraction,
                                     bench.train.seed + fold.fold)
-        cell = CellRun(bench, combination, fold, device, progress, cell_dir, logger, config_hash, train_idx,
+        cell = CellRun(bench, combination, fold, device, progress, cell_dir, logger, cell_hash, train_idx,
                        fold.train_crops.subset(train_idx))
         return _run_cell(cell)
     finally:
@@ -89,7 +89,7 @@ class CellRun:
     progress: bool
     cell_dir: Path
     log: logging.Logger
-    config_hash: str
+    cell_hash: str
     train_idx: np.ndarray  # the fold's training part, or the cell's share of it
     train_crops: ViewSet
     extra: dict[str, Any] = field(default_factory=dict)
@@ -140,7 +140,7 @@ def _write_config(cell: CellRun) -> None:
     samples = cell.fold.samples
     write_json(cell.cell_dir / "config.json", {
         "combination": cell.combination.as_dict(), "benchmark": cell.bench.resolved(), "fold": cell.fold.fold,
-        "config_hash": cell.config_hash,
+        "cell_hash": cell.cell_hash,
         "split": {"train": [samples[i].image_id for i in cell.train_idx],
                   "val": [s.image_id for s in cell.val_samples], "test": [s.image_id for s in cell.test_samples]}})
 
@@ -189,7 +189,7 @@ def _tune(cell: CellRun) -> tuple[TrainConfig, Combination]:
 
     cell.extra["tuning"] = tune_cell(bench.tune, bench.tune.space_for(cell.combination), bench.train,
                                      cell.combination, lambda t, c, hook: _train(cell, t, c, [hook])[3],
-                                     cell.cell_dir, cell.config_hash, cell.device.type, cell.log)
+                                     cell.cell_dir, cell.cell_hash, cell.device.type, cell.log)
     train_cfg, chosen = apply_values(bench.train, cell.combination, cell.extra["tuning"]["values"])
     cell.extra["trained_as"] = {"combination": chosen.as_dict(), "train": plain(train_cfg)}
     return train_cfg, chosen
@@ -254,7 +254,7 @@ def _outcome(cell: CellRun, fitted: Fitted, metrics: dict[str, Any], infer_secon
         cell.extra["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return {
         "status": "ok", "key": cell.combination.key, "combination": cell.combination.as_dict(), "fold": fold.fold,
-        "config_hash": cell.config_hash, "detector": _detector(cell.bench, fold), "framing": fold.framing,
+        "cell_hash": cell.cell_hash, "detector": _detector(cell.bench, fold), "framing": fold.framing,
         "weights": fitted.weights, "detector_stats": fold.detector_stats, "metrics": metrics,
         "params": int(fitted.params), "train_seconds": fitted.train_seconds,
         "infer_ms_per_image": 1000 * infer_seconds / max(1, len(fold.test_idx)),

@@ -10,7 +10,7 @@ from hipbench.files import write_json
 from hipbench.runner.store import RunStore
 
 
-def failure_record(key: str, combination: dict[str, Any], fold: int, config_hash: str, reason: str, stage: str,
+def failure_record(key: str, combination: dict[str, Any], fold: int, cell_hash: str, reason: str, stage: str,
                    trace: str = "") -> dict[str, Any]:
     """The result of a cell that did not finish.
 
@@ -19,7 +19,7 @@ def failure_record(key: str, combination: dict[str, Any], fold: int, config_hash
         'failed'
     """
     return {"status": "failed", "stage": stage, "error": reason, "traceback": trace, "fold": fold,
-            "combination": combination, "key": key, "config_hash": config_hash, "finished_at": time.time()}
+            "combination": combination, "key": key, "cell_hash": cell_hash, "finished_at": time.time()}
 
 
 def exception_reason(exc: BaseException) -> tuple[str, str]:
@@ -27,8 +27,8 @@ def exception_reason(exc: BaseException) -> tuple[str, str]:
     return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
 
 
-def write_failure(store: RunStore, key: str, combination: dict[str, Any], fold: int, config_hash: str,
+def write_failure(store: RunStore, key: str, combination: dict[str, Any], fold: int, cell_hash: str,
                   reason: str, stage: str, trace: str = "") -> None:
     """Store a failed cell so the leaderboard shows it and a rerun retries it."""
     write_json(store.cell_dir(key, fold) / "result.json",
-               failure_record(key, combination, fold, config_hash, reason, stage, trace))
+               failure_record(key, combination, fold, cell_hash, reason, stage, trace))

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 from hipbench.runner.trained import TrainedCell
 
 
@@ -20,13 +20,13 @@ def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
     from hipbench.files import read_json
 
     record = Path(run_dir) / "run.json"
-    planned = ({(c["key"], int(c["fold"])): c["config_hash"] for c in read_json(record).get("cells", [])}
+    planned = ({(c["key"], int(c["fold"])): cell_hash_of(c) for c in read_json(record).get("cells", [])}
                if record.exists() else None)
     cells: dict[str, list[Path]] = defaultdict(list)
     store = RunStore(run_dir)
     for result in store.results():
         cell = store.cell_dir(result["key"], result["fold"])
-        if planned is not None and planned.get((result["key"], result["fold"])) != result.get("config_hash"):
+        if planned is not None and planned.get((result["key"], result["fold"])) != cell_hash_of(result):
             continue
         if result.get("status") == "ok" and (cell / "model.pt").exists():
             cells[result["key"]].append(cell)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 from hipbench.runner.tasks import CellTask
 
 
@@ -65,7 +65,7 @@ class Monitor:
                 result = self.store.result(task.key, task.fold)
             except ValueError:  # being replaced right now
                 continue
-            if not result or result.get("config_hash") != task.config_hash:
+            if not result or cell_hash_of(result) != task.cell_hash:
                 continue
             if result.get("status") != "ok" and float(result.get("finished_at") or 0) < self.started:
                 continue  # an old failure, about to be retried

@@ -71,4 +71,4 @@ def record_lost(tasks: Sequence[CellTask], reason: str) -> None:
     """Record the tasks that stayed lost after every retry as failed, so the grid completes."""
     for task in tasks:
         write_failure(RunStore(Path(task.run_dir)), task.key, task.combination.as_dict(), task.fold,
-                      task.config_hash, reason, "lost")
+                      task.cell_hash, reason, "lost")

@@ -26,7 +26,7 @@ from hipbench.files import read_json, write_json
 from hipbench.runner.config import Benchmark, Combination, Component, config_hash
 from hipbench.runner.failures import exception_reason, write_failure
 from hipbench.runner.hashing import BASELINE, baseline_combination, cell_hash, weights_identity
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 from hipbench.runner.tasks import CellTask
 
 log = logging.getLogger("hipbench.run")
@@ -359,7 +359,7 @@ def _write_run_record(bench: Benchmark, out: Path, plan: Plan, device: Any, join
         "resolved": bench.resolved(), "hash": digest, "hipbench": __version__,
         "machine": machine_description(device), "device": device.type,
         "combinations": [c.as_dict() for c in plan.runnable],
-        "cells": [{"key": c.key, "fold": f, "config_hash": h} for c, f, h in plan.cells]})
+        "cells": [{"key": c.key, "fold": f, "cell_hash": h} for c, f, h in plan.cells]})
     if bench.path is not None and bench.path.exists():
         shutil.copyfile(bench.path, out / "benchmark.yaml")
     return started
@@ -400,7 +400,7 @@ def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable
     summary = RunSummary(out)
     for combination, fold, digest in plan.cells:
         result = store.result(combination.key, fold)
-        if result and result.get("config_hash") == digest:
+        if result and cell_hash_of(result) == digest:
             if result.get("status") == "ok":
                 summary.ok += 1
             else:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hipbench.files import read_json
 from hipbench.runner import claims
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 from hipbench.runner.tasks import claim_path
 
 
@@ -55,7 +55,7 @@ class StatusReport:
 
 def _cell_state(store: RunStore, key: str, fold: int, digest: str, now: float) -> CellState:
     result = store.result(key, fold)
-    if result and result.get("config_hash") == digest:
+    if result and cell_hash_of(result) == digest:
         if result.get("status") == "ok":
             nme = (result.get("metrics") or {}).get("nme")
             nme_text = f"{nme:.2f}%" if isinstance(nme, (int, float)) else "n/a"
@@ -80,7 +80,7 @@ def run_status(run_dir: Path) -> StatusReport:
     store, now = RunStore(run_dir), time.time()
     report = StatusReport(run_dir)
     for cell in info.get("cells", []):
-        state = _cell_state(store, cell["key"], int(cell["fold"]), cell["config_hash"], now)
+        state = _cell_state(store, cell["key"], int(cell["fold"]), str(cell_hash_of(cell)), now)
         report.cells.append(state)
         if state.state == "running" and "stale" not in state.detail:
             report.workers.add(state.detail.split(" since")[0])

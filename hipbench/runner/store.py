@@ -13,14 +13,29 @@ Layout::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from hipbench.files import atomic_write, read_json, write_json
 
 # the file helpers live in hipbench.files; still importable from here for code written against this module
-__all__ = ["RESULT_FILE", "RunStore", "atomic_write", "read_json", "write_json"]
+__all__ = ["RESULT_FILE", "RunStore", "atomic_write", "cell_hash_of", "read_json", "write_json"]
 
 RESULT_FILE = "result.json"
+
+
+def cell_hash_of(record: Mapping[str, Any] | None) -> str | None:
+    """The cell hash (:func:`hipbench.runner.hashing.cell_hash`) a record of a cell holds: a ``result.json``,
+    ``config.json`` or ``tta.json``, a failure record, a cell of ``run.json``. Runs written before the field was
+    named ``cell_hash`` hold it as ``config_hash``; both are read, only ``cell_hash`` is written.
+
+    Example:
+        >>> cell_hash_of({"cell_hash": "ab12"}), cell_hash_of({"config_hash": "ab12"}), cell_hash_of(None)
+        ('ab12', 'ab12', None)
+    """
+    if not record:
+        return None
+    value = record.get("cell_hash", record.get("config_hash"))
+    return None if value is None else str(value)
 
 
 class RunStore:
@@ -45,10 +60,10 @@ class RunStore:
         path = self.cell_dir(combination, fold) / RESULT_FILE
         return read_json(path) if path.exists() else None
 
-    def is_finished(self, combination: str, fold: int, config_hash: str) -> bool:
-        """A cell is finished when its result says ``ok`` for the same resolved configuration."""
+    def is_finished(self, combination: str, fold: int, cell_hash: str) -> bool:
+        """A cell is finished when its result says ``ok`` for the same cell hash (resolved configuration)."""
         result = self.result(combination, fold)
-        return bool(result and result.get("status") == "ok" and result.get("config_hash") == config_hash)
+        return bool(result and result.get("status") == "ok" and cell_hash_of(result) == cell_hash)
 
     def results(self) -> Iterator[dict[str, Any]]:
         """Every stored cell result, in a stable order."""

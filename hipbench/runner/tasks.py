@@ -15,7 +15,7 @@ from hipbench.files import write_json
 from hipbench.runner import claims
 from hipbench.runner.config import Benchmark, Combination
 from hipbench.runner.failures import exception_reason, failure_record
-from hipbench.runner.store import RunStore
+from hipbench.runner.store import RunStore, cell_hash_of
 
 log = logging.getLogger("hipbench.run")
 THREADS_ENV = "HIPBENCH_THREADS"
@@ -23,13 +23,13 @@ THREADS_ENV = "HIPBENCH_THREADS"
 
 @dataclass(frozen=True)
 class CellTask:
-    """One combination x fold of a run; ``config_hash`` is the cell's identity (see ``runner.hashing``)."""
+    """One combination x fold of a run; ``cell_hash`` is the cell's identity (see ``runner.hashing``)."""
 
     run_dir: str
     bench: Benchmark
     combination: Combination
     fold: int
-    config_hash: str
+    cell_hash: str
     device: str | None = None
     max_retries: int = 2
     claim_timeout_s: float = claims.DEFAULT_TIMEOUT_S
@@ -51,7 +51,7 @@ def claim_path(store: RunStore, key: str, fold: int) -> Path:
 def has_result(task: CellTask, since: float = 0.0) -> bool:
     """The cell is finished (ok with this hash), or was recorded failed with this hash after ``since``."""
     result = RunStore(Path(task.run_dir)).result(task.key, task.fold)
-    if not result or result.get("config_hash") != task.config_hash:
+    if not result or cell_hash_of(result) != task.cell_hash:
         return False
     return result.get("status") == "ok" or float(result.get("finished_at") or 0) >= since
 
@@ -94,7 +94,7 @@ def execute_task(task: CellTask, progress: bool = False) -> dict[str, Any]:
             return _outcome(task, "finished")
         if claim.attempt > 1 + task.max_retries:
             reason = f"worker lost {claim.attempt - 1} times while running this cell (max_retries={task.max_retries})"
-            _record(store, task, failure_record(task.key, task.combination.as_dict(), task.fold, task.config_hash,
+            _record(store, task, failure_record(task.key, task.combination.as_dict(), task.fold, task.cell_hash,
                                                 reason, "lost"))
             claims.clear_attempts(path)
             return _outcome(task, "failed", error=reason)
@@ -129,11 +129,11 @@ def _run(task: CellTask, store: RunStore, progress: bool, attempt: int) -> dict[
         stage = "train"
         _apply_thread_limit()
         device = resolve_device(task.device or task.bench.device)
-        result = run_cell(task.bench, combination, fold, store, device, progress, task.config_hash)
+        result = run_cell(task.bench, combination, fold, store, device, progress, task.cell_hash)
     except Exception as exc:  # one failing cell never stops the grid
         reason, trace = exception_reason(exc)
         log.error("FAILED %s: %s", task.label, reason)
-        return _record(store, task, failure_record(task.key, combination.as_dict(), task.fold, task.config_hash,
+        return _record(store, task, failure_record(task.key, combination.as_dict(), task.fold, task.cell_hash,
                                                    reason, stage, trace))
     return _record(store, task, {**result, "wall_seconds": time.perf_counter() - started, "attempt": attempt})
 

@@ -30,6 +30,7 @@ import torch
 
 from hipbench.files import atomic_write, read_json, write_json
 from hipbench.pipeline.views import ViewSet, points_to_full_image
+from hipbench.runner.store import cell_hash_of
 from hipbench.runner.trained import TrainedCell
 from hipbench.runner.tta_views import (
     ViewTransform,
@@ -167,7 +168,7 @@ def is_current(cell_dir: Path, augmentations: Sequence[str]) -> bool:
     if not record.exists() or not (cell_dir / f"{TTA_PREDICTIONS}.npz").exists():
         return False
     done, result = read_json(record), read_json(cell_dir / "result.json")
-    return done.get("config_hash") == result.get("config_hash") and done.get("augmentations") == list(augmentations)
+    return cell_hash_of(done) == cell_hash_of(result) and done.get("augmentations") == list(augmentations)
 
 
 def tta_cell(run_dir: Path, cell_dir: Path, augmentations: Sequence[str], device: torch.device,
@@ -197,7 +198,7 @@ def tta_cell(run_dir: Path, cell_dir: Path, augmentations: Sequence[str], device
         (cell_dir / f"{UNCERTAINTY}.npz").unlink(missing_ok=True)
     gap = np.abs(points[0] - plain["pred"])
     record = {
-        "config_hash": cell.result.get("config_hash"), "augmentations": list(augmentations),
+        "cell_hash": cell_hash_of(cell.result), "augmentations": list(augmentations),
         "transforms": [t.name for t in transforms], "skipped": skipped, "views": source,
         "uncertainty": ("codec + augmentation disagreement" if codec is not None and len(transforms) > 1 else
                         "codec" if codec is not None else
