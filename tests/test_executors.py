@@ -69,7 +69,7 @@ def test_local_workers_match_serial_and_report_each_cell(tmp_path: Path, referen
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["{type: submitit, cluster: local, gpus_per_task: 0, cpus_per_task: 1}",
+@pytest.mark.parametrize("executor", ["{type: slurm, cluster: local, gpus_per_task: 0, cpus_per_task: 1}",
                                       "{type: ray, num_cpus: 2}"])
 def test_engines_match_serial(tmp_path: Path, reference: pd.DataFrame, executor: str) -> None:
     bench = tiny(tmp_path / "b.yaml", extra=f"executor: {executor}")
@@ -221,7 +221,7 @@ def crashy_net(**kwargs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["{type: submitit, cluster: local, gpus_per_task: 0, cpus_per_task: 1}",
+@pytest.mark.parametrize("executor", ["{type: slurm, cluster: local, gpus_per_task: 0, cpus_per_task: 1}",
                                       "{type: ray, num_cpus: 2}"])
 def test_engines_retry_a_cell_whose_worker_died(tmp_path: Path, plugin_site: Path, executor: str) -> None:
     from tests.conftest import make_distribution
@@ -276,7 +276,7 @@ def test_engines_wait_for_a_cell_another_worker_holds_instead_of_calling_it_lost
     def finish_elsewhere() -> None:
         time.sleep(1.5)
         write_json(RunStore(tmp_path / "run").cell_dir(task.key, 0) / "result.json",
-                   {"status": "ok", "config_hash": "h", "key": task.key, "fold": 0, "metrics": {}})
+                   {"status": "ok", "cell_hash": "h", "key": task.key, "fold": 0, "metrics": {}})
         claim.unlink()
 
     threading.Thread(target=finish_elsewhere).start()

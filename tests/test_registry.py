@@ -63,6 +63,22 @@ def test_failed_plugin_is_recorded_and_raised_only_on_use(widgets: PluginRegistr
     assert widgets.build({"type": "square"}) == 4
 
 
+def test_an_alias_resolves_to_its_target_and_is_listed_apart(widgets: PluginRegistry) -> None:
+    widgets.add_alias("quad", "square")
+    assert widgets.build({"type": "quad", "side": 3}) == 9 and "quad" in widgets
+    assert widgets.names() == ["cube", "square"]  # the old name is not a second plugin
+    with pytest.raises(ValueError, match="loop or a chain"):
+        widgets.add_alias("tetragon", "quad")
+
+
+def test_the_slurm_executor_answers_to_its_old_name_submitit() -> None:
+    from hipbench.registry import EXECUTORS
+
+    assert "slurm" in EXECUTORS.names() and "submitit" not in EXECUTORS.names()
+    assert EXECUTORS.get("submitit") is EXECUTORS.get("slurm")
+    assert EXECUTORS.build({"type": "submitit", "cluster": "debug"}).describe() == "slurm (debug cluster)"
+
+
 def test_unknown_name_lists_known_names_and_closest_match(widgets: PluginRegistry) -> None:
     with pytest.raises(UnknownPluginError) as info:
         widgets.get("sqare")

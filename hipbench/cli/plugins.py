@@ -50,7 +50,7 @@ def list_command(kind: str | None) -> None:
                 click.echo()
             click.echo(f"{current}:")
         names = registry.names()
-        width = max((len(n) for n in names), default=0)
+        width = max((len(n) for n in [*names, *registry.aliases]), default=0)
         prefix = "  " if kind is None else ""
         details = _backbone_details(registry, names) if current == "backbones" else {}
         origin_width = max((len(_origin(registry, n)) for n in names), default=0)
@@ -59,6 +59,8 @@ def list_command(kind: str | None) -> None:
             if details.get(name):
                 line = f"{line.ljust(len(prefix) + width + 2 + origin_width)}  {details[name]}"
             click.echo(line)
+        for alias, target in sorted(registry.aliases.items()):
+            click.echo(f"{prefix}{alias.ljust(width)}  alias of {target}")
         if not names and kind is None:
             click.echo("  (none)")
 

@@ -15,7 +15,8 @@ import click
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Override the benchmark's device (auto: CUDA when present, else CPU).")
 @click.option("--executor", "executor_name", default=None,
-              help="Where cells run: serial, local, submitit, ray or a plugin (overrides the file's executor:).")
+              help="Where cells run: serial, local, slurm (alias submitit), ray or a plugin (overrides the file's "
+                   "executor:).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (local executor).")
 @click.option("--worker", is_flag=True,
               help="Join the run as a cooperative worker (start one per machine sharing --out).")

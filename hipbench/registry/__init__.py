@@ -143,6 +143,7 @@ EXECUTORS = PluginRegistry(
         "its submit to ``hipbench.runner.rounds.run_rounds``). Settings come from the "
         "benchmark's ``executor:`` block and the CLI; the executor never changes a cell's result."
     ),
+    aliases={"submitit": "slurm"},  # the Slurm executor's name before issue #25 part 6
 )
 ALL_REGISTRIES: dict[str, PluginRegistry] = {
     registry.kind: registry

@@ -121,6 +121,10 @@ class PluginRegistry(Registry):
     """An mmengine root ``Registry`` (scope ``hipbench``) fed lazily by the entry-point group
     ``hipbench.<kind>``; the entry-point name is the registry key.
 
+    ``aliases`` maps an old name to the name it now stands for (a renamed plugin keeps working in benchmark
+    files and on the command line): a lookup resolves it, a listing shows it beside its target, and
+    :meth:`names` leaves it out. A registered name always wins over an alias of the same spelling.
+
     Example:
         >>> reg = PluginRegistry("widgets", contract="Callables that return widgets.")
         >>> @reg.register_module(name="square")
@@ -130,15 +134,32 @@ class PluginRegistry(Registry):
         9
         >>> reg.names()
         ['square']
+        >>> reg.add_alias("quad", "square"); reg.build({"type": "quad"}), reg.names(), "quad" in reg
+        (4, ['square'], True)
     """
 
-    def __init__(self, kind: str, contract: str) -> None:
+    def __init__(self, kind: str, contract: str, aliases: dict[str, str] | None = None) -> None:
         super().__init__(kind, scope=BUILTIN_DISTRIBUTION)
         self.kind = kind
         self.group = f"hipbench.{kind}"
         self.contract = contract
         self.__doc__ = contract
         self._entries: dict[str, PluginEntry] | None = None
+        self.aliases: dict[str, str] = {}
+        for alias, target in (aliases or {}).items():
+            self.add_alias(alias, target)
+
+    def add_alias(self, alias: str, target: str) -> None:
+        """Let ``alias`` (an old name) stand for ``target``."""
+        if alias == target or self.aliases.get(target) is not None:
+            raise ValueError(f"{self.kind}: alias {alias!r} -> {target!r} would be a loop or a chain")
+        self.aliases[alias] = target
+
+    def resolve(self, key: str) -> str:
+        """The name ``key`` stands for: itself when registered, else the target of an alias, else itself."""
+        if key in self._module_dict or key in self.entries():
+            return key
+        return self.aliases.get(key, key)
 
     # discovery -----------------------------------------------------------------------------
     def entries(self) -> dict[str, PluginEntry]:
@@ -156,20 +177,21 @@ class PluginRegistry(Registry):
         return sorted(set(self.entries()) | set(self._module_dict))
 
     def __contains__(self, key: Any) -> bool:
-        return key in self._module_dict or key in self.entries()
+        return key in self._module_dict or key in self.entries() or key in self.aliases
 
     def __len__(self) -> int:
         return len(self.names())
 
     # loading -------------------------------------------------------------------------------
     def get(self, key: Any) -> Any:  # type: ignore[override]
-        """The registered object for ``key``, importing its entry point on first use.
+        """The registered object for ``key`` (a name or an alias), importing its entry point on first use.
 
         Raises :class:`UnknownPluginError` (with the known names and the closest match),
         :class:`PluginLoadError` or :class:`PluginConflictError`.
         """
         if not isinstance(key, str):
             raise TypeError(f"{self.kind} name must be a string, got {type(key).__name__}")
+        key = self.resolve(key)
         entry = self.entries().get(key)
         if entry is not None and entry.status == "conflict":
             raise PluginConflictError(self._conflict_message(entry))

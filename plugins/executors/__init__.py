@@ -1,1 +1,2 @@
-"""Built-in executors: serial, local (worker processes), submitit (Slurm), ray."""
+"""Built-in executors: serial, local (worker processes), slurm (a Slurm job array through submitit; alias
+``submitit``), ray."""

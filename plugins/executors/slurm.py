@@ -1,4 +1,5 @@
-"""``submitit``: cells as a Slurm job array through submitit (``pip install "hipbench[slurm]"``).
+"""``slurm``: cells as a Slurm job array through submitit (``pip install "hipbench[slurm]"``). ``submitit``,
+its name before, is an alias (``hipbench.registry.EXECUTORS.aliases``): benchmark files that say it still run.
 
 ``cluster: slurm`` submits with sbatch; ``local`` and ``debug`` are submitit's own executors (subprocesses
 on this machine, or in-process), for trying a configuration without a cluster. A job that times out, is
@@ -19,7 +20,7 @@ from hipbench.runner.tasks import CellTask, execute_task
 CLUSTERS = ("slurm", "local", "debug")
 
 
-class SubmititExecutor(Executor):
+class SlurmExecutor(Executor):
     """Slurm (or submitit's local/debug) job array, one job per cell.
 
     Args:
@@ -30,18 +31,18 @@ class SubmititExecutor(Executor):
         folder: submitit's log folder (default ``RUN/submitit``).
 
     Example:
-        >>> SubmititExecutor(cluster="debug").describe()
-        'submitit (debug cluster)'
+        >>> SlurmExecutor(cluster="debug").describe()
+        'slurm (debug cluster)'
     """
 
-    name = "submitit"
+    name = "slurm"
 
     def __init__(self, cluster: str = "slurm", partition: str | None = None, gpus_per_task: int = 1,
                  cpus_per_task: int = 4, mem_gb: float = 16, timeout_min: int = 240, array_parallelism: int = 64,
                  sbatch: dict[str, Any] | None = None, folder: str | None = None, max_retries: int = 2) -> None:
         super().__init__(max_retries)
         if cluster not in CLUSTERS:
-            raise ValueError(f"executor submitit: cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
+            raise ValueError(f"executor slurm: cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
         self.cluster = cluster
         self.params = {"timeout_min": int(timeout_min), "cpus_per_task": int(cpus_per_task), "mem_gb": float(mem_gb),
                        "gpus_per_node": int(gpus_per_task), "tasks_per_node": 1,
@@ -55,12 +56,12 @@ class SubmititExecutor(Executor):
     def describe(self) -> str:
         where = f"partition {self.params.get('slurm_partition', 'default')}" if self.cluster == "slurm" else \
             f"{self.cluster} cluster"
-        return f"submitit ({where})"
+        return f"slurm ({where})"
 
     def check(self) -> None:
         require_extra("submitit", "slurm")
         if self.cluster == "slurm" and shutil.which("sbatch") is None:
-            raise MissingExtra("executor submitit: cluster 'slurm' needs sbatch on PATH (run from a Slurm login "
+            raise MissingExtra("executor slurm: cluster 'slurm' needs sbatch on PATH (run from a Slurm login "
                                "node), or use cluster: local to try it on this machine")
 
     def _executor(self, run_dir: Path) -> Any:
