@@ -3,7 +3,8 @@ full-image landmarks through their roles, continuous (degrees, px) or graded (or
 
 The evaluator, the leaderboard, ``hipbench measure`` and ``hipbench predict`` read measures only through
 this contract: agreement is derived from the kind (continuous: MAE, bias, 95 % limits of agreement,
-ICC(2,1); graded: accuracy, quadratic-weighted kappa, confusion matrix), so a new measure needs no other
+ICC(2,1); graded: accuracy, quadratic-weighted kappa, confusion matrix; in
+:mod:`hipbench.metrics.measure_figures`, which this module does not import), so a new measure needs no other
 code. A hip that a measure cannot support is reported with a reason (value NaN, grade 0), never dropped.
 """
 
@@ -39,8 +40,9 @@ class Measure(abc.ABC):
     ``%``; ``mm`` is derived for ``px`` measures when every image has a pixel spacing), ``grades`` (the
     ordered class names of a graded measure, index 1..n), ``roles`` (the landmark roles it needs on each
     side). ``compute(points, schema)`` returns :class:`MeasureValues` for points (..., K, 2) in full-image
-    pixels. ``agreement(*, pred, gt)`` (keyword-only) turns the values of predictions and references into
-    figures named ``<name>_<figure>``; the default follows ``kind``.
+    pixels. ``agreement(*, pred, gt)`` (keyword-only) may give a measure its own figures, named
+    ``<name>_<figure>``, comparing the values of predictions and references; the default (None) has the
+    evaluator derive them from ``kind`` (:func:`hipbench.metrics.measure_figures.measure_agreement`).
     """
 
     name: ClassVar[str] = "measure"
@@ -60,15 +62,11 @@ class Measure(abc.ABC):
     def compute(self, points: np.ndarray, schema: LandmarkSchema) -> MeasureValues:
         """Per-hip values of ``points`` (..., K, 2)."""
 
-    def agreement(self, *, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        """Figures comparing predicted with reference values (N, 2), named ``<name>_<figure>``."""
-        from hipbench.metrics.agreement import agreement
-        from hipbench.metrics.classification import graded_agreement
-
-        if self.kind == GRADED:
-            return graded_agreement(pred=pred, gt=gt, prefix=self.name, n_grades=len(self.grades))
-
-        return agreement(pred=pred, gt=gt, prefix=self.name)
+    def agreement(self, *, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any] | None:
+        """This measure's own figures comparing predicted with reference values (N, 2), named
+        ``<name>_<figure>``; None (the default) for the figures of its kind. Override it to add figures
+        (IHDI adds screening); call :func:`hipbench.metrics.measure_figures.kind_agreement` for the default ones."""
+        return None
 
     def grade_name(self, value: float) -> str:
         """A graded value as its class name (``ungradable`` for :data:`hipbench.grades.UNGRADABLE`)."""
@@ -111,11 +109,3 @@ def build_measures(names: Sequence[str]) -> list[Measure]:
 
     return [MEASURES.get(name)() for name in names]
 
-
-def measure_agreement(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema,
-                      measures: Sequence[Measure]) -> dict[str, Any]:
-    """Every measure's agreement figures between predicted and reference points (N, K, 2)."""
-    out: dict[str, Any] = {}
-    for measure in measures:
-        out.update(measure.agreement(pred=measure.compute(pred, schema).values, gt=measure.compute(gt, schema).values))
-    return out

@@ -149,6 +149,17 @@ def _module_level_constants(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
+def test_the_measure_contract_imports_no_metrics_module(imports) -> None:
+    """``hipbench.metrics`` (its package imports ``evaluate``, which builds measures) depends on
+    ``hipbench.measures``, never the other way, at any level: no loop through a function-level import."""
+    assert not [m for m in imports.anywhere["hipbench.measures"] if m.startswith("hipbench.metrics")]
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", "import hipbench.measures, hipbench.metrics.agreement"],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_grades_are_defined_once_in_hipbench_grades() -> None:
     """``UNGRADABLE``, ``GRADES``, ``GRADE_NAMES`` and ``SCREEN_POSITIVE_FROM`` live in ``hipbench/grades.py``;
     every other module imports them (no second name for the ungradable value, no copy of the grade list)."""

@@ -73,6 +73,19 @@ def test_centre_edge_angle_signs() -> None:
     assert np.isnan(below.values[0]) and "not above the femoral head" in below.reasons[0]
 
 
+def test_agreement_is_the_kinds_unless_a_measure_gives_its_own() -> None:
+    from hipbench.metrics.measure_figures import kind_agreement, measure_agreement
+
+    pred, gt = np.array([[1.0, 2.0], [3.0, 0.0]]), np.array([[1.0, 3.0], [3.0, 1.0]])
+    tonnis, ihdi = MEASURES.get("tonnis")(), MEASURES.get("ihdi")()
+    assert tonnis.agreement(pred=pred, gt=gt) is None  # the contract's default: no figures of its own
+    assert measure_agreement(tonnis, pred=pred, gt=gt) == kind_agreement(tonnis, pred=pred, gt=gt)
+    figures = measure_agreement(ihdi, pred=pred, gt=gt)  # IHDI's override adds the screening split
+    assert figures["ihdi_n"] == 3 and figures["ihdi_accuracy_strict"] == 0.5 and figures["screening_tp"] == 2
+    assert {k: v for k, v in figures.items() if not k.startswith("screening_")} == kind_agreement(
+        ihdi, pred=pred, gt=gt)
+
+
 def test_measures_follow_the_schema() -> None:
     assert set(measure_names(MTDDH8)) >= {"ai", "ihdi", "tonnis", "hilgenreiner_h", "hilgenreiner_d", "ce_angle"}
     ihdi12 = get_schema("ihdi12")

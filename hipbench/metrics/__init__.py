@@ -31,10 +31,11 @@ from hipbench.metrics.keypoint import (
     point_errors,
     sdr,
 )
+from hipbench.metrics.measure_figures import kind_agreement, measure_agreement
 
 __all__ = [
     "BOOTSTRAP_KEYS", "ICCResult", "NORMALISERS", "POLICY", "aggregate_folds", "agreement", "bland_altman",
-    "bootstrap_ci", "confusion_matrix", "coverage", "evaluate", "icc", "ihdi_agreement", "macro_f1", "mre",
-    "nme", "normaliser_values", "pearson_r", "per_image", "per_image_nme", "per_landmark_errors",
-    "point_errors", "screening", "sdr", "weighted_kappa",
+    "bootstrap_ci", "confusion_matrix", "coverage", "evaluate", "icc", "ihdi_agreement", "kind_agreement",
+    "macro_f1", "measure_agreement", "mre", "nme", "normaliser_values", "pearson_r", "per_image", "per_image_nme",
+    "per_landmark_errors", "point_errors", "screening", "sdr", "weighted_kappa",
 ]

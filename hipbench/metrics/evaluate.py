@@ -31,6 +31,7 @@ from hipbench.metrics.keypoint import (
     per_landmark_errors,
     point_errors,
 )
+from hipbench.metrics.measure_figures import measure_agreement
 from hipbench.metrics.metric import Metric, MetricInputs, metric_inputs
 from hipbench.schema import LandmarkSchema, get_schema
 
@@ -174,7 +175,7 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
         out = metric_figures(chosen_metrics, part)
         s = part.pixel_spacing
         for measure, v_pred, v_gt in values:
-            out.update(measure.agreement(pred=v_pred[idx], gt=v_gt[idx]))
+            out.update(measure_agreement(measure, pred=v_pred[idx], gt=v_gt[idx]))
             if measure.unit == "px" and s is not None:  # lengths also in mm, when every image has a spacing
                 out.update(agreement(pred=v_pred[idx] * s[:, None], gt=v_gt[idx] * s[:, None],
                                      prefix=f"{measure.name}_mm"))

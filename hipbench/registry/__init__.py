@@ -120,7 +120,8 @@ MEASURES = PluginRegistry(
         "per hip from full-image landmarks through their roles: class-level ``name``, ``kind`` (continuous "
         "or graded), ``unit``, ``grades``, ``roles`` and ``unsupported(schema)`` are read before building; "
         "``compute(points, schema) -> MeasureValues`` (values and ungradable reasons per hip); agreement "
-        "figures follow the kind unless the class overrides ``agreement``."
+        "figures follow the kind (``hipbench.metrics.measure_figures``) unless the class's "
+        "``agreement(*, pred, gt)`` returns its own (the default returns None)."
     ),
 )
 FRAMINGS = PluginRegistry(
