@@ -115,10 +115,10 @@ class Trainer:
         self._flip_perm: torch.Tensor | None = None
 
     # inputs --------------------------------------------------------------------------------
-    def _tensors(self, crops: ViewSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        images = torch.from_numpy(crops.images).to(self.device).unsqueeze(1)
-        keypoints = torch.from_numpy(np.nan_to_num(crops.keypoints)).float().to(self.device)
-        visible = torch.from_numpy(crops.visible & crops.has_box[:, None]).to(self.device)
+    def _tensors(self, views: ViewSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images = torch.from_numpy(views.images).to(self.device).unsqueeze(1)
+        keypoints = torch.from_numpy(np.nan_to_num(views.keypoints)).float().to(self.device)
+        visible = torch.from_numpy(views.visible & views.has_box[:, None]).to(self.device)
         return images, keypoints, visible
 
     def _memory_format(self) -> torch.memory_format:
@@ -250,22 +250,22 @@ class Trainer:
 
     # inference -----------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, model: nn.Module, crops: ViewSet, batch_size: int = 64, peaks: list[float] | None = None
+    def predict(self, model: nn.Module, views: ViewSet, batch_size: int = 64, peaks: list[float] | None = None
                 ) -> np.ndarray:
-        """Crop-pixel keypoints (M, Ku, 2) for every crop, decoded by the model's codec; with ``peaks``, each
+        """View-pixel keypoints (M, Ku, 2) for every view, decoded by the model's codec; with ``peaks``, each
         batch's mean map height (``model.peak``, for models whose outputs are maps) is appended to it."""
         model.to(self.device).eval()
         peak = getattr(model, "peak", None) if peaks is not None else None
         out = []
-        for start in range(0, len(crops), batch_size):
-            gray = torch.from_numpy(crops.images[start:start + batch_size]).to(self.device).unsqueeze(1)
+        for start in range(0, len(views), batch_size):
+            gray = torch.from_numpy(views.images[start:start + batch_size]).to(self.device).unsqueeze(1)
             with self._autocast():
                 outputs = model(to_model_input(gray.float() / 255.0))
             out.append(model.decode(outputs).float().cpu().numpy())
             heights = peak(outputs) if peak is not None else None
             if heights is not None and peaks is not None:
                 peaks.append(float(heights.float().mean()))
-        return np.concatenate(out) if out else np.zeros((0,) + crops.keypoints.shape[1:], np.float32)
+        return np.concatenate(out) if out else np.zeros((0,) + views.keypoints.shape[1:], np.float32)
 
 
 def step_seconds(model: nn.Module, loss_fn: nn.Module, size: int, batch: int, num_keypoints: int,
