@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hipbench-installed
 
-.PHONY: test test-slow test-browser demo docs install clean-venv
+.PHONY: test test-slow test-1thread test-browser demo docs install clean-venv
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ test: $(STAMP)
 # after `make test`
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# the default suite again with one torch thread (tests must hold with 1 and with 2 threads); CI runs it
+test-1thread: $(STAMP)
+	HIPBENCH_TEST_THREADS=1 $(BIN)/python -m pytest -q
 
 # the HTML leaderboard driven in the system Chromium (Debian: apt-get install -y chromium chromium-driver)
 test-browser: $(STAMP)

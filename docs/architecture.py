@@ -80,7 +80,7 @@ def _short(module: str) -> str:
 def package_of(module: str) -> str:
     """The top-level part of ``hipbench`` a module belongs to (``hipbench`` for the package itself).
 
-    Example:
+    Examples:
         >>> package_of("hipbench.runner.cell"), package_of("hipbench.schema"), package_of("hipbench")
         ('runner', 'schema', 'hipbench')
     """
@@ -213,7 +213,7 @@ def read_imports(root: Path = PACKAGE) -> Imports:
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected groups of more than one node (and self-loops), each sorted (Tarjan, iterative).
 
-    Example:
+    Examples:
         >>> cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}, "d": {"d"}})
         [['a', 'b'], ['d']]
     """
@@ -277,7 +277,7 @@ def plugin_imports(root: Path = PACKAGE) -> list[str]:
     """``module:line name`` of every import of ``hipbench_plugins`` under ``root``, at any level: core reaches
     the built-in plugins only through the registries' entry points.
 
-    Example:
+    Examples:
         >>> import tempfile; pkg = Path(tempfile.mkdtemp()) / "hipbench"; pkg.mkdir()
         >>> _ = (pkg / "a.py").write_text("def f():\\n    from hipbench_plugins.heads import x\\n")
         >>> plugin_imports(pkg)

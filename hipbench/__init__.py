@@ -2,7 +2,7 @@
 
 Importing the package is cheap: torch, timm and ultralytics load only where they are used.
 
-Example:
+Examples:
     >>> import hipbench
     >>> isinstance(hipbench.__version__, str)
     True

@@ -14,7 +14,7 @@ class MissingExtra(RuntimeError):
 def require_extra(module: str, extra: str) -> Any:
     """Import ``module`` or stop with the pip command that installs hipbench's ``extra``.
 
-    Example:
+    Examples:
         >>> try:
         ...     require_extra("no_such_module_xyz", "ray")
         ... except MissingExtra as e:

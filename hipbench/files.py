@@ -13,7 +13,7 @@ from typing import Any, Callable
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Write ``path`` through ``write(tmp_path)`` then rename: readers never see a half-written file.
 
-    Example:
+    Examples:
         >>> import tempfile; d = Path(tempfile.mkdtemp())
         >>> atomic_write(d / "x.txt", lambda p: p.write_text("hi")).read_text()
         'hi'
@@ -33,7 +33,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
 def write_json(path: Path, data: Any) -> Path:
     """Atomically write ``data`` as indented JSON (NaN written as null).
 
-    Example:
+    Examples:
         >>> import tempfile; p = Path(tempfile.mkdtemp()) / "a.json"
         >>> _ = write_json(p, {"x": float("nan")}); p.read_text()
         '{\\n  "x": null\\n}'

@@ -28,7 +28,7 @@ Boundary tolerance: coordinates within ``BOUNDARY_RTOL`` x inter-triradiate dist
 boundary (x = 0, y = 0, y = x) count as on it, so a point exactly on a boundary keeps its grade
 after the floating-point round-off of a rotation or rescaling.
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> s = get_schema("mtddh8")  # per side: asm, tcc, fhc, h_point
     >>> pts = np.array([[60, 80], [100, 100], [55, 105], [50, 115],      # image-left hip
@@ -73,7 +73,7 @@ class HilgenreinerFrame:
     inter-triradiate distance (...,). ``valid``: (...,) True where both triradiate points are finite
     and distinct.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.zeros((8, 2)); pts[1] = [100, 100]; pts[5] = [200, 100]
         >>> f = hilgenreiner_frame(pts, get_schema("mtddh8"))
@@ -91,7 +91,7 @@ class HilgenreinerFrame:
 def hilgenreiner_frame(points: np.ndarray, schema: LandmarkSchema) -> HilgenreinerFrame:
     """The Hilgenreiner frame of each image in ``points`` (..., K, 2); NaN vectors where invalid.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.full((8, 2), np.nan); pts[1] = [0, 0]; pts[5] = [0, 10]  # H vertical
         >>> f = hilgenreiner_frame(pts, get_schema("mtddh8"))
@@ -115,7 +115,7 @@ def hilgenreiner_frame(points: np.ndarray, schema: LandmarkSchema) -> Hilgenrein
 def acetabular_index(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     """Acetabular index in degrees, (..., 2) as [left, right] image sides; NaN where ungradable.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.full((8, 2), np.nan)
         >>> pts[[0, 1, 5, 4]] = [[50, 148], [86, 159], [227, 157], [265, 136]]  # asm, tcc per side
@@ -137,7 +137,7 @@ def perkin_coordinates(points: np.ndarray, schema: LandmarkSchema, role: str) ->
     from that side's acetabular margin onto Hilgenreiner's line (where Perkin's line crosses it),
     (..., 2 sides, 2); NaN where a role is missing.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
         ...                 [240, 90], [200, 100], [250, 95], [230, 105.]])
@@ -156,7 +156,7 @@ def triradiate_coordinates(points: np.ndarray, schema: LandmarkSchema, role: str
     """Local (x lateral, y caudal) pixels of ``role`` on each side from that side's triradiate point,
     (..., 2 sides, 2).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
         ...                 [240, 90], [200, 100], [250, 95], [230, 105.]])
@@ -177,7 +177,7 @@ def ihdi_coordinates(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
 
     O is the foot of the perpendicular from the acetabular margin onto Hilgenreiner's line.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [0, 0], [75, 120],
         ...                 [240, 90], [200, 100], [0, 0], [230, 105.]])
@@ -192,7 +192,7 @@ def grade_from_coordinates(local: np.ndarray, tolerance: np.ndarray | float = 0.
 
     ``tolerance`` (broadcast to (...)) is how close to a boundary counts as on it.
 
-    Example:
+    Examples:
         >>> grade_from_coordinates(np.array([[0, 0], [1, 1], [2, 1], [-5, -0.1], [np.nan, 1]])).tolist()
         [1, 2, 3, 4, 0]
     """
@@ -213,7 +213,7 @@ def grade_from_coordinates(local: np.ndarray, tolerance: np.ndarray | float = 0.
 def ihdi_grade(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     """IHDI grade per side, (..., 2) int [left, right]: 1..4, :data:`UNGRADABLE` (0) where ungradable.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = get_schema("mtddh8")
         >>> pts = np.array([[80, 70], [100, 100], [0, 0], [80, 110],      # x = 0 (on Perkin's line)
@@ -231,7 +231,7 @@ def ihdi_grade(points: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
 def ungradable_reason(points: np.ndarray, schema: LandmarkSchema, measure: str = "ihdi") -> np.ndarray:
     """Why each hip is ungradable for ``measure`` (``ai`` or ``ihdi``): (..., 2) str, ``""`` if gradable.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.zeros((8, 2)); pts[1] = pts[5] = [100, 100]; pts[7] = np.nan
         >>> left, right = ungradable_reason(pts, get_schema("mtddh8"))
@@ -303,7 +303,7 @@ class HipMeasures:
 def measure_hips(points: np.ndarray, schema: LandmarkSchema) -> HipMeasures:
     """AI, IHDI grade, IHDI coordinates and ungradable reasons for ``points`` (..., K, 2).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [55, 105], [50, 115],
         ...                 [240, 90], [200, 100], [250, 100], [np.nan, np.nan]])

@@ -7,7 +7,7 @@ and coverage counts them. :data:`GRADES` are the four grades I-IV of IHDI (and T
 their printed names, ``ungradable`` included, and :data:`SCREEN_POSITIVE_FROM` the first grade of a positive
 screen (IHDI II-IV: dysplastic).
 
-Example:
+Examples:
     >>> [GRADE_NAMES[g] for g in (*GRADES, UNGRADABLE)]
     ['I', 'II', 'III', 'IV', 'ungradable']
 """

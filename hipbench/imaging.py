@@ -10,7 +10,7 @@ import numpy as np
 def window(image: np.ndarray, contrast: float = 1.0, exposure: float = 0.0, gamma: float = 1.0) -> np.ndarray:
     """``clip(0.5 + contrast * (v - 0.5) + exposure, 0, 1) ** gamma`` (``image`` itself when neutral).
 
-    Example:
+    Examples:
         >>> window(np.array([0.25, 0.75], np.float32), contrast=2.0).tolist()
         [0.0, 1.0]
     """
@@ -31,7 +31,7 @@ def blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def lower_resolution(image: np.ndarray, share: float) -> np.ndarray:
     """Area-sampled down to ``share`` of the size and linearly back: detail lost, pixel centres kept.
 
-    Example:
+    Examples:
         >>> lower_resolution(np.eye(8, dtype=np.float32), 0.5).shape
         (8, 8)
     """
@@ -60,7 +60,7 @@ def gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) ->
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """The image after an 8-bit JPEG round trip at ``quality`` (1-100).
 
-    Example:
+    Examples:
         >>> out = jpeg(np.full((16, 16), 0.5, np.float32), 20)
         >>> out.dtype, bool(abs(float(out.mean()) - 0.5) < 0.02)
         (dtype('float32'), True)
@@ -82,7 +82,7 @@ def tilt_homography(width: int, height: int, tilt_x: float, tilt_y: float, focal
     through its centre, seen from a point source ``focal`` image sizes away: ``K [r1 r2 e3] K^-1``, so the
     centre stays put (positive tilt_x: the lower half nearer the source; tilt_y: the image-right half).
 
-    Example:
+    Examples:
         >>> h = tilt_homography(64, 64, 10.0, 0.0, 4.0)
         >>> bool(np.allclose(h @ [31.5, 31.5, 1], [31.5, 31.5, 1])), bool(np.allclose(h, np.eye(3)))
         (True, False)
@@ -100,7 +100,7 @@ def tilt_homography(width: int, height: int, tilt_x: float, tilt_y: float, focal
 def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Points (N, 2) through the 3x3 homography ``h`` (NaN points stay NaN).
 
-    Example:
+    Examples:
         >>> apply_homography(np.diag([2.0, 2.0, 1.0]), np.array([[1.0, 3.0]])).tolist()
         [[2.0, 6.0]]
     """

@@ -39,7 +39,7 @@ class DownloadForbidden(RuntimeError):
 def offline_requested() -> bool:
     """True when ``HIPBENCH_OFFLINE`` is set to a true value (1, true, yes, on).
 
-    Example:
+    Examples:
         >>> os.environ[OFFLINE_VAR] = "1"; offline_requested()
         True
     """
@@ -49,7 +49,7 @@ def offline_requested() -> bool:
 def forbid_download(what: str, expected: str | Path, where: str | Path, how: str = "") -> DownloadForbidden:
     """The error for a cache miss under ``HIPBENCH_OFFLINE=1``: what was wanted, the file, the place.
 
-    Example:
+    Examples:
         >>> str(forbid_download("timm weights 'x'", "model.safetensors", "/c/x"))[:60]
         "timm weights 'x' is not in the local cache and HIPBENCH_OFFL"
     """
@@ -62,7 +62,7 @@ def forbid_download(what: str, expected: str | Path, where: str | Path, how: str
 def cache_dir() -> Path:
     """hipbench's private cache: ``$HIPBENCH_CACHE_DIR`` or ``~/.cache/hipbench``.
 
-    Example:
+    Examples:
         >>> cache_dir().name in {"hipbench", os.environ.get("HIPBENCH_CACHE_DIR", "hipbench").rsplit("/", 1)[-1]}
         True
     """
@@ -88,7 +88,7 @@ def configure_hubs() -> Path:
     config dir; return that dir. Idempotent and cheap after the first call; an existing ``YOLO_CONFIG_DIR``
     is respected.
 
-    Example:
+    Examples:
         >>> d = configure_hubs()
         >>> os.environ["YOLO_AUTOINSTALL"], (d / "Ultralytics" / "Arial.ttf").exists()
         ('false', True)
@@ -106,7 +106,7 @@ def configure_hubs() -> Path:
 def import_ultralytics() -> ModuleType:
     """Import ultralytics with settings sync off (and offline under ``HIPBENCH_OFFLINE=1``).
 
-    Example:
+    Examples:
         >>> ultralytics = import_ultralytics()
         >>> from ultralytics.utils import SETTINGS
         >>> SETTINGS["sync"]
@@ -128,7 +128,7 @@ def import_ultralytics() -> ModuleType:
 def import_timm() -> ModuleType:
     """Import timm with the Hugging Face hub configured (offline under ``HIPBENCH_OFFLINE=1``).
 
-    Example:
+    Examples:
         >>> import_timm().__name__
         'timm'
     """

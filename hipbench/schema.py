@@ -4,7 +4,7 @@ Geometry and metrics work on roles (``triradiate``, ``acetabular_margin``, ``h_p
 ``femoral_head``), never on raw indices. "left" and "right" are image sides throughout: the
 image-left hip is the patient's right hip.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> schema = get_schema("ihdi12")
     >>> points = np.arange(24, dtype=float).reshape(12, 2)
@@ -54,7 +54,7 @@ class DerivedRole:
 class LandmarkSchema:
     """An ordered list of landmarks, their flip pairs, and how derived roles are made.
 
-    Example:
+    Examples:
         >>> s = get_schema("mtddh8")
         >>> s.names[:4], s.index("right_tcc"), s.flip_permutation()[:4]
         (('left_asm', 'left_tcc', 'left_fhc', 'left_h_point'), 5, [4, 5, 6, 7])
@@ -217,7 +217,7 @@ def generic_schema(name: str, landmark_names: Iterable[str]) -> LandmarkSchema:
     Sides come from ``left_``/``right_`` (or ``l_``/``r_``) prefixes, roles from known aliases
     (``tcc``, ``asm``, ``h_point``, ``fhc``, ...), flip pairs from names that differ only in side.
 
-    Example:
+    Examples:
         >>> s = generic_schema("mine", ["left_tcc", "right_tcc", "nose"])
         >>> [(lm.side, lm.role) for lm in s.landmarks], s.flip_pairs
         ([('left', 'triradiate'), ('right', 'triradiate'), ('none', 'extra')], (('left_tcc', 'right_tcc'),))
@@ -238,7 +238,7 @@ def schema_from_spec(spec: dict) -> LandmarkSchema:
     ``spec`` has ``name``, ``landmarks`` (a list of ``{name, side, role}``), and optional ``flip_pairs``
     (list of name pairs) and ``derived`` (list of ``{role, side, sources}``).
 
-    Example:
+    Examples:
         >>> s = schema_from_spec({"name": "tiny", "landmarks": [
         ...     {"name": "lt", "side": "left", "role": "triradiate"},
         ...     {"name": "rt", "side": "right", "role": "triradiate"}], "flip_pairs": [["lt", "rt"]]})
@@ -260,7 +260,7 @@ def schema_from_spec(spec: dict) -> LandmarkSchema:
 def schema_to_spec(schema: LandmarkSchema) -> dict:
     """The spec of a schema (the inverse of :func:`schema_from_spec`).
 
-    Example:
+    Examples:
         >>> get_schema(schema_to_spec(get_schema("ihdi12"))) == get_schema("ihdi12")
         True
     """
@@ -274,7 +274,7 @@ def schema_text(schema: LandmarkSchema) -> str:
     """How stored files name a schema: a built-in's name, else its spec as JSON (readable by
     :func:`get_schema`).
 
-    Example:
+    Examples:
         >>> schema_text(get_schema("mtddh8")), get_schema(schema_text(generic_schema("c", ["a"]))).names
         ('mtddh8', ('a',))
     """
@@ -287,7 +287,7 @@ def get_schema(name_or_spec: str | dict | LandmarkSchema) -> LandmarkSchema:
     """A known schema by name (``ihdi12``, ``mtddh8``), a spec dict (or its JSON, as stored by
     :func:`schema_text`), or a schema passed through.
 
-    Example:
+    Examples:
         >>> get_schema("ihdi12").num_keypoints
         12
     """

@@ -17,6 +17,20 @@ SAMPLES = REPO_ROOT / "hipbench" / "samples"  # CC BY 4.0 samples shipped with t
 os.environ.setdefault("HIPBENCH_CACHE_DIR", str(REPO_ROOT / ".venv" / "hipbench-cache"))
 # the suite never downloads: every hub lookup must hit a local cache or fail naming the file
 os.environ["HIPBENCH_OFFLINE"] = "1"
+# `make test-1thread` runs the suite with one torch thread (the default run uses torch's own count): every
+# training outcome a test asserts must hold for both; subprocesses inherit it through OMP_NUM_THREADS
+THREADS = os.environ.get("HIPBENCH_TEST_THREADS")
+if THREADS:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = THREADS
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads() -> None:
+    if THREADS:
+        import torch
+
+        torch.set_num_threads(int(THREADS))
+        assert torch.get_num_threads() == int(THREADS)
 
 
 def make_distribution(site: Path, name: str, version: str, entry_points: dict[str, dict[str, str]],

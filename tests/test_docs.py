@@ -151,3 +151,14 @@ def test_leaderboard_pages_are_current():
     assert {p.stem for p in pages_expected if p.suffix == ".md"} >= {"index", "quick", "heads"}
     stale = gen_leaderboards.stale(pages_expected)
     assert not stale, f"run `python docs/gen_leaderboards.py`: out of date: {[str(p) for p in stale]}"
+
+
+def test_the_site_shows_screenshots_of_itself_taken_by_the_script() -> None:
+    from docs.screenshots import PAGES
+
+    index = (DOCS / "index.md").read_text()
+    for page, name in PAGES.items():
+        shot = DOCS / "site_screenshots" / name
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+        assert f"site_screenshots/{name}" in index
+        assert (DOCS / page.replace(".html", ".md")).exists(), page

@@ -1,5 +1,6 @@
-"""Which framings take which heads: the top-down coordinate heads are refused on whole images before training,
-with the reason; every built-in head runs on crops (benchmarks/heads_framings.yaml trains the whole grid)."""
+"""Which framings take which heads: the top-down coordinate heads and dilated_mask are refused on whole images
+before training, with the reason; every built-in head runs on crops (tests/test_heads_framings_train.py trains
+the grid)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from hipbench.registry import FRAMINGS, HEADS
 
 BUILT_IN_HEADS = ["direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv", "heatmap", "integral",
                   "dilated_mask"]
-# the top-down coordinate heads stayed at the mean shape on whole images (docs/guide/framings.md): refused there
-REFUSED_ON_WHOLE_IMAGES = {"direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv"}
+# the top-down coordinate heads stayed at the mean shape on whole images and dilated_mask's disk BCE collapsed
+# there (docs/guide/framings.md; tests/test_heads_framings_train.py trains the rest): refused there
+REFUSED_ON_WHOLE_IMAGES = {"direct_regression", "simcc_1d", "simcc_2d", "simcc_2d_deconv", "dilated_mask"}
 
 
 
@@ -24,7 +26,7 @@ def test_whole_images_refuse_the_top_down_heads_and_crops_take_every_head() -> N
     refused = {h for h in BUILT_IN_HEADS if head_framing_problem(h, "whole_image")}
     assert refused == REFUSED_ON_WHOLE_IMAGES
     assert not any(head_framing_problem(h, "bilateral_crops") for h in BUILT_IN_HEADS)
-    assert "Use a map head" in str(head_framing_problem("simcc_1d", "whole_image"))
+    assert "Use the heatmap or integral head" in str(head_framing_problem("simcc_1d", "whole_image"))
 
 
 def test_a_refused_pair_is_named_before_training() -> None:

@@ -1,6 +1,6 @@
 """The ``hipbench`` command line. Subcommands live in their own modules and load on demand.
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> CliRunner().invoke(main, ["--version"]).output.startswith("hipbench, version")
     True

@@ -1,6 +1,6 @@
 """``hipbench data synth|check|stats|download``: make, validate, describe and download datasets.
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> "synth" in CliRunner().invoke(data_command, ["--help"]).output
     True

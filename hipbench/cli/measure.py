@@ -6,7 +6,7 @@ A clinician can measure manual annotations with it, and it is how the geometry i
 labels. Every file gets a row: measured, or the reason it could not be read; no file is skipped.
 Heavy libraries load inside the functions, so ``hipbench --help`` stays fast.
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> CliRunner().invoke(measure_command, ["--help"]).output.splitlines()[0]
     'Usage: measure [OPTIONS] PATH...'
@@ -35,7 +35,7 @@ EXTRA_SKIP = ("ai", "ihdi")  # measured above with their own columns
 def parse_size(text: str | None) -> tuple[int, int] | None:
     """``"1024x768"`` -> (1024, 768); raises :class:`click.BadParameter` otherwise.
 
-    Example:
+    Examples:
         >>> parse_size("1024x768"), parse_size(None)
         ((1024, 768), None)
     """
@@ -55,7 +55,7 @@ def read_sizes(path: str | Path) -> dict[str, tuple[int, int]]:
     """Per-file image sizes from a CSV with a name column (``name``, ``stem``, ``image`` or ``file``)
     and ``width``/``height`` (or ``inferred_width``/``inferred_height``) columns, keyed by file stem.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "sizes.csv"
         >>> _ = p.write_text("name,inferred_width,inferred_height\\na,100,80\\n")
@@ -87,7 +87,7 @@ def read_sizes(path: str | Path) -> dict[str, tuple[int, int]]:
 def measure_file(path: Path, fmt: str = "auto", image_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """One record for one annotation file: sizes, AI and IHDI per side, IHDI (x, y), reasons, or ``error``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = p.write_text("0 0.3 0.4 0.1 0.1 0.2 0.35 2 0.3 0.4 2\\n1 0.3 0.5 0.1 0.1 0.28 0.47 2 0.27 0.5 2\\n"
@@ -180,7 +180,7 @@ def _label_flags(record: dict[str, Any], points: Any, schema: Any, frame: Any, n
 def flag_batch_outliers(records: list[dict[str, Any]]) -> None:
     """Add ``ai_<side>_batch_outlier`` to records whose AI is a robust outlier of the batch (in place).
 
-    Example:
+    Examples:
         >>> recs = [{"ai_left": a, "ai_right": b, "flags": []}
         ...         for a, b in zip((18, 21, 24, 19, 22, 60.0), (20, 23, 17, 25, 21, 19.0))]
         >>> flag_batch_outliers(recs); recs[-1]["flags"]
@@ -206,7 +206,7 @@ def flag_batch_outliers(records: list[dict[str, Any]]) -> None:
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts, AI medians (left, right, both), IHDI grade counts, flagged and unreadable files.
 
-    Example:
+    Examples:
         >>> summarise([{"file": "a", "error": "", "ai_left": 20.0, "ai_right": 30.0, "ihdi_left": 1,
         ...             "ihdi_right": 2, "flags": []}])["ai_median"]
         {'left': 20.0, 'right': 30.0, 'both': 25.0}
@@ -240,7 +240,7 @@ CSV_COLUMNS = ("file", "image_id", "format", "schema", "width", "height", "size_
 def write_output(path: Path, records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     """Write ``records`` as CSV (one row per file) or JSON (records and summary) by ``path``'s suffix.
 
-    Example:
+    Examples:
         >>> import tempfile, json
         >>> p = Path(tempfile.mkdtemp()) / "out.json"
         >>> write_output(p, [], {"files": 0}); json.loads(p.read_text())["summary"]

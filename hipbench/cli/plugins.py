@@ -68,7 +68,7 @@ def list_command(kind: str | None) -> None:
 def contracts_text(registries: Iterable[PluginRegistry], width: int = 100) -> str:
     """Each kind with its entry-point group, its contract (wrapped to ``width``) and its plugins' names.
 
-    Example:
+    Examples:
         >>> reg = PluginRegistry("widgets", contract="Widgets: callables ``f(**kwargs) -> Widget``.")
         >>> print(contracts_text([reg]))
         widgets (entry-point group hipbench.widgets)

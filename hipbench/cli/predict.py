@@ -1,7 +1,7 @@
 """``hipbench predict``: landmarks and measurement on new radiographs with a trained run (hip crops from
 the run's detector, or the whole image, as the chosen cell was trained).
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> CliRunner().invoke(predict_command, ["--help"]).output.splitlines()[0]
     'Usage: predict [OPTIONS] IMAGE_OR_DIR...'

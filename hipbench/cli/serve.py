@@ -1,6 +1,6 @@
 """``hipbench serve``: the local web app over runs, models and a dataset folder (extra ``hipbench[serve]``).
 
-Example:
+Examples:
     >>> from click.testing import CliRunner
     >>> CliRunner().invoke(serve_command, ["--help"]).output.splitlines()[0]
     'Usage: serve [OPTIONS] [RUN_DIR]...'

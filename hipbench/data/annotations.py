@@ -18,7 +18,7 @@ Files:
 
 Every error names the file (and the line where there is one) and says what was expected.
 
-Example:
+Examples:
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
     >>> _ = (d / "a.csv").write_text(",".join(f'"({10 + i},{20 + i})"' for i in range(6)) + ","
@@ -63,7 +63,7 @@ def _number(text: str, where: str, what: str) -> float:
 def read_ihdi_csv(path: str | Path, num_keypoints: int = 12) -> np.ndarray:
     """The (12, 2) pixel points of an ``ihdi_csv`` annotation: one line of quoted ``"(x,y)"`` tuples.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.csv"
         >>> _ = p.write_text('"(1,2)","(3.5,4)"\\n')
@@ -99,7 +99,7 @@ def read_ihdi_csv(path: str | Path, num_keypoints: int = 12) -> np.ndarray:
 def read_ihdi_detections(path: str | Path) -> dict[str, np.ndarray]:
     """Hip boxes ``{"LeftHip": [x1, y1, x2, y2], ...}`` from an ``ihdi_csv`` ``detections/{stem}.json``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.json"
         >>> _ = p.write_text('{"objects": [{"label": "LeftHip", "points": [[30, 40], [10, 20]]}]}')
@@ -138,7 +138,7 @@ def read_yolo_pose(path: str | Path, image_size: tuple[int, int]) -> tuple[np.nd
 
     ``visible`` is True for labelled points (v > 0, or no v column); v = 0 leaves the point NaN.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = p.write_text("0 0.3 0.5 0.1 0.1 0.2 0.4 2 0.3 0.5 2\\n1 0.3 0.6 0.1 0.1 0.3 0.6 2 0.3 0.7 2\\n"
@@ -199,7 +199,7 @@ class LandmarkRow:
     """One image of a ``landmark_csv`` file: name, declared size, (K, 2) points (NaN = empty cell), line,
     and the row's pixel spacing (mm/px) when the file has a spacing column and the cell is filled.
 
-    Example:
+    Examples:
         >>> LandmarkRow("a.png", (10, 8), np.zeros((1, 2)), 2).image_size
         (10, 8)
     """
@@ -214,7 +214,7 @@ class LandmarkRow:
 def landmark_csv_spacing_column(path: str | Path) -> str | None:
     """The name of the pixel-spacing column of a ``landmark_csv`` file (its last header cell), or None.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "l.csv"
         >>> _ = p.write_text("image_name,image_width,image_height,n_landmarks,landmark_1_x,landmark_1_y,"
@@ -239,7 +239,7 @@ def read_landmark_csv(path: str | Path, num_keypoints: int | None = None,
     empty cell is unknown, anything but a positive number an error. ``on_row_error(where, message)``
     receives per-row problems instead of raising (used for ``on_error: skip``).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "l.csv"
         >>> _ = p.write_text("image_name,image_width,image_height,n_landmarks,"
@@ -314,7 +314,7 @@ def read_landmark_csv(path: str | Path, num_keypoints: int | None = None,
 class CocoRecord:
     """One image of a COCO keypoint file: ``file_name``, ``image_size``, (K, 2) points, (K,) visible.
 
-    Example:
+    Examples:
         >>> CocoRecord("a.png", (4, 4), np.zeros((1, 2)), np.ones(1, bool)).file_name
         'a.png'
     """
@@ -331,7 +331,7 @@ def read_coco_keypoints(path: str | Path, category: str | None = None, schema: L
 
     Each image needs exactly one annotation of the category. Points with v = 0 are missing (NaN).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "c.json"
         >>> _ = p.write_text(json.dumps({"categories": [{"id": 1, "name": "pelvis",
@@ -398,7 +398,7 @@ def read_coco_keypoints(path: str | Path, category: str | None = None, schema: L
 def check_sides(points: np.ndarray, schema: LandmarkSchema, file: str | Path) -> None:
     """Raise naming ``file`` when the image-left landmarks lie right of the image-right ones (sides swapped).
 
-    Example:
+    Examples:
         >>> s = get_schema("mtddh8")
         >>> pts = np.array([[80.0, 10]] * 4 + [[20.0, 10]] * 4)
         >>> check_sides(pts, s, "a.txt")  # doctest: +ELLIPSIS
@@ -421,7 +421,7 @@ def check_sides(points: np.ndarray, schema: LandmarkSchema, file: str | Path) ->
 def find_image(annotation: Path, name: str | None = None) -> Path | None:
     """The image of an annotation file: ``name`` or the annotation's stem, beside it or in ``../images/``.
 
-    Example:
+    Examples:
         >>> find_image(Path("/nonexistent/labels/a.txt")) is None
         True
     """
@@ -441,7 +441,7 @@ def pick_record(items: list, name_of, image_path: Path | None, path: Path, what:
     """The one item of a many-image file (``name_of(item)``: its image name) that is ``image_path``'s, or the only
     item when no image is given; an error naming ``path`` otherwise.
 
-    Example:
+    Examples:
         >>> pick_record(["a.png", "b.png"], str, Path("x/b.png"), Path("m.csv"), "rows")
         'b.png'
     """
@@ -472,7 +472,7 @@ def annotation_sample(path: Path, format: str, schema: LandmarkSchema,
     file's own spacing (``own_spacing``, "csv") wins over the image's (DICOM). Points are checked against the size
     and the sides.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from hipbench.schema import generic_schema
         >>> p = Path(tempfile.mkdtemp()) / "a.txt"; _ = p.write_text("")

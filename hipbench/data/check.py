@@ -7,7 +7,7 @@ images without a row, each with its row number. Warnings: duplicate images (iden
 keep them in one fold), hips that cannot be graded, samples the dataset excludes (counted per category) and
 notes about the dataset as a whole (e.g. ``outliers.json`` per category, hips a measure table leaves empty).
 
-Example:
+Examples:
     >>> import tempfile
     >>> from hipbench.data.synth import write_synthetic
     >>> root = write_synthetic(Path(tempfile.mkdtemp()) / "s", num=3, seed=0, size=64).root
@@ -29,7 +29,7 @@ import numpy as np
 class Problem:
     """One finding: the ``file`` it concerns, a ``message``, and ``severity`` ``error`` or ``warning``.
 
-    Example:
+    Examples:
         >>> str(Problem("a.csv", "NaN value"))
         'ERROR    a.csv: NaN value'
     """
@@ -46,7 +46,7 @@ class Problem:
 class CheckReport:
     """What :func:`check_dataset` found: counts, schema, image sizes, problems.
 
-    Example:
+    Examples:
         >>> r = CheckReport("d", "ihdi_csv", problems=[Problem("x", "bad")])
         >>> r.ok, len(r.errors)
         (False, 1)
@@ -81,7 +81,7 @@ class CheckReport:
     def spacing_text(self) -> str:
         """How many images have a pixel spacing, from where, and whether mm figures can be reported.
 
-        Example:
+        Examples:
             >>> CheckReport("d", "landmark_csv", num_samples=3, with_spacing=2,
             ...             spacing_sources=Counter({"csv": 1, "dicom": 1})).spacing_text()
             '2/3 images (csv 1, dicom 1); mm figures need all, so results will be in px only'
@@ -118,7 +118,7 @@ class CheckReport:
 def check_dataset(root: str | Path, format: str = "auto", decode: bool = True, **kwargs) -> CheckReport:
     """Load ``root`` with ``on_error: skip`` and collect every problem (decoding each image when ``decode``).
 
-    Example:
+    Examples:
         >>> check_dataset("/nonexistent").errors[0].message
         'dataset directory not found'
     """

@@ -2,7 +2,7 @@
 image/label pairing and ``on_error: fail|skip`` collection (formats and their detection:
 :mod:`hipbench.data.formats`).
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> from hipbench.data.sample import Sample
     >>> s = Sample("a", "a", np.zeros((8, 2)), np.ones(8, bool), {}, (10, 10), get_schema("mtddh8"))
@@ -39,7 +39,7 @@ class KeypointDataset(Sequence[Sample]):
     ``mtddh_yolo`` also the ``outliers.json`` categories it excludes); ``notes`` are findings about the
     dataset as a whole that ``data check`` shows as warnings.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> ds = KeypointDataset("empty", get_schema("ihdi12"), [])
         >>> len(ds), ds.schema.name, ds.root
@@ -84,7 +84,7 @@ class KeypointDataset(Sequence[Sample]):
 def check_on_error(on_error: str) -> str:
     """Validate the ``on_error`` option.
 
-    Example:
+    Examples:
         >>> check_on_error("skip")
         'skip'
     """
@@ -97,7 +97,7 @@ def patient_id_from_stem(stem: str, patient_regex: str | None = None) -> str:
     """Patient id of a file stem: the whole stem by default, else the first group (or the whole match)
     of ``patient_regex`` searched in the stem. A stem the regex does not match is an error.
 
-    Example:
+    Examples:
         >>> patient_id_from_stem("p017_left_view"), patient_id_from_stem("p017_left_view", r"^(p\\d+)_")
         ('p017_left_view', 'p017')
     """
@@ -112,7 +112,7 @@ def patient_id_from_stem(stem: str, patient_regex: str | None = None) -> str:
 def list_images(folder: str | Path) -> dict[str, Path]:
     """Image files directly in ``folder`` by stem (sorted). Two images with one stem are an error.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp())
         >>> _ = (d / "a.png").write_bytes(b""), (d / "a.txt").write_text("")
@@ -132,7 +132,7 @@ def list_images(folder: str | Path) -> dict[str, Path]:
 def require_dir(path: Path, what: str) -> Path:
     """``path`` if it is a directory, else a clear error saying what was expected there.
 
-    Example:
+    Examples:
         >>> require_dir(Path("/nonexistent/x"), "images")
         Traceback (most recent call last):
         ...
@@ -146,7 +146,7 @@ def require_dir(path: Path, what: str) -> Path:
 def strip_file(message: str, file: str | Path) -> str:
     """``message`` without a leading ``file:`` (a following line number becomes ``line N:``).
 
-    Example:
+    Examples:
         >>> strip_file("a.csv:3: bad value", "a.csv"), strip_file("a.csv: empty", "a.csv")
         ('line 3: bad value', 'empty')
     """
@@ -161,7 +161,7 @@ def strip_file(message: str, file: str | Path) -> str:
 class Collector:
     """Gathers samples under ``on_error``: ``fail`` raises the first problem, ``skip`` records it.
 
-    Example:
+    Examples:
         >>> c = Collector("skip")
         >>> c.add("x.csv", lambda: 1 / 0)
         >>> c.skipped
@@ -203,7 +203,7 @@ def pair_by_stem(images: dict[str, Path], labels: dict[str, Path], collector: Co
     """(stem, image, label) for stems with both; an image without a label, or a label without an image,
     is a problem reported through ``collector`` (never dropped silently).
 
-    Example:
+    Examples:
         >>> c = Collector("skip")
         >>> pair_by_stem({"a": Path("a.png"), "b": Path("b.png")}, {"a": Path("a.csv")}, c)
         [('a', PosixPath('a.png'), PosixPath('a.csv'))]
@@ -224,7 +224,7 @@ def locate_image(image_dir: Path, name: str, declared_size: tuple[int, int], whe
     The image's own spacing (DICOM) wins over ``pixel_spacing``; with ``labels_only`` a missing image
     gives ``(None, pixel_spacing)``, otherwise it is an error naming ``where``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> locate_image(Path(tempfile.mkdtemp()), "a.png", (10, 10), "labels.csv:2", True, 0.5)
         (None, 0.5)
@@ -245,7 +245,7 @@ def locate_image(image_dir: Path, name: str, declared_size: tuple[int, int], whe
 def spacing_by_precedence(*candidates: tuple[float | None, str]) -> tuple[float | None, str | None]:
     """The first usable (spacing mm/px, source) of ``candidates`` in precedence order, or (None, None).
 
-    Example:
+    Examples:
         >>> spacing_by_precedence((None, "csv"), (0.2, "dicom"), (0.1, "option"))
         (0.2, 'dicom')
     """
@@ -259,7 +259,7 @@ def check_points(points: np.ndarray, file: str | Path, image_size: tuple[int, in
                  allow_missing: bool = True) -> None:
     """Raise naming ``file`` when points are infinite, all missing, or (with ``image_size``) outside the image.
 
-    Example:
+    Examples:
         >>> check_points(np.array([[1.0, 2.0], [50.0, 3.0]]), "a.csv", (40, 40))
         Traceback (most recent call last):
         ...

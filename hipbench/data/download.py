@@ -39,7 +39,7 @@ host is loopback (127.0.0.0/8, ``localhost``, ``::1``): it is used even offline,
 redirect off the machine is refused. A mirror serves ``URL/api/repos/...``, ``URL/raw/<owner>/<repo>/<commit>/...``
 and ``URL/media/...`` in GitHub's shapes; that is how the tests run.
 
-Example:
+Examples:
     >>> git_blob_sha1(b"hello\\n")
     'ce013625030ba8dba906f756967f9e9ca394464a'
     >>> is_loopback("http://127.0.0.1:8000/x"), is_loopback("https://api.github.com")
@@ -94,7 +94,7 @@ def git_blob_sha1(data: bytes) -> str:
 def file_digest(path: Path, algorithm: str) -> str:
     """Hex digest of the file at ``path``: ``git-sha1`` (blob header included), or any :mod:`hashlib` name.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a"; _ = p.write_bytes(b"hello\\n")
         >>> file_digest(p, "git-sha1") == git_blob_sha1(b"hello\\n"), file_digest(p, "md5")[:8]
@@ -116,7 +116,7 @@ class Entry:
     """One file: ``source_path`` (relative to the source folder), local ``path`` (relative to the output
     directory), ``size`` in bytes, ``digest`` as ``algorithm:hex``; ``lfs`` when it is fetched as a Git LFS object.
 
-    Example:
+    Examples:
         >>> Entry("data/a.txt", "labels/a.txt", 6, "git-sha1:ce01").algorithm
         'git-sha1'
     """
@@ -140,7 +140,7 @@ class Entry:
 class Manifest:
     """The saved file list of one download: source name, ``commit`` listed, when, from where, and the entries.
 
-    Example:
+    Examples:
         >>> m = Manifest("mtddh", "abc", "2025-01-01T00:00:00Z", "http://x", [Entry("a", "a", 1, "md5:0")])
         >>> Manifest.from_json(m.to_json()) == m
         True
@@ -172,7 +172,7 @@ class Manifest:
 class Endpoints:
     """Base URLs for the API, raw files and LFS objects; ``mirror`` is the override they came from, if any.
 
-    Example:
+    Examples:
         >>> e = Endpoints.for_source(get_source("mtddh"), "http://127.0.0.1:9/")
         >>> e.api, e.raw, e.loopback
         ('http://127.0.0.1:9/api', 'http://127.0.0.1:9/raw', True)

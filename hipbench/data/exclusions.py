@@ -5,7 +5,7 @@ comments. A reason may start with its category in brackets, ``STEM  # [wrong_bod
 image`` (what ``hipbench data download`` writes); loaders report the category, and ``data check`` and
 ``RUN/prepared/<dataset>/skipped.json`` count left-out samples per category (:func:`left_out_record`).
 
-Example:
+Examples:
     >>> import tempfile; root = Path(tempfile.mkdtemp())
     >>> _ = write_exclusions(root, {"img_7": "points outside the image"})
     >>> read_exclusions(root)
@@ -55,7 +55,7 @@ def write_exclusions(root: str | Path, entries: dict[str, str], header: str = ""
 def split_category(reason: str) -> tuple[str, str]:
     """(category, text) of an ``exclude.txt`` reason: ``[name] text``, or :data:`UNSPECIFIED` without a tag.
 
-    Example:
+    Examples:
         >>> split_category("[wrong_body_part] x > 1"), split_category("blurred")
         (('wrong_body_part', 'x > 1'), ('unspecified', 'blurred'))
     """
@@ -73,7 +73,7 @@ def left_out_category(reason: str) -> str:
     [name]: ...``, ``outliers.json [name]: ...``), ``excluded`` for an exclusion without one, else
     ``skipped`` (a sample that could not be read).
 
-    Example:
+    Examples:
         >>> [left_out_category(r) for r in ("excluded by outliers.json [frog_leg]: listed", "NaN value")]
         ['frog_leg', 'skipped']
     """
@@ -87,7 +87,7 @@ def left_out_record(entries: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """What ``RUN/prepared/<dataset>/skipped.json`` holds: the number left out, the count per category, and
     each sample's file, reason and category.
 
-    Example:
+    Examples:
         >>> left_out_record([("a.txt", "excluded by outliers.json [frog_leg]: x"), ("b.txt", "NaN")])["counts"]
         {'frog_leg': 1, 'skipped': 1}
     """
@@ -99,7 +99,7 @@ def left_out_record(entries: Iterable[tuple[str, str]]) -> dict[str, Any]:
 def count_text(counts: dict[str, int]) -> str:
     """``frog_leg 111, wrong_body_part 11``: counts, largest first.
 
-    Example:
+    Examples:
         >>> count_text({"b": 1, "a": 3})
         'a 3, b 1'
     """

@@ -10,7 +10,7 @@
   files stay and ``.part`` files continue on the next run.
 - Any other 4xx ends the request with :class:`DownloadError`.
 
-Example:
+Examples:
     >>> RateLimited.message("images/a.png", 429, "Retry-After: 3600", 3600.0, 900.0, 0.0).split(". ")[0]
     'rate-limited: rerun resumes'
 """

@@ -7,7 +7,7 @@ A format is a :class:`DatasetFormat` registered in DATASETS as an *instance* (en
 is a plain callable without a folder (a generator such as the phantom) is a dataset but no format: it is never
 detected, never reads annotation files and is never written to.
 
-Example:
+Examples:
     >>> from hipbench.data.dataset import KeypointDataset
     >>> from hipbench.schema import generic_schema
     >>> class Empty(DatasetFormat):
@@ -40,7 +40,7 @@ AUTO = "auto"
 def number_text(value: float, decimals: int = 3) -> str:
     """A number with at most ``decimals`` decimals and no exponent, as annotation writers store coordinates.
 
-    Example:
+    Examples:
         >>> number_text(12.5), number_text(1234.5678), number_text(3.0), number_text(-0.0001)
         ('12.5', '1234.568', '3', '0')
     """
@@ -146,7 +146,7 @@ class DatasetFormat:
 def dataset_formats() -> dict[str, DatasetFormat]:
     """Every dataset format installed, by name (a plugin that fails to load is left out; using it by name says why).
 
-    Example:
+    Examples:
         >>> {"ihdi_csv", "mtddh_yolo", "landmark_csv"} <= set(dataset_formats())
         True
     """
@@ -168,7 +168,7 @@ def get_format(name: str) -> DatasetFormat:
     """The format ``name``; :class:`DatasetError` for an unknown name (with the closest match) or a dataset plugin
     that is no format.
 
-    Example:
+    Examples:
         >>> get_format("ihdi_csv").writable
         True
         >>> try:
@@ -192,7 +192,7 @@ def get_format(name: str) -> DatasetFormat:
 def writable_formats() -> list[str]:
     """Names of the formats the web app's Review can write.
 
-    Example:
+    Examples:
         >>> {"ihdi_csv", "mtddh_yolo", "landmark_csv"} <= set(writable_formats())
         True
     """
@@ -207,7 +207,7 @@ def _best(scores: dict[str, float]) -> str | None:
 def detect_format(root: str | Path) -> str:
     """The format of the folder ``root``: the installed format whose ``detect`` scores highest.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp()); (d / "annotations").mkdir()
         >>> _ = (d / "annotations" / "a.csv").write_text("")
@@ -234,7 +234,7 @@ def detect_format(root: str | Path) -> str:
 def annotation_format(path: str | Path) -> str:
     """The format of one annotation file: the installed format whose ``claims_file`` scores highest.
 
-    Example:
+    Examples:
         >>> annotation_format("x/labels/a.txt")
         'mtddh_yolo'
     """
@@ -257,7 +257,7 @@ def read_annotation(path: str | Path, format: str = AUTO, image_size: tuple[int,
     else from the file itself, else from ``image_size``; see
     :func:`hipbench.data.annotations.annotation_sample`.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "a.txt"
         >>> _ = p.write_text("0 0.3 0.5 0.1 0.1 0.2 0.4 2 0.3 0.5 2\\n1 0.3 0.6 0.1 0.1 0.3 0.6 2 0.3 0.7 2\\n"
@@ -283,7 +283,7 @@ def read_annotation(path: str | Path, format: str = AUTO, image_size: tuple[int,
 def takes_root(plugin: Any) -> bool:
     """Whether a DATASETS plugin reads a folder (a format, or a callable with a ``root`` parameter).
 
-    Example:
+    Examples:
         >>> takes_root(lambda num=2: None), takes_root(lambda root, num=2: None)
         (False, True)
     """
@@ -299,7 +299,7 @@ def load_dataset(root: str | Path, format: str = AUTO, **kwargs: Any) -> Any:
     """Build the DATASETS plugin ``format`` (``auto``: the detected format) on the folder ``root`` (a plugin
     that reads no folder, such as a generator, is built from ``kwargs`` alone).
 
-    Example:
+    Examples:
         >>> ds = load_dataset(".", format="synthetic_pelvis", num=2, size=64)
         >>> len(ds), ds.schema.name
         (2, 'ihdi12')

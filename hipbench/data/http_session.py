@@ -10,7 +10,7 @@
 - A loopback mirror (``127.0.0.0/8``, ``localhost``, ``::1``) is reached without the environment's proxies
   (``trust_env`` off); with ``stay_local``, a redirect off the machine is refused before it is followed.
 
-Example:
+Examples:
     >>> token_headers("https://api.github.com/repos/o/r", "t0k")
     {'Authorization': 'Bearer t0k'}
     >>> token_headers("https://media.githubusercontent.com/media/o/r", "t0k"), token_headers("http://127.0.0.1/x", "t")
@@ -35,7 +35,7 @@ TOKEN_HOSTS = frozenset({"api.github.com", "raw.githubusercontent.com"})
 def is_loopback(url: str) -> bool:
     """True when ``url``'s host is this machine (127.0.0.0/8, ``localhost``, ``::1``).
 
-    Example:
+    Examples:
         >>> is_loopback("http://127.0.0.1:8000/x"), is_loopback("https://api.github.com")
         (True, False)
     """
@@ -79,7 +79,7 @@ def refuse_off_machine(response: requests.Response, *args: Any, **kwargs: Any) -
 def host_key(url: str) -> str:
     """``scheme://host:port`` of ``url``: the unit that gets one session.
 
-    Example:
+    Examples:
         >>> host_key("https://raw.githubusercontent.com/a/b"), host_key("http://127.0.0.1:81/x")
         ('https://raw.githubusercontent.com:443', 'http://127.0.0.1:81')
     """

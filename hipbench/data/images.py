@@ -5,7 +5,7 @@ the same picture stored as JPEG and as DICOM reads to the same values. DICOM ``M
 low values) is inverted so bone is always bright. DICOM ``PixelSpacing`` (falling back to
 ``ImagerPixelSpacing``) gives millimetres per pixel. Every error names the file.
 
-Example:
+Examples:
     >>> import tempfile, numpy as np
     >>> from PIL import Image
     >>> path = Path(tempfile.mkdtemp()) / "a.png"
@@ -37,7 +37,7 @@ class ImageTooLarge(ImageReadError):
 def check_pixel_count(width: int, height: int, max_pixels: int | None, frames: int = 1) -> None:
     """ImageTooLarge when ``frames`` images of ``width`` x ``height`` exceed ``max_pixels`` (None: no limit).
 
-    Example:
+    Examples:
         >>> check_pixel_count(100, 100, 10_000)
         >>> check_pixel_count(10_000, 10_000, 50_000_000)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
@@ -77,7 +77,7 @@ class ImageData:
     """A decoded image: ``pixels`` float32 (H, W) in [0, 1], ``pixel_spacing`` mm/px or None,
     ``bit_depth`` of the stored samples, ``source`` the file it came from.
 
-    Example:
+    Examples:
         >>> ImageData(np.zeros((2, 3), np.float32), None, 8, "x.png").size
         (3, 2)
     """
@@ -98,7 +98,7 @@ class ImageInfo:
     """Header facts of an image read without decoding its pixels: ``size`` (width, height),
     ``pixel_spacing`` mm/px or None.
 
-    Example:
+    Examples:
         >>> ImageInfo((640, 480), 0.14).size
         (640, 480)
     """
@@ -110,7 +110,7 @@ class ImageInfo:
 def is_image_file(path: str | Path) -> bool:
     """Whether ``path`` has an image suffix hipbench reads.
 
-    Example:
+    Examples:
         >>> is_image_file("a/b.JPG"), is_image_file("a/b.txt")
         (True, False)
     """
@@ -132,7 +132,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
     """Decode ``path`` to float32 grayscale in [0, 1]; an :class:`ImageReadError` names the file. With
     ``max_pixels``, an image with more pixels is refused (:class:`ImageTooLarge`) before it is decoded.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from PIL import Image
         >>> path = Path(tempfile.mkdtemp()) / "rgb.jpg"
@@ -151,7 +151,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
 def probe_image(path: str | Path) -> ImageInfo:
     """Size and pixel spacing from the file header, without decoding the pixels.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from PIL import Image
         >>> path = Path(tempfile.mkdtemp()) / "a.png"
@@ -267,7 +267,7 @@ def _read_dicom(path: Path, max_pixels: int | None = None) -> ImageData:
 def content_hash(pixels: np.ndarray) -> str:
     """A hash of decoded image content (shape and 16-bit quantised pixels): equal for equal images.
 
-    Example:
+    Examples:
         >>> a = np.zeros((3, 3), np.float32)
         >>> content_hash(a) == content_hash(a.copy()), content_hash(a) == content_hash(a + 0.5)
         (True, False)

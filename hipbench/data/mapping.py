@@ -18,7 +18,7 @@ def landmark_mapping(source: LandmarkSchema, target: LandmarkSchema,
     null}`` to leave a training landmark unscored on purpose), equal names, then the one landmark with the
     same side and clinical role. A target landmark left unmatched is an error naming it.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> m = landmark_mapping(get_schema("ihdi12"), get_schema("mtddh8"), {
         ...     "left_fhc": None, "right_fhc": None, "left_h_point": None, "right_h_point": None})

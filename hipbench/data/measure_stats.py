@@ -32,7 +32,7 @@ def measured_rows(dataset: MeasureDataset) -> list[dict[str, Any]]:
 def summarise_measured(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per measure and image side (and both): hips, measured, not measured, mean/sd/median/min/max.
 
-    Example:
+    Examples:
         >>> rows = [{"measure": "ai", "side": "left", "value": 20.0}, {"measure": "ai", "side": "right",
         ...          "value": float("nan")}]
         >>> [(r["side"], r["measured"], r["not_measured"]) for r in summarise_measured(rows)]

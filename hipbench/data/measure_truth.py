@@ -14,7 +14,7 @@ read, every row without an image, every image without a row and every repeated i
 number (``on_error: fail`` stops at the first; ``skip`` reports them all); empty cells are "not measured" and
 counted in the dataset's notes, never dropped silently.
 
-Example:
+Examples:
     >>> image_sides(right=31.5, left=22.0, sides="patient"), image_sides(right=31.5, left=22.0, sides="image")
     ([31.5, 22.0], [22.0, 31.5])
 """
@@ -61,7 +61,7 @@ def image_sides(right: float, left: float, sides: str) -> list[float]:
 def image_side_of(source_side: str, sides: str) -> str:
     """The image side of the source's ``right``/``left`` under ``sides``.
 
-    Example:
+    Examples:
         >>> image_side_of("right", "patient"), image_side_of("right", "image")
         ('left', 'right')
     """
@@ -101,7 +101,7 @@ class MeasureDataset(KeypointDataset):
 def is_measured(samples: Sequence[Any]) -> bool:
     """True when ``samples`` carry measure truth (:data:`MEASURED`) rather than landmarks.
 
-    Example:
+    Examples:
         >>> is_measured([]), is_measured([Sample("a", "a", np.zeros((0, 2)), np.zeros(0, bool), {}, (4, 4),
         ...                                      MEASURES_ONLY, meta={MEASURED: {"ai": [20.0, 25.0]}})])
         (False, True)
@@ -193,7 +193,7 @@ def resolve_columns(headers: Sequence[str], path: Path, columns: Mapping[str, An
     by their headers (:data:`ID_HEADERS`, :data:`DDH_HEADERS`, :data:`HEADER_WORDS`). Measures named in
     ``columns`` replace the ones found.
 
-    Example:
+    Examples:
         >>> resolve_columns(["File Number", "Rt Acetabular Index in Degrees", "Lt Acetabular Index in Degrees",
         ...                  "DDH"], Path("data.xlsx"))["ai"]
         {'right': 'Rt Acetabular Index in Degrees', 'left': 'Lt Acetabular Index in Degrees'}
@@ -237,7 +237,7 @@ def parse_value(raw: Any, measure: str) -> float:
     """The number in one cell: NaN for an empty cell or a "not measured" marker (:data:`MISSING_MARKERS`);
     ``ValueError`` saying why for anything else that is not a plausible value of ``measure``.
 
-    Example:
+    Examples:
         >>> parse_value(" 27.5 ", "ai"), parse_value("", "ai"), parse_value(None, "ai")
         (27.5, nan, nan)
         >>> parse_value("abc", "ai")

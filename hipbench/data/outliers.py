@@ -20,7 +20,7 @@ source dataset and split files"; ``exclude: []`` keeps them all, as the released
 
 A key this module does not know is read, reported (a note naming it and its count) and not excluded.
 
-Example:
+Examples:
     >>> resolve_exclude(None) == DEFAULT_EXCLUDE, resolve_exclude(["over_age"])
     (True, ('over_age',))
     >>> try:
@@ -74,7 +74,7 @@ class Outliers:
 def read_outliers(path: str | Path) -> Outliers:
     """Read ``path``; a malformed file is a ``ValueError`` naming the file (and line) and what was expected.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "outliers.json"
         >>> _ = p.write_text('{"Old": ["a", "a"], "Wrong Body Part": ["b"], "Blurry": ["c"]}')
@@ -131,7 +131,7 @@ def plan_exclusions(outliers: Outliers, exclude: tuple[str, ...], present: set[s
     """Stems in ``present`` listed under a category of ``exclude``; a stem in several categories counts under
     the first in :data:`CATEGORIES` order, its reason naming the others.
 
-    Example:
+    Examples:
         >>> o = Outliers(Path("outliers.json"), {"frog_leg": ["a", "b"], "wrong_way_round": ["b"]},
         ...              {"frog_leg": ["Known Frog-Leg Views"], "wrong_way_round": ["Label Points Wrong Way Round"]})
         >>> plan = plan_exclusions(o, ("frog_leg", "wrong_way_round"), {"a", "b", "c"})

@@ -8,7 +8,7 @@ asks for at least one minute, growing after each such reply. Any other 403 is no
 
 The clock is injectable (:class:`Clock`), so tests wait no real time.
 
-Example:
+Examples:
     >>> parse_retry_after("120", now=0.0), parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", now=40.0)
     (120.0, 60.0)
     >>> rate_limit(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030"}, "", now=1000.0).wait_s
@@ -52,7 +52,7 @@ def parse_retry_after(value: str, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delay seconds, or an HTTP date compared with ``now``);
     None when it is neither. A date in the past means no wait.
 
-    Example:
+    Examples:
         >>> parse_retry_after(" 7 ", 0.0), parse_retry_after("soon", 0.0)
         (7.0, None)
     """
@@ -76,7 +76,7 @@ def parse_retry_after(value: str, now: float) -> float | None:
 class RateLimit:
     """A rate-limit reply: the seconds it asks to wait and where that figure came from (the header, or none).
 
-    Example:
+    Examples:
         >>> RateLimit(30.0, "Retry-After: 30").announced
         True
     """
@@ -100,7 +100,7 @@ def rate_limit(status: int, headers: Mapping[str, str], body: str, now: float,
     """The wait a reply asks for when it is a rate-limit reply (429; 403 with ``X-RateLimit-Remaining: 0``,
     ``Retry-After`` or "rate limit" in its body), else None. ``Retry-After`` wins over ``X-RateLimit-Reset``.
 
-    Example:
+    Examples:
         >>> rate_limit(429, {"Retry-After": "5"}, "", now=0.0)
         RateLimit(wait_s=5.0, source='Retry-After: 5')
         >>> rate_limit(429, {}, "", now=0.0, default_s=60.0).source
@@ -132,7 +132,7 @@ class RateGate:
     until the announced time; :meth:`stop` makes them all give up (:meth:`wait` then raises
     :class:`GateClosed`), keeping the first reason in ``stopped``.
 
-    Example:
+    Examples:
         >>> class Fake:
         ...     now = 0.0
         ...     def time(self): return self.now

@@ -18,7 +18,7 @@ def box_from_points(points: np.ndarray, margin: float = 0.25, image_size: tuple[
     """Axis-aligned box ``[x1, y1, x2, y2]`` around ``points`` (N, 2), grown by ``margin`` of its larger
     side on every edge, clipped to ``image_size`` (width, height) when given. NaN points are ignored.
 
-    Example:
+    Examples:
         >>> box_from_points(np.array([[10.0, 20.0], [30.0, 60.0]]), margin=0.25).tolist()
         [0.0, 10.0, 40.0, 70.0]
     """
@@ -47,7 +47,7 @@ class Sample:
     clinical reading. ``load_image`` decodes the image as float32 (H, W) grayscale in [0, 1] on every call;
     the sample never keeps the pixels.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = Sample("a", "p1", np.zeros((8, 2)), np.ones(8, bool), {}, (64, 48), get_schema("mtddh8"))
         >>> s.num_keypoints, s.width, s.height

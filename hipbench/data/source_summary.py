@@ -6,7 +6,7 @@ those exclusions.
 Labels that cannot be used at all are written to ``exclude.txt`` by the download, each with its category:
 the first ``outliers.json`` category listing it, else ``unusable_label``.
 
-Example:
+Examples:
     >>> import tempfile
     >>> summarise(tempfile.mkdtemp()).lines()[0]
     'images: 0, labels: 0, pairs: 0'

@@ -24,7 +24,7 @@ built on has no internet access, so they were not tried live. The Zenodo record 
 the whole multi-dataset repository as release zips (only a per-archive MD5, and other licences inside),
 so the GitHub tree, with a checksum per file, is the source used.
 
-Example:
+Examples:
     >>> source = get_source("mtddh")
     >>> source.licence, target_path(source, "data/dataset1_train_a16.jpg")
     ('CC BY 4.0', 'images/dataset1_train_a16.jpg')
@@ -42,7 +42,7 @@ from fnmatch import fnmatchcase
 class GitHubFolder:
     """A folder of a GitHub repository at a branch (or tag, or commit), listed through the git trees API.
 
-    Example:
+    Examples:
         >>> GitHubFolder("o", "r", "main", "sub").web_url
         'https://github.com/o/r/tree/main/sub'
     """
@@ -65,7 +65,7 @@ class LayoutRule:
     """Source file ``pattern`` (relative to the source folder; ``*`` stays within one path segment) and its
     local ``target`` (``{name}`` is the file name).
 
-    Example:
+    Examples:
         >>> LayoutRule("data/*.txt", "labels/{name}").target_for("data/a.txt")
         'labels/a.txt'
     """
@@ -86,7 +86,7 @@ class DataSource:
     """One downloadable dataset: what it is, its licence and citation, where its files are, and the
     ``layout`` rules (first match wins; files no rule matches are not downloaded).
 
-    Example:
+    Examples:
         >>> get_source("mtddh").url_env
         'HIPBENCH_MTDDH_URL'
     """
@@ -161,7 +161,7 @@ SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH, AV_DDH.name: AV_DDH}
 def get_source(name: str) -> DataSource:
     """The registered source ``name``; an unknown name is a ``KeyError`` listing the known ones.
 
-    Example:
+    Examples:
         >>> get_source("nope")
         Traceback (most recent call last):
         ...
@@ -185,7 +185,7 @@ def target_path(source: DataSource, path: str) -> str | None:
 def describe(source: DataSource) -> str:
     """The ``hipbench data download --list`` entry of ``source``: licence, citation, exact URLs, layout.
 
-    Example:
+    Examples:
         >>> "licence:     CC BY 4.0" in describe(get_source("mtddh"))
         True
     """

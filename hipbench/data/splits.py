@@ -7,7 +7,7 @@ identical content (hash of the decoded pixels, cached in ``meta["content_hash"]`
 Strata: the IHDI grade of the worse hip (0 when both are ungradable), from :mod:`hipbench.geometry`.
 Everything is deterministic by ``seed``.
 
-Example:
+Examples:
     >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
     >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(20)]
     >>> split = make_folds(samples, folds=4, seed=0)
@@ -38,7 +38,7 @@ class Fold:
     """One fold: sample indices for ``train``, ``val`` (carved from the training folds) and ``test``.
     ``fold["train"]`` works too.
 
-    Example:
+    Examples:
         >>> Fold(0, [0, 1], [2], [3])["val"]
         [2]
     """
@@ -63,7 +63,7 @@ class Split:
     file that does not list them); ``warnings``: e.g. patients whose images the file puts in two parts;
     ``settings``: free-form, what the caller made the split with. ``split["folds"]`` works too.
 
-    Example:
+    Examples:
         >>> s = Split([Fold(0, [1], [], [0]), Fold(1, [0], [], [1])], ["a", "b"], ["a", "b"], [0, 1], [1, 2], 0, 0.1)
         >>> s.num_folds, s["folds"][1].test, s.protocol
         (2, [1], 'kfold')
@@ -96,7 +96,7 @@ class Split:
 def worse_hip_grades(samples: Sequence[Any]) -> np.ndarray:
     """IHDI grade of the worse hip per sample (max over sides; 0 when both are ungradable).
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import phantom_sample, sample_params
         >>> s = phantom_sample(sample_params(0, 0))
         >>> int(worse_hip_grades([s])[0]) == max(s.meta["grade"])
@@ -118,7 +118,7 @@ def worse_hip_grades(samples: Sequence[Any]) -> np.ndarray:
 def sample_content_hash(sample: Any) -> str | None:
     """The content hash of a sample's image (cached in ``meta``); None for a labels-only sample.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> s = phantom_sample(sample_params(0, 0, PhantomConfig(size=32)))
         >>> sample_content_hash(s) == sample_content_hash(phantom_sample(sample_params(0, 0, PhantomConfig(size=32))))
@@ -283,7 +283,7 @@ def make_folds(samples: Sequence[Any], folds: int = 5, val_share: float = 0.15, 
     ``patient_regex`` (first group, or the whole match, on the image id) overrides ``sample.patient_id``.
     ``dedupe`` keeps images with identical content in one fold (decodes each image once to hash it).
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> samples = [phantom_sample(sample_params(3, i, PhantomConfig(size=32))) for i in range(12)]
         >>> a, b = make_folds(samples, folds=3, seed=1), make_folds(samples, folds=3, seed=1)
@@ -310,7 +310,7 @@ def holdout_split(samples: Sequence[Any], test_share: float = 0.2, val_share: fl
     about ``test_share`` of the images for testing, then ``val_share`` of the rest held out for validation.
     Groups, strata and the options are those of :func:`make_folds`.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> samples = [phantom_sample(sample_params(3, i, PhantomConfig(size=32))) for i in range(20)]
         >>> s = holdout_split(samples, test_share=0.25, seed=1)
@@ -351,7 +351,7 @@ def predefined_split(samples: Sequence[Any], path: str | Path, val_share: float 
     two parts is kept as the file says, with a note in ``warnings``. Names in ``left_out`` (ids or stems of
     images the dataset skipped or excluded, e.g. by its ``exclude.txt``) are dropped with a note too.
 
-    Example:
+    Examples:
         >>> import json, tempfile
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(6)]
@@ -480,7 +480,7 @@ def write_split(split: Split, path: str | Path, samples: Sequence[Any] | None = 
     """Write ``split`` as JSON (image ids per fold, with patients, groups and strata, and the protocol with
     its ``test_share`` or ``source``, ``unassigned`` ids, ``warnings`` and ``settings``) to ``path``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> s = Split([Fold(0, [1], [], [0]), Fold(1, [0], [], [1])], ["a", "b"], ["a", "b"], [0, 1], [1, 2], 0, 0.1)
         >>> p = write_split(s, Path(tempfile.mkdtemp()) / "split.json")
@@ -511,7 +511,7 @@ def write_split(split: Split, path: str | Path, samples: Sequence[Any] | None = 
 def read_split(path: str | Path, samples: Sequence[Any] | None = None) -> Split:
     """Read a split JSON; with ``samples``, indices refer to them (matched by image id, any order).
 
-    Example:
+    Examples:
         >>> read_split("/nonexistent/split.json")
         Traceback (most recent call last):
         ...

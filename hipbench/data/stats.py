@@ -4,7 +4,7 @@ Writes ``hips.csv`` (one row per image and side), ``summary.csv`` (per side: cou
 range, IHDI grade counts), ``ai_distribution.png``, ``ihdi_grades.png`` and ``measures.png`` (every other measure
 the schema supports).
 
-Example:
+Examples:
     >>> import tempfile
     >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
     >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(10)]
@@ -27,7 +27,7 @@ from hipbench.grades import GRADE_NAMES, GRADES, UNGRADABLE
 def hip_rows(samples: Sequence[Any]) -> list[dict[str, Any]]:
     """Per image and side: ``image_id``, ``patient_id``, ``side``, ``ai`` (degrees, NaN if ungradable), ``grade``.
 
-    Example:
+    Examples:
         >>> hip_rows([])
         []
     """
@@ -46,7 +46,7 @@ def hip_rows(samples: Sequence[Any]) -> list[dict[str, Any]]:
 def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per side (and both): hips, gradable AI count, AI mean/sd/median/min/max, IHDI grade counts.
 
-    Example:
+    Examples:
         >>> s = summarise([{"side": "left", "ai": 20.0, "grade": 1}, {"side": "right", "ai": 30.0, "grade": 2}])
         >>> [(r["side"], r["ai_mean"], r["grade_I"]) for r in s]
         [('left', 20.0, 1), ('right', 30.0, 0), ('both', 25.0, 1)]
@@ -76,7 +76,7 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dict[str, Path]:
     """Write the CSVs and plots for ``samples`` into ``out``; returns the written paths by name.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> samples = [phantom_sample(sample_params(0, i, PhantomConfig(size=32))) for i in range(6)]

@@ -1,6 +1,6 @@
 """Writing samples in the ``ihdi_csv`` layout (used by ``hipbench data synth``) and preview mosaics.
 
-Example:
+Examples:
     >>> import tempfile
     >>> result = write_synthetic(Path(tempfile.mkdtemp()) / "s", num=2, seed=0, size=64)
     >>> sorted(p.name for p in result.root.iterdir())
@@ -24,7 +24,7 @@ from hipbench.data.sample import HIP_LABELS, box_from_points
 class SynthResult:
     """Where :func:`write_synthetic` wrote, how many images, and how long generation took (seconds).
 
-    Example:
+    Examples:
         >>> SynthResult(Path("s"), Path("s/preview.png"), 4, 0.5).images_per_second
         8.0
     """
@@ -42,7 +42,7 @@ class SynthResult:
 def ihdi_line(points: np.ndarray, decimals: int = 3) -> str:
     """One ``ihdi_csv`` annotation line: quoted ``"(x,y)"`` tuples.
 
-    Example:
+    Examples:
         >>> ihdi_line(np.array([[1.0, 2.5], [3.25, 4.0]]))
         '"(1.0,2.5)","(3.25,4.0)"'
     """
@@ -74,7 +74,7 @@ def write_synthetic(out: str | Path, num: int = 40, seed: int = 0, size: int = 2
 
     ``out`` must be empty or absent unless ``overwrite``; ``config`` goes to :class:`PhantomConfig`.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> r = write_synthetic(Path(tempfile.mkdtemp()) / "s", num=3, size=64, preview_count=2)
         >>> r.num, len(list((r.root / "images").iterdir())), r.preview.is_file()
@@ -111,7 +111,7 @@ def preview_mosaic(samples: Sequence[Any], path: str | Path, images: Sequence[np
     """A PNG grid of ``samples`` with their landmarks drawn (red image-left, orange image-right) and
     Hilgenreiner's line where the schema has triradiate points.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from hipbench.data.phantom import phantom_sample, sample_params, PhantomConfig
         >>> s = phantom_sample(sample_params(0, 0, PhantomConfig(size=64)))

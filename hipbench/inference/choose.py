@@ -18,7 +18,7 @@ DETECTOR_HINT = ("add a whole_image framing to the benchmark, e.g. `framings: [{
 def find_images(inputs: Sequence[str | Path]) -> list[Path]:
     """Image files named by ``inputs`` (files, or folders searched one level deep), sorted per folder.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp()); _ = (d / "b.png").write_bytes(b""); _ = (d / "a.dcm").write_bytes(b"")
         >>> _ = (d / "notes.txt").write_text("x")
@@ -39,7 +39,7 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
 def needs_detector(framing: dict[str, Any]) -> bool:
     """Whether a stored framing cuts its views from detector boxes.
 
-    Example:
+    Examples:
         >>> needs_detector({"type": "whole_image", "uses_detector": False}), needs_detector({"type": "bilateral_crops"})
         (False, True)
     """
@@ -54,7 +54,7 @@ def detector_checkpoint(result: dict[str, Any], run_dir: Path) -> tuple[Path | N
     """The cell's restorable detector checkpoint (the detector recorded in its ``result.json``), or None and
     why there is none. A detector that reads its boxes from the labels (``needs_labels``) has none.
 
-    Example:
+    Examples:
         >>> detector_checkpoint({"detector": {"type": "gt"}}, Path("run"))[1]
         "this run used the 'gt' detector, which reads its boxes from the labels and cannot find hips on a new image"
     """

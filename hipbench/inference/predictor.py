@@ -25,7 +25,7 @@ def has_hip_measures(schema: LandmarkSchema) -> bool:
     """Whether ``schema`` can give AI / IHDI: both triradiate points (Hilgenreiner's line) and an acetabular
     margin.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import generic_schema, get_schema
         >>> has_hip_measures(get_schema("mtddh8")), has_hip_measures(generic_schema("ceph", ["sella", "nasion"]))
         (True, False)

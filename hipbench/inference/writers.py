@@ -16,7 +16,7 @@ from hipbench.inference.predictor import HipPredictor, Prediction
 def unique_stems(paths: Sequence[Path]) -> dict[Path, str]:
     """Output name per input: its stem, plus its suffix where two inputs share a stem.
 
-    Example:
+    Examples:
         >>> sorted(unique_stems([Path("a.jpg"), Path("a.dcm"), Path("b.png")]).values())
         ['a_dcm', 'a_jpg', 'b']
     """

@@ -67,7 +67,7 @@ def canonical_groups(groups: np.ndarray, patients: np.ndarray) -> np.ndarray:
     """Each resampling group named by its first patient id, so rows stored with different group numberings
     (the split's numbering is an implementation detail) pair on the same units.
 
-    Example:
+    Examples:
         >>> canonical_groups(np.array(["g2", "g2", "g0"]), np.array(["p9", "p1", "p5"])).tolist()
         ['p1', 'p1', 'p5']
     """
@@ -205,7 +205,7 @@ def _float(value: Any) -> float:
 def finite_or_inf(value: Any) -> float:
     """``value`` as a float for ranking (lower is better); None or NaN ranks after every real value.
 
-    Example:
+    Examples:
         >>> finite_or_inf(1.5), finite_or_inf(float("nan")), finite_or_inf(None)
         (1.5, inf, inf)
     """
@@ -282,7 +282,7 @@ def note_worse_than_baseline(rows: list[dict[str, Any]]) -> None:
     """Note on every trained row whose pooled NME is not below its own mean-shape baseline's (same run, dataset,
     framing, training share and detector boxes): such a row measures its configuration's defect, not the method.
 
-    Example:
+    Examples:
         >>> base = {"baseline": "mean_shape", "dataset": "d", "framing": "f", "pooled": {"nme": 20.0}}
         >>> row = {"baseline": None, "dataset": "d", "framing": "f", "pooled": {"nme": 25.0}, "notes": []}
         >>> note_worse_than_baseline([base, row]); row["notes"]
@@ -339,7 +339,7 @@ def build_leaderboard(run_dir: Path | Sequence[Path], formats: tuple[str, ...] =
     """Write ``leaderboard.{md,csv,html}``, ``folds.csv`` and the plots of ``run_dir`` (or of several run
     directories merged into ``out``); return the paths.
 
-    Example:
+    Examples:
         >>> import tempfile; d = Path(tempfile.mkdtemp())
         >>> sorted(build_leaderboard(d, formats=("csv",)))
         ['csv', 'folds']

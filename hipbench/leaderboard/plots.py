@@ -106,7 +106,7 @@ def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
 def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
     """Rows no other row beats on both (lower cost and lower error, one strictly).
 
-    Example:
+    Examples:
         >>> pareto_front(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0])).tolist()
         [True, True, False]
     """

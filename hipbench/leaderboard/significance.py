@@ -199,7 +199,7 @@ def mark(row: dict[str, Any], figure: str, higher_is_better: bool = False) -> st
 def values_with_ci(value: Any, ci: Any, digits: int) -> str:
     """``value [lo, hi]``.
 
-    Example:
+    Examples:
         >>> values_with_ci(1.234, (1.1, 1.4), 2)
         '1.23 [1.10, 1.40]'
     """

@@ -14,7 +14,7 @@ DEFAULTS = "defaults"
 def tuning_label(results: Sequence[dict[str, Any]], baseline: bool) -> str:
     """What tuning a row got, summed over its folds.
 
-    Example:
+    Examples:
         >>> r = {"tuning": {"trials": 8, "pruned": 3, "seconds": 1800.0, "device": "cuda"}}
         >>> tuning_label([r, r], False), tuning_label([{}], False), tuning_label([{}], True)
         ('8 trials, 3 pruned, 1 GPU-h', 'defaults', '-')
@@ -34,7 +34,7 @@ def tuning_label(results: Sequence[dict[str, Any]], baseline: bool) -> str:
 def tuned_values(results: Sequence[dict[str, Any]]) -> str:
     """The chosen values, fold by fold (``a/b/c``), one setting after another.
 
-    Example:
+    Examples:
         >>> tuned_values([{"fold": 0, "tuning": {"values": {"train.lr": 0.0012}}},
         ...               {"fold": 1, "tuning": {"values": {"train.lr": 0.003}}}])
         'train.lr=0.0012/0.003'
@@ -55,7 +55,7 @@ def note_unequal_budgets(rows: list[dict[str, Any]]) -> None:
     """Within each group of rows compared with one another (same dataset, framing and detector boxes), mark the
     trained rows when their tuning budgets differ (defaults included): their ranks mix method and tuning.
 
-    Example:
+    Examples:
         >>> a = {"dataset": "d", "baseline": None, "tuning": "8 trials, 0 pruned, 0.1 CPU-h", "tuning_budget": "x"}
         >>> b = {"dataset": "d", "baseline": None, "tuning": "defaults", "tuning_budget": None}
         >>> note_unequal_budgets([a, b]); b["notes"]

@@ -60,7 +60,7 @@ def _record(fold_dir: Path) -> dict[str, Any]:
 def combination_label(combination: dict[str, Any] | None) -> str:
     """Backbone, neck, head and loss of a combination as short text.
 
-    Example:
+    Examples:
         >>> combination_label({"backbone": {"type": "timm", "model_name": "resnet18"}, "neck": None,
         ...                    "head": {"type": "heatmap"}, "loss": None})
         'timm(model_name=resnet18) + heatmap'

@@ -4,7 +4,7 @@
 ones in ``plugins/metrics`` wrap the functions here, one figure family at a time) and the measures'
 agreement; the contract is :class:`~hipbench.metrics.metric.Metric`.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from hipbench.metrics import evaluate
     >>> from hipbench.schema import get_schema

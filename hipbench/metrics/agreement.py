@@ -4,7 +4,7 @@ MAE, signed bias and Bland-Altman 95% limits of agreement, Pearson r, and intrac
 (Shrout & Fleiss 1979 ICC(1,1), ICC(2,1), ICC(3,1)) with F-based confidence intervals
 (McGraw & Wong 1996; ICC(2,1) is their ICC(A,1), two-way random effects, absolute agreement).
 
-Example:
+Examples:
     >>> a = np.array([10.0, 20.0, 30.0, 25.0]); b = np.array([12.0, 19.0, 33.0, 24.0])
     >>> bland_altman(a, b)["bias"]
     -0.75
@@ -20,7 +20,7 @@ import numpy as np
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flatten ``a`` and ``b`` (same shape) and keep positions where both are finite.
 
-    Example:
+    Examples:
         >>> [x.tolist() for x in paired(np.array([[1.0, np.nan]]), np.array([[2.0, 3.0]]))]
         [[1.0], [2.0]]
     """
@@ -36,7 +36,7 @@ def bland_altman(a: np.ndarray, b: np.ndarray, z: float = 1.959964) -> dict[str,
     """Bland-Altman on differences ``a - b``: ``bias``, ``sd`` (ddof 1), ``loa_low``/``loa_high``
     (bias -/+ z sd, 95% by default), ``mae`` and ``n`` pairs. NaN figures when there are too few pairs.
 
-    Example:
+    Examples:
         >>> r = bland_altman(np.array([3.0, 5.0, 7.0]), np.array([1.0, 4.0, 5.0]))
         >>> round(r["bias"], 4), round(r["sd"], 4), round(r["loa_high"], 4), r["n"]
         (1.6667, 0.5774, 2.7983, 3)
@@ -53,7 +53,7 @@ def bland_altman(a: np.ndarray, b: np.ndarray, z: float = 1.959964) -> dict[str,
 def pearson_r(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of the finite pairs; NaN with fewer than 2 pairs or a constant series.
 
-    Example:
+    Examples:
         >>> round(pearson_r(np.array([1.0, 2, 3, 4]), np.array([2.0, 4, 6, 9])), 4)
         0.9944
     """
@@ -70,7 +70,7 @@ class ICCResult:
     """An intraclass correlation with its ``1 - alpha`` CI, F test (``f``, ``df1``, ``df2``, ``p``),
     ``n`` targets and ``k`` raters.
 
-    Example:
+    Examples:
         >>> ICCResult(0.5, 0.1, 0.8, 3.0, 5, 15, 0.04, 6, 4).ci
         (0.1, 0.8)
     """
@@ -169,7 +169,7 @@ def agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str = "ai", alpha: fl
     (ICC(2,1)), ``_icc_ci`` (low, high), ``_pearson_r``, ``_n`` (pairs). Keyword-only: a swap flips the
     bias and the limits of agreement.
 
-    Example:
+    Examples:
         >>> r = agreement(pred=np.array([[10.0, 22.0], [31.0, np.nan]]), gt=np.array([[11.0, 20.0], [30.0, 5.0]]))
         >>> r["ai_n"], round(r["ai_mae"], 4), round(r["ai_bias"], 4)
         (3, 1.3333, 0.6667)

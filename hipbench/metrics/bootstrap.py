@@ -2,7 +2,7 @@
 
 Resampling is over images (the unit of independence: both hips of an image move together).
 
-Example:
+Examples:
     >>> values = np.arange(100, dtype=float)
     >>> low, high = bootstrap_ci(lambda idx: {"mean": values[idx].mean()}, 100, n_boot=200, seed=0)["mean"]
     >>> 40 < low < 49.5 < high < 60
@@ -24,7 +24,7 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], Mapping[str, float]], n_units
     returns named floats. Replicates where a figure is NaN are left out of that figure's interval;
     a figure NaN in every replicate gets (NaN, NaN). The same ``seed`` gives the same intervals.
 
-    Example:
+    Examples:
         >>> ci = bootstrap_ci(lambda idx: {"n": float(len(idx))}, 5, n_boot=10, seed=1)
         >>> ci["n"]
         (5.0, 5.0)

@@ -6,7 +6,7 @@ Grades are ints 1..4; 0 (ungradable) is not a class. Pairs where either side is 
 out of these figures (``ihdi_n`` counts the pairs used); coverage reports them, and
 ``ihdi_accuracy_strict`` counts an ungradable prediction of a gradable reference hip as wrong.
 
-Example:
+Examples:
     >>> gt = np.array([1, 1, 2, 3, 4]); pred = np.array([1, 2, 2, 3, 3])
     >>> confusion_matrix(pred=pred, gt=gt).tolist()
     [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]]
@@ -34,7 +34,7 @@ def confusion_matrix(*, pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...
 
     Keyword-only: swapping ``pred`` and ``gt`` transposes the matrix.
 
-    Example:
+    Examples:
         >>> pred, gt = np.array([2, 2, 1]), np.array([1, 2, 0])
         >>> int(confusion_matrix(pred=pred, gt=gt).sum())  # the ungradable pair is out
         2
@@ -52,7 +52,7 @@ def weighted_kappa(matrix: np.ndarray, weights: str = "quadratic") -> float:
 
     NaN when the expected disagreement is zero (e.g. a single class on both sides).
 
-    Example:
+    Examples:
         >>> round(weighted_kappa(np.array([[20, 5], [10, 15]]), "none"), 4)
         0.4
     """
@@ -79,7 +79,7 @@ def macro_f1(matrix: np.ndarray) -> float:
     """Unweighted mean F1 over classes present in the reference or the prediction (scikit-learn's
     default ``average='macro'``); NaN for an empty matrix.
 
-    Example:
+    Examples:
         >>> round(macro_f1(np.array([[2, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])), 4)
         0.7333
     """
@@ -99,7 +99,7 @@ def graded_agreement(*, pred: np.ndarray, gt: np.ndarray, prefix: str, n_grades:
     prediction) over hips graded in both; ``accuracy_strict`` counts every reference-graded hip, an
     ungradable prediction as wrong. Keyword-only: a swap transposes the matrix and changes the strict accuracy.
 
-    Example:
+    Examples:
         >>> r = graded_agreement(pred=np.array([[1, 2], [3, 0]]), gt=np.array([[1, 2], [2, 1]]), prefix="t",
         ...                      n_grades=3)
         >>> r["t_accuracy"], r["t_accuracy_strict"], r["t_n"], r["t_confusion"]
@@ -122,7 +122,7 @@ def screening(*, pred: np.ndarray, gt: np.ndarray, positive_from: int = SCREEN_P
     ``specificity``, ``ppv``, ``npv`` (NaN when undefined) and counts ``tp``, ``fp``, ``tn``, ``fn``.
     Keyword-only: a swap exchanges sensitivity with PPV and specificity with NPV.
 
-    Example:
+    Examples:
         >>> r = screening(pred=np.array([1, 2, 2, 1, 4, 1]), gt=np.array([1, 1, 2, 3, 4, 1]))
         >>> r["sensitivity"], r["specificity"], r["ppv"], r["npv"]
         (0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666)
@@ -142,7 +142,7 @@ def screening(*, pred: np.ndarray, gt: np.ndarray, positive_from: int = SCREEN_P
 def ihdi_agreement(*, pred: np.ndarray, gt: np.ndarray) -> dict[str, object]:
     """All IHDI figures as a flat dict (see the module docstring for how ungradable hips count).
 
-    Example:
+    Examples:
         >>> r = ihdi_agreement(pred=np.array([[1, 2], [2, 0]]), gt=np.array([[1, 2], [3, 1]]))
         >>> r["ihdi_n"], r["ihdi_accuracy"], r["ihdi_accuracy_strict"]
         (3, 0.6666666666666666, 0.5)

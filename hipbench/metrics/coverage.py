@@ -11,7 +11,7 @@ How each metric treats a missing prediction (``POLICY``, also in the docs):
 - A hip is missed when none of its predicted points exists (the detector found no hip); an image is
   missed when none of its predicted points exists.
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> gt = np.arange(32, dtype=float).reshape(2, 8, 2)
     >>> pred = gt.copy(); pred[1, :4] = np.nan               # image 1: left hip missed
@@ -46,7 +46,7 @@ def coverage(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema) -> dict[s
     ``n_ungradable_gt``/``n_ungradable_pred`` count IHDI-ungradable hips (the prediction's among
     hips gradable in the reference); ``n_ai_ungradable_*`` likewise for the acetabular index.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.arange(16, dtype=float).reshape(1, 8, 2); pred = np.full_like(gt, np.nan)
         >>> c = coverage(pred, gt, get_schema("mtddh8"))

@@ -1,7 +1,7 @@
 """One call for every figure of a set of predictions: keypoint errors, AI agreement, IHDI
 agreement, coverage, optional seeded bootstrap CIs; plus per-image records and fold aggregation.
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
     ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]] * 3)
@@ -53,7 +53,7 @@ def default_sdr_thresholds(pixel_spacing: np.ndarray | None) -> tuple[str, ...]:
     """Normaliser-relative thresholds, plus the usual mm ones when ``pixel_spacing`` is given (pass the
     complete spacing of :func:`~hipbench.metrics.keypoint.complete_spacing`, or None).
 
-    Example:
+    Examples:
         >>> default_sdr_thresholds(None)
         ('2.5%', '5%', '10%')
     """
@@ -63,7 +63,7 @@ def default_sdr_thresholds(pixel_spacing: np.ndarray | None) -> tuple[str, ...]:
 def drop_mm(thresholds: Sequence[str | float]) -> tuple[str | float, ...]:
     """``thresholds`` without the mm ones (for when the pixel spacing is incomplete).
 
-    Example:
+    Examples:
         >>> drop_mm(["2mm", "5%", 10])
         ('5%', 10)
     """
@@ -73,7 +73,7 @@ def drop_mm(thresholds: Sequence[str | float]) -> tuple[str | float, ...]:
 def metric_spec(spec: MetricSpec) -> dict[str, Any]:
     """A METRICS entry as a ``{"type": name, **options}`` dict.
 
-    Example:
+    Examples:
         >>> metric_spec("nme"), metric_spec({"type": "sdr", "thresholds": ["2mm"]})
         ({'type': 'nme'}, {'type': 'sdr', 'thresholds': ['2mm']})
     """
@@ -90,7 +90,7 @@ def build_metrics(metrics: Sequence[MetricSpec | Metric] | None = None,
     :data:`DEFAULT_METRICS`), built through the registry, each once; ``sdr_thresholds`` are the thresholds of
     an ``sdr`` entry that names none.
 
-    Example:
+    Examples:
         >>> [m.name for m in build_metrics()]
         ['nme', 'mre', 'sdr', 'coverage']
         >>> build_metrics(["nme", {"type": "sdr"}], sdr_thresholds=["2px"])
@@ -148,7 +148,7 @@ def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
     ``1 - alpha`` interval (resampling images) for each key in :data:`BOOTSTRAP_KEYS`, each SDR and each
     figure a metric gives per-item values for.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((4, 8, 2)); gt[:, 5] = [100, 0]
         >>> pred = gt + np.arange(4)[:, None, None]
@@ -207,7 +207,7 @@ def per_image(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
     """One record per image: its NME and MRE, and per side the reference/predicted AI, AI error,
     reference/predicted IHDI grade and why a hip is ungradable. ``normaliser`` None is the schema's default.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]])
@@ -247,7 +247,7 @@ def aggregate_folds(results: Sequence[dict[str, Any]]) -> dict[str, float]:
 
     NaN folds are left out of that figure (``<key>_folds`` says how many counted).
 
-    Example:
+    Examples:
         >>> aggregate_folds([{"nme": 2.0, "normaliser": "x"}, {"nme": 4.0, "normaliser": "x"}])
         {'nme_mean': 3.0, 'nme_std': 1.4142135623730951, 'nme_folds': 2}
     """

@@ -8,7 +8,7 @@ NME and SDR are percentages; the normaliser is always named, and without one it 
 default (:func:`default_normaliser`). Millimetre figures are all or nothing: they need a finite positive
 pixel spacing for every scored image (:func:`complete_spacing`), so px and mm are never mixed.
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> s = get_schema("mtddh8")
     >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
@@ -43,7 +43,7 @@ def _check_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def point_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Euclidean error per point (N, K) in pixels; NaN where the ground truth or prediction is missing.
 
-    Example:
+    Examples:
         >>> point_errors(np.array([[[3.0, 4.0], [np.nan, 0]]]), np.zeros((1, 2, 2))).tolist()
         [[5.0, nan]]
     """
@@ -57,7 +57,7 @@ def default_normaliser(schema: LandmarkSchema) -> str:
     point on both sides (the rule for hips, see docs/DEFINITIONS.md), else ``bbox`` (the usual NME_box of generic
     landmarks).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import generic_schema, get_schema
         >>> default_normaliser(get_schema("ihdi12")), default_normaliser(generic_schema("ceph", ["sella", "nasion"]))
         ('inter_triradiate', 'bbox')
@@ -70,7 +70,7 @@ def complete_spacing(pixel_spacing: np.ndarray | float | None, gt: np.ndarray) -
     """(spacing (N,), "") when every scored image (one with a ground-truth point) has a finite positive
     ``pixel_spacing`` (mm/px; one value for all or one per image), else (None, why not).
 
-    Example:
+    Examples:
         >>> gt = np.zeros((3, 1, 2))
         >>> complete_spacing(0.2, gt)[0].tolist(), complete_spacing([0.2, np.nan, 0.0], gt)[1]
         ([0.2, 0.2, 0.2], '2 of 3 images have no pixel spacing')
@@ -110,7 +110,7 @@ def normaliser_values(gt: np.ndarray, schema: LandmarkSchema, kind: str | None =
     around the finite ground-truth points. ``image_diagonal``: diagonal of ``image_size`` (N, 2) (w, h).
     ``None``: the schema's :func:`default_normaliser`.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.full((1, 8, 2), np.nan); gt[0, 1] = [0, 0]; gt[0, 5] = [30, 40]
         >>> normaliser_values(gt, get_schema("mtddh8"), "bbox").tolist()
@@ -151,7 +151,7 @@ def per_image_nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, norm
 
     NaN for an image with no scored point or no normaliser.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((2, 8, 2)); gt[:, 5] = [100, 0]
         >>> pred = gt.copy(); pred[0, 0] += [8, 0]; pred[1] = np.nan
@@ -168,7 +168,7 @@ def nme(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, normaliser: st
         image_size: np.ndarray | None = None) -> float:
     """NME in percent: mean over images of :func:`per_image_nme`; NaN when no image can be scored.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((2, 8, 2)); gt[:, 5] = [100, 0]
         >>> pred = gt.copy(); pred[0] += [2, 0]; pred[1] += [0, 4]
@@ -184,7 +184,7 @@ def mre(pred: np.ndarray, gt: np.ndarray, pixel_spacing: np.ndarray | float | No
 
     mm needs the spacing of every scored image (see :func:`complete_spacing`); a partial one is an error.
 
-    Example:
+    Examples:
         >>> gt = np.zeros((2, 1, 2)); pred = gt + [[[3.0, 4.0]], [[6.0, 8.0]]]
         >>> mre(pred, gt), mre(pred, gt, np.array([0.1, 0.2]))
         (7.5, 1.25)
@@ -204,7 +204,7 @@ def parse_threshold(threshold: str | float) -> tuple[float, str]:
 
     A bare number is pixels.
 
-    Example:
+    Examples:
         >>> parse_threshold("2.5mm"), parse_threshold(4)
         ((2.5, 'mm'), (4.0, 'px'))
     """
@@ -219,7 +219,7 @@ def parse_threshold(threshold: str | float) -> tuple[float, str]:
 def threshold_name(threshold: str | float) -> str:
     """Canonical key of a threshold, ``sdr@2mm``, ``sdr@10px``, ``sdr@5%``.
 
-    Example:
+    Examples:
         >>> threshold_name("2.50 mm"), threshold_name(10)
         ('sdr@2.5mm', 'sdr@10px')
     """
@@ -235,7 +235,7 @@ def sdr(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema, thresholds: Se
     A missing prediction is a failure. ``mm`` thresholds need the spacing of every scored image (a
     partial one is an error); ``%`` thresholds use only images with a normaliser (NaN when none has one).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [100, 0]
         >>> pred = gt.copy(); pred[0, :4] += [3.0, 0]; pred[0, 7] = np.nan
@@ -269,7 +269,7 @@ def per_landmark_errors(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema
     """Per landmark name: ``mre_px``, ``nme`` (%), ``mre_mm`` (when spacing given; every scored image's is
     needed), ``n`` scored, ``missing``.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [100, 0]
         >>> pred = gt.copy(); pred[0, 1] += [0, 10]

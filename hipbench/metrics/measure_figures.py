@@ -9,7 +9,7 @@ which builds measures), so the two never import each other in a loop.
 - graded: :func:`hipbench.metrics.classification.graded_agreement` (accuracy, strict accuracy,
   quadratic-weighted kappa, macro F1, confusion matrix) over the measure's ``grades``.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from hipbench.measures import Measure, MeasureValues
     >>> class Width(Measure):

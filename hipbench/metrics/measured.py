@@ -12,7 +12,7 @@ The same function also scores the other reading of the sides (each prediction ag
 opposite hip): ``<measure>_mae_sides_swapped`` and the CI of ``mae − mae_sides_swapped``. A set whose truth
 agrees better swapped, beyond noise, has probably been read with the wrong side convention (``sides:``).
 
-Example:
+Examples:
     >>> truth = np.array([[20.0, 30.0], [25.0, 28.0], [18.0, 35.0], [22.0, 26.0]])
     >>> out = agreement_with_ci(pred=truth + 1.0, gt=truth, groups=["a", "b", "c", "d"], prefix="ai", n_boot=200)
     >>> out["ai_mae"], out["ai_bias"], out["ai_n"], out["ai_mae_ci"]
@@ -47,7 +47,7 @@ def measured_agreement(pred_points: np.ndarray, schema: LandmarkSchema, truth: M
     ``<measure>_<figure>``) between the values of ``pred_points`` and the measured ones; ``truth`` is
     ``"measured"`` and ``measures`` lists them.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.full((1, 8, 2), np.nan)
         >>> pts[0, [0, 1, 5, 4]] = [[50, 148], [86, 159], [227, 157], [265, 136]]
@@ -126,7 +126,7 @@ def swap_note(name: str, prefix: str, figures: Mapping[str, Any]) -> str | None:
     """A warning when ``figures`` (of :func:`agreement_with_ci`) agree better with the sides swapped beyond
     noise (the CI of ``mae − mae_sides_swapped`` above 0), else None.
 
-    Example:
+    Examples:
         >>> swap_note("avddh", "ai", {"ai_mae": 9.0, "ai_mae_sides_swapped": 2.0, "ai_swap_gain_ci": (5.0, 8.0)})[:60]
         'avddh: ai agrees better with the sides swapped (MAE 2.00 aga'
     """

@@ -7,7 +7,7 @@ a figure of the whole set (a kappa, an ICC, a count). A mean metric also returns
 (:meth:`Metric.values`), and the leaderboard resamples them by patient for confidence intervals and for the
 paired comparison with the best row, exactly as it does for NME.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> class WithinTwo(MeanMetric):
     ...     name, per = "within_2px", LANDMARK
@@ -44,7 +44,7 @@ class MetricInputs:
     only when every scored image has one (else None, and ``mm_unavailable`` says why); ``image_size`` (N, 2)
     (width, height) or None.
 
-    Example:
+    Examples:
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [100, 0]
         >>> inputs = metric_inputs(gt + [3.0, 4.0], gt, "mtddh8", pixel_spacing=0.1)
         >>> inputs.normaliser, inputs.norm.tolist(), float(inputs.errors[0, 0]), inputs.pixel_spacing.tolist()
@@ -101,7 +101,7 @@ def value_shape(per: str, inputs: MetricInputs) -> tuple[int, ...]:
     """The shape of one figure's values for ``per``: (N,) per image, (N, 2) per hip (``SIDES`` order),
     (N, K) per landmark.
 
-    Example:
+    Examples:
         >>> gt = np.zeros((3, 8, 2))
         >>> value_shape(HIP, metric_inputs(gt, gt, "mtddh8"))
         (3, 2)
@@ -116,7 +116,7 @@ def value_shape(per: str, inputs: MetricInputs) -> tuple[int, ...]:
 def mean_of(values: np.ndarray) -> float:
     """The mean of the finite values (NaN when there is none): what a mean metric's figure is.
 
-    Example:
+    Examples:
         >>> mean_of(np.array([[1.0, np.nan], [2.0, 6.0]])), mean_of(np.array([np.nan]))
         (3.0, nan)
     """
@@ -141,7 +141,7 @@ class Metric(abc.ABC):
     mean is that figure; these are what the patient bootstrap resamples. ``compute(pred, gt, schema, ...)``
     is the same for arrays in hand.
 
-    Example:
+    Examples:
         >>> class Count(Metric):
         ...     name = "count"
         ...     def figures(self, inputs):

@@ -47,7 +47,7 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p-value of per-patient differences: 1.0 when all are zero, NaN when
     there is none to test.
 
-    Example:
+    Examples:
         >>> wilcoxon_p(np.zeros(10)), wilcoxon_p(np.array([np.nan]))
         (1.0, nan)
     """
@@ -87,7 +87,7 @@ def compare(row: PatientSums, best: PatientSums, figure: str, n_boot: int = N_BO
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (NaN stays NaN).
 
-    Example:
+    Examples:
         >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
         [0.03, 0.06, 0.06]
     """
@@ -106,7 +106,7 @@ def nadeau_bengio(differences: Sequence[float], n_train: int, n_test: int) -> tu
     """Corrected resampled t-test (Nadeau & Bengio 2003): t and two-sided p of J fold-level differences,
     with the variance inflated by ``1/J + n_test/n_train`` for the overlap of training sets.
 
-    Example:
+    Examples:
         >>> t, p = nadeau_bengio([1.0, 2.0, 3.0], n_train=80, n_test=20)
         >>> round(t, 4), round(p, 4)
         (2.6186, 0.1201)

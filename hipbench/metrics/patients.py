@@ -78,7 +78,7 @@ def hip_records(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, 
     (N,) says which test fold each image came from; ``normaliser`` None is the schema's default. A schema
     without sided landmarks has no hips, so no records.
 
-    Example:
+    Examples:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]] * 2)
         >>> r = hip_records(gt + [1.0, 0], gt, "mtddh8", ["a", "b"], ["p", "p"])

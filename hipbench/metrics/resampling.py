@@ -142,7 +142,7 @@ def figures_with_ci(data: PatientSums, n_boot: int = N_BOOT, seed: int = 0, alph
                     ) -> dict[str, tuple[float, float, float]]:
     """(value, low, high) per figure: the full-sample value and a seeded percentile patient-bootstrap CI.
 
-    Example:
+    Examples:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]] * 6)
         >>> pred = gt + np.arange(6)[:, None, None] * [1.0, 0]

@@ -25,7 +25,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation over the pairs where both are finite; NaN below three pairs or when one
     side is constant.
 
-    Example:
+    Examples:
         >>> spearman(np.array([1.0, 2.0, 3.0, np.nan]), np.array([10.0, 30.0, 20.0, 5.0]))
         0.5
     """
@@ -45,7 +45,7 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve of ``scores`` for ``positive`` (ties count half: the Mann-Whitney U);
     NaN without both classes among the finite scores.
 
-    Example:
+    Examples:
         >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True]))
         0.75
     """
@@ -66,7 +66,7 @@ def ai_uncertainty(pred: np.ndarray, spread: np.ndarray, schema: Any, draws: int
     """AI standard deviation in degrees per hip (N, 2) from landmarks (N, K, 2) and their radial
     uncertainties (N, K); NaN where the AI or a needed uncertainty is missing.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = get_schema("mtddh8")
         >>> pts = np.array([[[60, 80], [100, 100], [55, 105], [50, 115], [240, 90], [200, 100], [250, 100],
@@ -94,7 +94,7 @@ def uncertainty_figures(pred: np.ndarray, gt: np.ndarray, spread: np.ndarray, sc
     :data:`AI_ERROR_DEGREES`), ``ai_unc_spearman``, ``ai_unc_mean_deg`` and ``ai_unc_flagged`` (hips with
     such an error).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = get_schema("mtddh8")
         >>> gt = np.random.default_rng(0).uniform(50, 250, (6, 8, 2))
@@ -130,7 +130,7 @@ def calibration_bins(spread: np.ndarray, errors: np.ndarray, bins: int = 10) -> 
     """Equal-count bins of predicted uncertainty: each bin's mean prediction, RMS and mean observed error and
     count (pairs where both are finite).
 
-    Example:
+    Examples:
         >>> out = calibration_bins(np.arange(1.0, 11.0), np.arange(1.0, 11.0), bins=5)
         >>> out["predicted"].tolist(), out["count"].tolist()
         ([1.5, 3.5, 5.5, 7.5, 9.5], [2, 2, 2, 2, 2])

@@ -28,7 +28,7 @@ def _registry(kind: str) -> Any:
 def list_models(kind: str = "backbones") -> list[str]:
     """Registered names of ``kind`` (backbones, necks, heads, losses or codecs), sorted; nothing is imported.
 
-    Example:
+    Examples:
         >>> {"resnet18", "hrnet_w32", "timm"} <= set(list_models())
         True
         >>> "simcc_2d" in list_models("heads")
@@ -40,7 +40,7 @@ def list_models(kind: str = "backbones") -> list[str]:
 def get_model(name: str, kind: str = "backbones", **kwargs: Any) -> Any:
     """Build registered ``name`` of ``kind`` with ``kwargs`` (heads and codecs need their own arguments).
 
-    Example:
+    Examples:
         >>> get_model("resnet18", out_indices=(3, 4)).strides
         (16, 32)
         >>> type(get_model("l1", kind="losses")).__name__

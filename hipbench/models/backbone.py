@@ -19,7 +19,7 @@ class Backbone(nn.Module, abc.ABC):
     scratch unless the subclass loads weights) says what the parameters started from; a factory may also
     offer ``weights_identity(**kwargs) -> str`` (see :mod:`hipbench.models.weights`).
 
-    Example:
+    Examples:
         >>> class Tiny(Backbone):
         ...     def __init__(self):
         ...         super().__init__(out_channels=(4,), strides=(2,))

@@ -21,7 +21,7 @@ def check_keypoints(keypoints: torch.Tensor, visible: torch.Tensor) -> tuple[tor
     A keypoint that is not finite (NaN marks a missing landmark) gets visibility 0 and coordinates 0,
     so targets stay finite and the loss ignores it.
 
-    Example:
+    Examples:
         >>> kp = torch.tensor([[[1.0, 2.0], [float("nan"), 3.0]]])
         >>> points, vis = check_keypoints(kp, torch.ones(1, 2))
         >>> points.tolist(), vis.tolist()
@@ -54,7 +54,7 @@ class Codec(abc.ABC):
     map that stays near zero everywhere has collapsed (its arg-max is noise); None (the default) for codecs
     without maps.
 
-    Example:
+    Examples:
         >>> class Identity(Codec):
         ...     def encode(self, keypoints, visible):
         ...         return keypoints.clone()

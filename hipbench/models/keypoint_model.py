@@ -30,7 +30,7 @@ class KeypointHead(nn.Module, abc.ABC):
     :meth:`decode` and :meth:`uncertainty` apply ``loss_fn`` and the codec; heads whose raw output
     differs from the codec's form (logits) override them.
 
-    Example:
+    Examples:
         >>> class MeanHead(KeypointHead):
         ...     output_kind, compatible_losses, default_loss = "coordinates", ("l1",), "l1"
         ...     default_codec = {"type": "regression"}
@@ -73,7 +73,7 @@ class KeypointHead(nn.Module, abc.ABC):
     def level(self, in_index: int) -> tuple[int, int]:
         """``(channels, stride)`` of feature level ``in_index`` (negative counts from the coarsest).
 
-        Example:
+        Examples:
             >>> class Probe(KeypointHead):
             ...     default_codec = {"type": "regression"}
             ...     def forward(self, features): return features[-1]
@@ -120,7 +120,7 @@ class KeypointHead(nn.Module, abc.ABC):
 class KeypointModel(nn.Module):
     """Backbone, optional neck and head as one ``nn.Module``; ``codec`` is the head's codec.
 
-    Example:
+    Examples:
         >>> model = build_model({"type": "timm", "model_name": "test_resnet"}, {"type": "direct_regression"},
         ...                     num_keypoints=3, input_size=32)
         >>> outputs = model(torch.zeros(2, 3, 32, 32))
@@ -200,7 +200,7 @@ def build_model(backbone: dict, head: dict, num_keypoints: int, input_size: int,
     "num_keypoints": num_keypoints, "input_size": input_size})`` with the channels and strides of
     the neck's output when there is a neck, else of the backbone's.
 
-    Example:
+    Examples:
         >>> model = build_model({"type": "timm", "model_name": "test_resnet"}, {"type": "heatmap"},
         ...                     num_keypoints=4, input_size=64, neck={"type": "fpn", "channels": 8})
         >>> model.neck.strides, tuple(model.eval()(torch.zeros(1, 3, 64, 64)).shape)
@@ -232,7 +232,7 @@ def resolved_parts(head: Mapping[str, Any], loss: Mapping[str, Any] | None) -> t
     """The codec and loss configs a head entry trains with: its class's ``default_codec`` updated by the entry's
     ``codec``, and ``loss`` or, when None, the head's ``default_loss`` (a name or a config). Nothing is built.
 
-    Example:
+    Examples:
         >>> resolved_parts({"type": "heatmap", "codec": {"sigma": 3.0}}, None)
         ({'type': 'gaussian_heatmap', 'sigma': 3.0}, {'type': 'heatmap_mse'})
     """
@@ -260,7 +260,7 @@ def check_head_loss(head: dict, loss: dict | str | None) -> None:
     still accepted when its class declares the head's ``output_kind`` in ``output_kinds`` (how a
     third-party loss opts in). ``None``, ``auto`` and ``default`` mean the head's default loss.
 
-    Example:
+    Examples:
         >>> check_head_loss({"type": "heatmap"}, {"type": "heatmap_mse"})
         >>> check_head_loss({"type": "heatmap"}, {"type": "kl_discret"})  # doctest: +ELLIPSIS
         Traceback (most recent call last):

@@ -19,7 +19,7 @@ from hipbench.registry import LOSSES
 def weighted_keypoint_mean(per_keypoint: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     """Weighted mean of a (B, K) per-keypoint loss; all-zero weights give 0 (and zero gradients).
 
-    Example:
+    Examples:
         >>> weighted_keypoint_mean(torch.tensor([[1.0, 3.0]]), torch.tensor([[1.0, 0.0]])).item()
         1.0
         >>> weighted_keypoint_mean(torch.tensor([[1.0, 3.0]]), None).item()
@@ -41,7 +41,7 @@ class KeypointLoss(nn.Module):
     ``loss_weight``. ``output_kinds`` names the head output kinds a loss fits (``coordinates``,
     ``heatmap``, ``simcc``, ``mask``); a third-party loss can declare it to pair with built-in heads.
 
-    Example:
+    Examples:
         >>> class Abs(KeypointLoss):
         ...     def elementwise(self, prediction, target):
         ...         return (prediction - target).abs()
@@ -78,7 +78,7 @@ class KeypointLoss(nn.Module):
 def build_loss(head: Mapping[str, Any], loss: Mapping[str, Any] | None = None) -> nn.Module:
     """The loss configured by ``loss``, or the default loss of ``head`` (a head config) when it is None.
 
-    Example:
+    Examples:
         >>> build_loss({"type": "direct_regression"}, {"type": "wing"}).__class__.__name__
         'WingLoss'
         >>> build_loss({"type": "heatmap"}).__class__.__name__  # the head's default

@@ -20,7 +20,7 @@ class Neck(nn.Module, abc.ABC):
     """Base of necks: validates and keeps ``in_channels``/``in_strides``; a subclass sets ``out_channels``
     and ``strides`` in ``__init__`` and implements ``forward(features) -> tuple[Tensor, ...]``.
 
-    Example:
+    Examples:
         >>> class Coarsest(Neck):
         ...     def __init__(self, in_channels, in_strides):
         ...         super().__init__(in_channels, in_strides)
@@ -52,7 +52,7 @@ def build_neck(cfg: dict[str, Any], in_channels: Sequence[int], in_strides: Sequ
     """Build the neck ``cfg`` (``type``, a NECKS name, plus keyword arguments) for features of the given
     channels and strides; an unknown ``type`` raises the registry's error (known names, closest match).
 
-    Example:
+    Examples:
         >>> build_neck({"type": "fpn", "channels": 8}, (16, 32), (8, 16)).out_channels
         (16,)
         >>> build_neck({"type": "fnp"}, (8,), (4,))  # doctest: +ELLIPSIS

@@ -32,7 +32,7 @@ class WeightsRecord:
     """Where a model's weights started: ``source`` is ``scratch``, a hub tag (``timm/resnet18.a1_in1k``)
     or ``file``; ``file`` the local path read; ``sha256`` of that file.
 
-    Example:
+    Examples:
         >>> WeightsRecord("timm/resnet18.a1_in1k", "/c/model.safetensors", "ab12").label
         'ImageNet-1k pretrained (timm/resnet18.a1_in1k)'
         >>> WeightsRecord().label
@@ -62,7 +62,7 @@ class WeightsRecord:
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file, cached by path, size and modification time (weights files are large).
 
-    Example:
+    Examples:
         >>> import tempfile; p = Path(tempfile.mkdtemp()) / "w"; _ = p.write_bytes(b"abc")
         >>> file_sha256(p)[:12]
         'ba7816bf8f01'

@@ -18,7 +18,7 @@ def oracle_boxes(samples: Sequence[Sample], margin: float = 0.25) -> list[Boxes]
     """Each sample's own hip boxes (given boxes, else around the side's landmarks with ``margin``); a side
     without any finite keypoint counts as missed (None).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
         >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), get_schema("mtddh8"))
@@ -54,7 +54,7 @@ class HipDetector(abc.ABC):
     - ``checkpoint_suffixes``: the weights files :meth:`from_checkpoint` loads (``hipbench predict
       --detector-weights FILE`` picks the detector whose suffixes include FILE's).
 
-    Example:
+    Examples:
         >>> class Fixed(HipDetector):
         ...     def predict(self, samples):
         ...         return [{"left": None, "right": None} for _ in samples]
@@ -105,7 +105,7 @@ class HipDetector(abc.ABC):
 def restorable(detector: type) -> bool:
     """Whether a detector class can be restored from a checkpoint (overrides ``from_checkpoint`` or ``load``).
 
-    Example:
+    Examples:
         >>> restorable(HipDetector)
         False
     """
@@ -118,7 +118,7 @@ def detector_for_checkpoint(checkpoint: Path) -> str:
     """The name of the one registered detector that declares ``checkpoint``'s suffix in its
     ``checkpoint_suffixes`` (``ValueError`` naming the candidates when none or several do).
 
-    Example:
+    Examples:
         >>> detector_for_checkpoint(Path("weights.unknown-suffix"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...

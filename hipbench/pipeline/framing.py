@@ -62,7 +62,7 @@ def head_framing_problem(head_type: str, framing_type: str) -> str | None:
     """Why head ``head_type`` is refused under framing ``framing_type`` (its class's ``needs_centred_view``
     reason, when the framing's views are not centred), or None.
 
-    Example:
+    Examples:
         >>> head_framing_problem("heatmap", "whole_image") is None
         True
         >>> head_framing_problem("simcc_1d", "whole_image").startswith("head 'simcc_1d' needs views centred")
@@ -80,7 +80,7 @@ def head_framing_problem(head_type: str, framing_type: str) -> str | None:
 def default_framing(schema: LandmarkSchema) -> str:
     """The registered framing that suits ``schema`` best (ties: the first registered name).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema, generic_schema
         >>> default_framing(get_schema("ihdi12")), default_framing(generic_schema("ceph", ["sella", "nasion"]))
         ('bilateral_crops', 'whole_image')

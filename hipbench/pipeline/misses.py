@@ -24,7 +24,7 @@ def mirror_box(box: np.ndarray, width: int) -> np.ndarray:
 
     Pixel centres are integers, so x maps to ``width - 1 - x``.
 
-    Example:
+    Examples:
         >>> mirror_box(np.array([10.0, 5.0, 30.0, 25.0]), width=100).tolist()
         [69.0, 5.0, 89.0, 25.0]
     """
@@ -36,7 +36,7 @@ def apply_miss_policy(boxes: Sequence[Boxes], widths: Sequence[int], policy: str
                       ) -> tuple[list[Boxes], list[list[str]]]:
     """Fill missed hips according to ``policy``; return the boxes and, per image, the sides filled in.
 
-    Example:
+    Examples:
         >>> found = [{"left": np.array([10.0, 5, 30, 25]), "right": None}]
         >>> filled, sides = apply_miss_policy(found, [100], "mirror")
         >>> filled[0]["right"].tolist(), sides
@@ -65,7 +65,7 @@ def apply_miss_policy(boxes: Sequence[Boxes], widths: Sequence[int], policy: str
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two ``[x1, y1, x2, y2]`` boxes.
 
-    Example:
+    Examples:
         >>> box_iou(np.array([0.0, 0, 10, 10]), np.array([5.0, 0, 15, 10]))
         0.3333333333333333
     """
@@ -82,7 +82,7 @@ def detection_summary(predicted: Sequence[Boxes], truth: Sequence[Boxes]) -> dic
     A hip counts when it is labelled (``truth`` has a box); a prediction for an unlabelled hip is a
     false positive and counted as such.
 
-    Example:
+    Examples:
         >>> truth = [{"left": np.array([0.0, 0, 10, 10]), "right": np.array([20.0, 0, 30, 10])}]
         >>> pred = [{"left": np.array([0.0, 0, 10, 10]), "right": None}]
         >>> s = detection_summary(pred, truth)

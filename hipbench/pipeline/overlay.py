@@ -40,7 +40,7 @@ def draw_overlay(pixels: np.ndarray, points: np.ndarray, schema: LandmarkSchema,
     ``spread`` (K,) px: a circle of twice that radius around each landmark (a fold ensemble's uncertainty);
     ``ai_sd`` (2,) degrees: written after each AI as ``± sd``.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [55, 105], [50, 115],
         ...                 [240, 90], [200, 100], [250, 100], [245, 110.]])
@@ -116,7 +116,7 @@ def _labels(ai: np.ndarray | None, ihdi: np.ndarray | None, box_source: dict[str
             ai_sd: np.ndarray | None = None) -> list[tuple[str, tuple[int, int, int]]]:
     """The overlay's captions and their colours: AI and IHDI per image side, or the note that there are none.
 
-    Example:
+    Examples:
         >>> _labels(np.array([20.0, np.nan]), np.array([1, 0]), {"left": "detector", "right": "missed"})[1][0]
         'image-right: AI n/a, IHDI ungradable (missed box)'
         >>> _labels(None, None, {})

@@ -23,7 +23,7 @@ def crop_affine(box: np.ndarray, size: int, expand: float = 1.25, mirror: bool =
     The square is centred on the box, its side ``expand`` times the box's longer side. With ``mirror``
     the crop is also flipped left-right.
 
-    Example:
+    Examples:
         >>> A = crop_affine(np.array([10.0, 10.0, 30.0, 30.0]), size=21, expand=1.0)
         >>> (A @ [10.0, 10.0, 1.0]).round(6).tolist(), (A @ [30.0, 30.0, 1.0]).round(6).tolist()
         ([0.0, 0.0], [20.0, 20.0])
@@ -47,7 +47,7 @@ def letterbox_affine(width: int, height: int, size: int) -> tuple[np.ndarray, tu
     ``cv2.resize`` to ``(new_w, new_h)`` pasted at ``(ox, oy)`` is exactly ``A``; rounding the new size makes
     the two axes' scales differ by under half a pixel, which ``A`` carries.
 
-    Example:
+    Examples:
         >>> A, (w, h), (ox, oy) = letterbox_affine(200, 100, 64)
         >>> (w, h, ox, oy), apply_affine(A, np.array([[-0.5, -0.5], [199.5, 99.5]])).tolist()
         ((64, 32, 0, 16), [[-0.5, 15.5], [63.5, 47.5]])
@@ -65,7 +65,7 @@ def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
     Down-scaling averages areas (no aliasing from a 2000-pixel radiograph); up-scaling is bilinear.
 
-    Example:
+    Examples:
         >>> view, A = letterbox(np.ones((50, 100), np.float32), 32)
         >>> view.shape, int(view[0, 0]), int(view[16, 16])
         ((32, 32), 0, 255)
@@ -85,7 +85,7 @@ def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine (or a stack (..., 2, 3) matching points' leading dims) to points (..., K, 2).
 
-    Example:
+    Examples:
         >>> apply_affine(np.array([[2.0, 0, 1], [0, 2.0, 0]]), np.array([[1.0, 1.0]])).tolist()
         [[3.0, 2.0]]
     """
@@ -97,7 +97,7 @@ def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
 def invert_affine(affine: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine (or a stack of them).
 
-    Example:
+    Examples:
         >>> A = np.array([[2.0, 0, 1], [0, 2.0, 0]])
         >>> apply_affine(invert_affine(A), apply_affine(A, np.array([[5.0, 7.0]]))).tolist()
         [[5.0, 7.0]]
@@ -165,7 +165,7 @@ def make_crops(samples: Sequence[Sample], boxes: Sequence[dict[str, np.ndarray |
     Keypoints are those of the schema's unilateral indices per side, mapped into crop pixels. With
     ``mirror`` the right crop is flipped so both hips look like a left hip.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> schema = get_schema("mtddh8")
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
@@ -205,7 +205,7 @@ def points_to_full_image(views: ViewSet, view_points: np.ndarray, samples: Seque
     Rows are indexed like ``samples`` (``views.sample_index`` points into it); landmarks no view
     predicts (no side, a missed hip, a sample outside ``views``) stay NaN.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> schema = get_schema("mtddh8")
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])

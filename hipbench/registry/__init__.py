@@ -4,7 +4,7 @@ Each registry is a root mmengine ``Registry`` with ``scope='hipbench'``, fed by 
 group ``hipbench.<kind>`` (entry-point name = registry key). Built-ins register through the same
 entry points, declared in ``setup.cfg``, as third-party plugins do.
 
-Example:
+Examples:
     >>> from hipbench.registry import BACKBONES
     >>> BACKBONES.group
     'hipbench.backbones'

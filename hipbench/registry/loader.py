@@ -25,7 +25,7 @@ DISABLE_AUTOLOAD_ENV = "HIPBENCH_DISABLE_PLUGIN_AUTOLOAD"
 def normalize_distribution(name: str) -> str:
     """Normalise a distribution name as PEP 503 does.
 
-    Example:
+    Examples:
         >>> normalize_distribution("Hipbench_Example.Backbone")
         'hipbench-example-backbone'
     """
@@ -35,7 +35,7 @@ def normalize_distribution(name: str) -> str:
 def autoload_disabled() -> bool:
     """Whether ``HIPBENCH_DISABLE_PLUGIN_AUTOLOAD`` turns third-party discovery off.
 
-    Example:
+    Examples:
         >>> import os; os.environ.pop("HIPBENCH_DISABLE_PLUGIN_AUTOLOAD", None); autoload_disabled()
         False
     """
@@ -125,7 +125,7 @@ class PluginRegistry(Registry):
     files and on the command line): a lookup resolves it, a listing shows it beside its target, and
     :meth:`names` leaves it out. A registered name always wins over an alias of the same spelling.
 
-    Example:
+    Examples:
         >>> reg = PluginRegistry("widgets", contract="Callables that return widgets.")
         >>> @reg.register_module(name="square")
         ... def square(side: int = 2) -> int:
@@ -261,7 +261,7 @@ class PluginRegistry(Registry):
 def iter_entries(registries: Iterable[PluginRegistry]) -> Iterable[PluginEntry]:
     """Every entry of every registry, in registry then name order.
 
-    Example:
+    Examples:
         >>> from hipbench.registry import ALL_REGISTRIES
         >>> all(e.kind in ALL_REGISTRIES for e in iter_entries(ALL_REGISTRIES.values()))
         True

@@ -106,7 +106,7 @@ def jitter_boxes(boxes: dict[str, np.ndarray | None], share: float, rng: np.rand
                  ) -> dict[str, np.ndarray | None]:
     """Each box moved by up to ``share`` of its size in x and y and scaled by 1 +- ``share``.
 
-    Example:
+    Examples:
         >>> out = jitter_boxes({"left": np.array([0.0, 0, 100, 50]), "right": None}, 0.1, np.random.default_rng(0))
         >>> out["right"] is None, bool(np.all(np.abs(out["left"] - [0, 0, 100, 50]) <= 20))
         (True, True)

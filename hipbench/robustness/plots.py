@@ -22,7 +22,7 @@ def _pyplot() -> Any:
 def short_label(key: str) -> str:
     """A row key without its dataset prefix and hash, for axis labels.
 
-    Example:
+    Examples:
         >>> short_label("synthetic_pelvis-num=90__whole_image-input_size=128-__resnet18__heatmap__default-ab12cd34")
         'whole_image-input_size=128 / resnet18 / heatmap'
     """

@@ -313,7 +313,7 @@ def _model_settings(model: Any, loss_fn: torch.nn.Module) -> dict[str, str]:
 def fraction_of(train_idx: np.ndarray, samples: Sequence[Any], share: float, seed: int) -> np.ndarray:
     """``share`` of the training images, whole patient groups drawn in a seeded order (the same test fold).
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace as S
         >>> samples = [S(meta={"split_group": f"g{i // 2}"}, patient_id="") for i in range(10)]
         >>> chosen = fraction_of(np.arange(10), samples, 0.4, 0)

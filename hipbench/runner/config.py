@@ -67,7 +67,7 @@ def _line(obj: Any, key: str | None = None) -> int | None:
 class Component:
     """One ``type`` plus kwargs entry of a benchmark list, with where it was written.
 
-    Example:
+    Examples:
         >>> Component("simcc_1d", {"split_ratio": 2.0}).label
         'simcc_1d(split_ratio=2.0)'
     """
@@ -212,7 +212,7 @@ class ModelEntry:
     loss) run beside the ``backbones`` x ``heads`` cross product, under every framing or only those named in
     ``framings`` (a framing's type or label).
 
-    Example:
+    Examples:
         >>> entry = ModelEntry(Component("yolo11n_pose"), Component("yolo_pose"), framings=("whole_image",))
         >>> entry.runs_under(Component("whole_image", {"input_size": 64})), entry.runs_under(None)
         (True, False)
@@ -269,7 +269,7 @@ class Benchmark:
         training share, the ``backbones`` x ``necks`` x ``heads`` x ``losses`` cross product, then the ``models``
         entries that run under that framing (a combination listed twice runs once).
 
-        Example:
+        Examples:
             >>> b = parse_benchmark({"datasets": ["synthetic_pelvis"], "framings": ["whole_image", "bilateral_crops"],
             ...                      "models": [{"backbone": "yolo11n_pose", "head": "yolo_pose",
             ...                                  "framings": ["whole_image"]}]})
@@ -316,7 +316,7 @@ def plain(obj: Any) -> Any:
 def config_hash(data: Any) -> str:
     """Stable short hash of plain data.
 
-    Example:
+    Examples:
         >>> config_hash({"a": 1, "b": [2]}) == config_hash({"b": [2], "a": 1})
         True
     """
@@ -664,7 +664,7 @@ class _Parser:
 def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
     """Validate the structure of benchmark data (a parsed YAML mapping) and build a :class:`Benchmark`.
 
-    Example:
+    Examples:
         >>> b = parse_benchmark({"name": "t", "datasets": [{"type": "synthetic_pelvis", "num": 8}],
         ...                      "backbones": ["resnet18"], "heads": [{"type": "heatmap"}],
         ...                      "cv": {"folds": 2}, "train": {"epochs": 1}})
@@ -742,7 +742,7 @@ def parse_benchmark(data: Any, path: Path | None = None) -> Benchmark:
 def load_benchmark(path: str | Path) -> Benchmark:
     """Read and validate a benchmark YAML file; errors name the file and line.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
         >>> _ = f.write("datasets: [{type: synthetic_pelvis}]\\nbackbones: [resnet18]\\nheads: [heatmap]\\n"

@@ -14,7 +14,7 @@ def failure_record(key: str, combination: dict[str, Any], fold: int, cell_hash: 
                    trace: str = "") -> dict[str, Any]:
     """The result of a cell that did not finish.
 
-    Example:
+    Examples:
         >>> failure_record("k", {}, 0, "h", "boom", "train")["status"]
         'failed'
     """

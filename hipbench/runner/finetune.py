@@ -25,7 +25,7 @@ def draw_pool(samples: Sequence[Any], pool_size: int, seed: int) -> tuple[np.nda
     """(pool, test) sample indices: whole patients in a seeded order until the pool holds ``pool_size``
     images; the rest test. Raises when no test image would remain.
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace as S
         >>> pool, test = draw_pool([S(patient_id=str(i // 2)) for i in range(8)], 3, 0)
         >>> len(pool), len(test), sorted(set(pool) | set(test)) == list(range(8))

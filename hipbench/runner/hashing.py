@@ -34,7 +34,7 @@ def dataset_identity(dataset: Component) -> dict[str, Any]:
     """A dataset's arguments plus its factory's ``data_identity`` (when it offers one and says something):
     what a cell's and a prepared fold's hash hold of the data.
 
-    Example:
+    Examples:
         >>> dataset_identity(Component("synthetic_pelvis", {"style": "cartoon"}))
         {'type': 'synthetic_pelvis', 'style': 'cartoon'}
         >>> dataset_identity(Component("synthetic_pelvis"))["data_identity"]
@@ -57,7 +57,7 @@ def plugin_revisions(combination: Combination) -> dict[str, Any]:
     declares one: a plugin bumps it when a default that changes results changes, so that cells trained under the
     old default are not taken for the new one. Empty when none declares a revision (earlier hashes hold).
 
-    Example:
+    Examples:
         >>> from hipbench.runner.config import Combination, Component
         >>> c = Combination(Component("synthetic_pelvis"), Component("resnet18"), Component("heatmap"), None)
         >>> sorted(plugin_revisions(c))
@@ -85,7 +85,7 @@ def plugin_revisions(combination: Combination) -> dict[str, Any]:
 def cell_hash(bench: Benchmark, combination: Combination, fold: int, weights: str | None = None) -> str:
     """Hash of everything that determines a cell's result: combination, resolved settings, fold, weights.
 
-    Example:
+    Examples:
         >>> from hipbench.runner.config import parse_benchmark
         >>> b = parse_benchmark({"datasets": ["synthetic_pelvis"], "backbones": ["resnet18"], "heads": ["heatmap"]})
         >>> c = b.combinations()[0]

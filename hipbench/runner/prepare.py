@@ -178,7 +178,7 @@ def hashed_on_decode(samples: Sequence[Any], enabled: bool = True) -> Iterator[N
     split's duplicate grouping (:func:`hipbench.data.splits.sample_content_hash`) finds it: making a split
     after the views then decodes no image a second time. The samples' loaders are restored on exit.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, phantom_sample, sample_params
         >>> s = phantom_sample(sample_params(0, 0, PhantomConfig(size=32)))
         >>> with hashed_on_decode([s]):

@@ -436,7 +436,7 @@ def _gather(out: Path, plan: Plan, store: RunStore, worker: bool, echo: Callable
 def machine_description(device: Any) -> str:
     """CPU/GPU description for leaderboard headers.
 
-    Example:
+    Examples:
         >>> import torch; "CPU" in machine_description(torch.device("cpu"))
         True
     """

@@ -28,7 +28,7 @@ def cell_hash_of(record: Mapping[str, Any] | None) -> str | None:
     ``config.json`` or ``tta.json``, a failure record, a cell of ``run.json``. Runs written before the field was
     named ``cell_hash`` hold it as ``config_hash``; both are read, only ``cell_hash`` is written.
 
-    Example:
+    Examples:
         >>> cell_hash_of({"cell_hash": "ab12"}), cell_hash_of({"config_hash": "ab12"}), cell_hash_of(None)
         ('ab12', 'ab12', None)
     """
@@ -41,7 +41,7 @@ def cell_hash_of(record: Mapping[str, Any] | None) -> str | None:
 class RunStore:
     """Paths and records of one run directory.
 
-    Example:
+    Examples:
         >>> import tempfile; store = RunStore(Path(tempfile.mkdtemp()))
         >>> store.cell_dir("combo", 2).name, store.is_finished("combo", 2, "h")
         ('fold2', False)

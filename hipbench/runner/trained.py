@@ -51,7 +51,7 @@ def stored_framing(result: dict[str, Any], combination: dict[str, Any]) -> dict[
     """The framing a cell was trained with, as stored: the resolved one in ``result.json``, else the one its
     combination named, else bilateral crops (cells from before framings existed).
 
-    Example:
+    Examples:
         >>> stored_framing({}, {"framing": {"type": "whole_image"}}), stored_framing({}, {})
         ({'type': 'whole_image'}, {'type': 'bilateral_crops'})
     """

@@ -105,7 +105,7 @@ def combine(points: np.ndarray, codec: np.ndarray | None) -> tuple[np.ndarray, n
     """The mean over transforms (N, K, 2) and the mixture's radial standard deviation (N, K):
     ``sqrt(mean codec**2 + mean |p_t - mean|**2)``; None with one transform and no codec uncertainty.
 
-    Example:
+    Examples:
         >>> p = np.array([[[[0.0, 0.0]]], [[[2.0, 0.0]]]])  # two transforms, one image, one landmark
         >>> mean, spread = combine(p, np.full((2, 1, 1), np.sqrt(3.0)))
         >>> mean.tolist(), spread.round(6).tolist()

@@ -32,7 +32,7 @@ AUGMENTATIONS = ("flip", "shift")
 class ViewTransform:
     """A left-right ``flip`` (first) and then a shift by ``(dx, dy)`` view pixels.
 
-    Example:
+    Examples:
         >>> ViewTransform().name, ViewTransform(True, 2, 0).name
         ('identity', 'flip+shift(2,0)')
     """
@@ -49,7 +49,7 @@ class ViewTransform:
     def matrix(self, size: int) -> np.ndarray:
         """The 3x3 view -> augmented-view map.
 
-        Example:
+        Examples:
             >>> ViewTransform(True, 1, 0).matrix(8)[:2].tolist()
             [[-1.0, 0.0, 8.0], [0.0, 1.0, 0.0]]
         """
@@ -62,7 +62,7 @@ def check_augmentations(names: list[str] | tuple[str, ...]) -> list[str]:
     """The augmentations asked for, once each in a fixed order; ``ValueError`` names an unknown one and the
     known ones.
 
-    Example:
+    Examples:
         >>> check_augmentations(["shift", "flip", "flip"])
         ['flip', 'shift']
     """
@@ -77,7 +77,7 @@ def shift_step(size: int) -> int:
     """The shift of ``shift``: 1/64 of the view side, at least one pixel (2 px at 128, half a heatmap cell at
     stride 4, so the shifted views also sample the heatmap grid differently).
 
-    Example:
+    Examples:
         >>> shift_step(48), shift_step(128), shift_step(256)
         (1, 2, 4)
     """
@@ -112,7 +112,7 @@ def transform_views(views: ViewSet, transform: ViewTransform, slots: np.ndarray 
     """``views`` seen through ``transform`` (``slots`` from :func:`flip_slots` when it flips), with exact
     affines; keypoints and landmark slots move with the pixels.
 
-    Example:
+    Examples:
         >>> v = ViewSet(np.arange(16, dtype=np.uint8).reshape(1, 4, 4), np.array([[[1.0, 2.0]]]),
         ...             np.ones((1, 1), bool), np.array([[[1.0, 0, 0], [0, 1, 0]]]), np.zeros(1, int),
         ...             np.zeros(1, int), np.ones(1, bool), 4, False, np.zeros((1, 1), int), np.zeros(0, int))
@@ -145,7 +145,7 @@ def values_to_full_image(views: ViewSet, values: np.ndarray, n_samples: int, num
     """Per-keypoint lengths (M, Ku) in view pixels as full-image pixels (n_samples, K), placed like
     ``points_to_full_image`` places points: divided by each view's scale (``sqrt|det A|``); NaN elsewhere.
 
-    Example:
+    Examples:
         >>> v = ViewSet(np.zeros((1, 4, 4), np.uint8), np.zeros((1, 1, 2)), np.ones((1, 1), bool),
         ...             np.array([[[2.0, 0, 0], [0, 2.0, 0]]]), np.zeros(1, int), np.zeros(1, int), np.ones(1, bool),
         ...             4, False, np.array([[1]]), np.zeros(0, int))

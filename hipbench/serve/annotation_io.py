@@ -12,7 +12,7 @@ TOLERANCE_PX = 0.01  # written-and-read-back points may differ by rounding only
 def same_points(a: np.ndarray, b: np.ndarray, tolerance: float = TOLERANCE_PX) -> bool:
     """Whether two (K, 2) point sets agree: NaN in the same places, the rest within ``tolerance`` px.
 
-    Example:
+    Examples:
         >>> same_points(np.array([[1.0, 2], [np.nan, np.nan]]), np.array([[1.001, 2], [np.nan, np.nan]]))
         True
     """

@@ -24,7 +24,7 @@ MOVED_PX = 0.01  # below this a landmark counts as unchanged (the writers round 
 def utc_now() -> str:
     """The current time, UTC, ISO 8601 to the second.
 
-    Example:
+    Examples:
         >>> utc_now().endswith("Z") and len(utc_now()) == 20
         True
     """
@@ -35,7 +35,7 @@ def point_changes(names: Sequence[str], before: np.ndarray | None, after: np.nda
     """The landmarks that differ between ``before`` (None: no annotation) and ``after``, each with both
     positions (None: not placed).
 
-    Example:
+    Examples:
         >>> point_changes(["a", "b"], np.array([[1.0, 1], [5, 5]]), np.array([[1.0, 1], [6, 5]]))
         [{'landmark': 'b', 'before': [5.0, 5.0], 'after': [6.0, 5.0]}]
     """

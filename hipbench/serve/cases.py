@@ -31,7 +31,7 @@ class ImageUnavailable(Exception):
 def case_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Mean radial error (px) per image over the landmarks present in both; NaN when none is.
 
-    Example:
+    Examples:
         >>> pred = np.array([[[0, 0], [3, 4]], [[np.nan, 0], [1, 1]]])
         >>> case_errors(pred, np.zeros((2, 2, 2))).round(3).tolist()
         [2.5, 1.414]

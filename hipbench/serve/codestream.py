@@ -22,7 +22,7 @@ def _u32(data: bytes, at: int) -> int:
 def jpeg_size(data: bytes) -> tuple[int, int, int] | None:
     """(columns, rows, components) of a JPEG or JPEG-LS codestream's first frame header; None when there is none.
 
-    Example:
+    Examples:
         >>> sof = b"\\xff\\xc0\\x00\\x0b\\x08\\x00\\x20\\x00\\x30\\x01\\x01\\x11\\x00"
         >>> jpeg_size(b"\\xff\\xd8" + b"\\xff\\xfe\\x00\\x04hi" + sof)
         (48, 32, 1)
@@ -54,7 +54,7 @@ def j2k_size(data: bytes) -> tuple[int, int, int] | None:
     """(columns, rows, components) from a JPEG 2000 codestream's SIZ segment (bare, or inside a JP2 wrapper);
     None when there is none.
 
-    Example:
+    Examples:
         >>> siz = (b"\\xff\\x4f\\xff\\x51\\x00\\x29\\x00\\x00" + (64).to_bytes(4, "big") + (40).to_bytes(4, "big")
         ...        + bytes(8) + (64).to_bytes(4, "big") + (40).to_bytes(4, "big") + bytes(8) + b"\\x00\\x03")
         >>> j2k_size(siz)

@@ -18,7 +18,7 @@ DEFAULT_RUNS = Path("runs")
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine only (``localhost`` or a loopback address).
 
-    Example:
+    Examples:
         >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1"), is_loopback("0.0.0.0")
         (True, True, True, False)
     """
@@ -43,7 +43,7 @@ class ServeConfig:
     decoded (checked from its header first); ``tls_certfile`` and ``tls_keyfile``: serve HTTPS;
     ``work_dir``: where uploads and measurements go (a private temporary folder, removed on exit, when None).
 
-    Example:
+    Examples:
         >>> ServeConfig().needs_token, ServeConfig(host="0.0.0.0").needs_token
         (False, True)
     """
@@ -81,7 +81,7 @@ def discover_runs(paths: Sequence[Path], default: Path = DEFAULT_RUNS) -> list[P
     """The run directories and trained cells to serve: ``paths`` (each must be one), or, with none given,
     every run directory directly under ``default`` (none when it does not exist).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp()); (d / "a" / "cells").mkdir(parents=True); (d / "notes").mkdir()
         >>> [p.name for p in discover_runs([], default=d)]

@@ -151,7 +151,7 @@ def deidentify_dicom(data: bytes, max_pixels: int | None = None) -> bytes:
     :class:`~hipbench.serve.dicom_input.DicomRefused` says why a file is refused, in words of this module only
     (never a value of the file); ImageTooLarge when it has more than ``max_pixels``.
 
-    Example:
+    Examples:
         >>> import numpy as np, pydicom
         >>> from pydicom.dataset import Dataset, FileMetaDataset
         >>> from pydicom.uid import ExplicitVRLittleEndian, generate_uid

@@ -51,7 +51,7 @@ def check_frame(ds: Any, max_pixels: int | None) -> None:
 def expected_pixel_bytes(ds: Any) -> int:
     """The length of one native frame of ``ds``'s pixel data, in bytes (before the pad to an even length).
 
-    Example:
+    Examples:
         >>> from pydicom.dataset import Dataset
         >>> ds = Dataset(); ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsAllocated = 3, 5, 1, 16
         >>> expected_pixel_bytes(ds)

@@ -36,7 +36,7 @@ class Pixels:
 def _stored(array: np.ndarray, bits: int) -> np.ndarray:
     """Unsigned samples with only their low ``bits`` kept, in the smallest of uint8/uint16 that holds them.
 
-    Example:
+    Examples:
         >>> _stored(np.array([0x1FFF, 0x0123], np.uint16), 12).tolist()
         [4095, 291]
     """
@@ -50,7 +50,7 @@ def _rescaled(values: np.ndarray) -> np.ndarray:
     """Values mapped by their minimum and maximum onto 0..65535, as read_image scales values without a
     nominal range.
 
-    Example:
+    Examples:
         >>> _rescaled(np.array([-1024.0, 0.0, 1024.0], np.float32)).tolist()
         [0, 32768, 65535]
     """

@@ -23,7 +23,7 @@ class NotRegularFile(ValueError):
 def inside(root: Path, path: Path) -> Path:
     """``path`` when it resolves inside ``root`` (links followed to their end); OutsideFolder otherwise.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> root = Path(tempfile.mkdtemp()); (root / "away").symlink_to("/tmp")
         >>> inside(root, root / "a" / "b.csv") == root / "a" / "b.csv"

@@ -15,7 +15,7 @@ class InflateError(ValueError):
 def inflate_prefix(data: bytes, size: int) -> bytes:
     """The first ``size`` bytes (fewer when it is shorter) that the raw deflate stream ``data`` inflates to.
 
-    Example:
+    Examples:
         >>> packed = zlib.compressobj(wbits=-zlib.MAX_WBITS)
         >>> stream = packed.compress(bytes(10 ** 6)) + packed.flush()
         >>> len(inflate_prefix(stream, 1000))
@@ -31,7 +31,7 @@ def inflate_bounded(data: bytes, limit: int) -> bytes:
     """The raw deflate stream ``data`` inflated; ImageTooLarge as soon as its output would pass ``limit``
     bytes (so no more than ``limit + 1`` bytes are ever held).
 
-    Example:
+    Examples:
         >>> packed = zlib.compressobj(wbits=-zlib.MAX_WBITS)
         >>> stream = packed.compress(bytes(10 ** 6)) + packed.flush()
         >>> len(inflate_bounded(stream, 10 ** 6))

@@ -15,7 +15,7 @@ from hipbench.schema import SIDES, LandmarkSchema
 def schema_json(schema: LandmarkSchema) -> dict[str, Any]:
     """A schema as the page needs it: names, image side and role of each landmark.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = schema_json(get_schema("mtddh8"))
         >>> s["names"][:2], s["sides"][:2], s["roles"][:2]
@@ -28,7 +28,7 @@ def schema_json(schema: LandmarkSchema) -> dict[str, Any]:
 def points_to_json(points: np.ndarray) -> list[list[float] | None]:
     """(K, 2) points as ``[[x, y], ...]`` rounded to 0.001 px (as the writers store them), None where not finite.
 
-    Example:
+    Examples:
         >>> points_to_json(np.array([[1.2345, 5.0], [np.nan, np.nan]]))
         [[1.234, 5.0], None]
     """
@@ -39,7 +39,7 @@ def points_to_json(points: np.ndarray) -> list[list[float] | None]:
 def points_from_json(data: Any, num_keypoints: int) -> np.ndarray:
     """``[[x, y] | None, ...]`` of length K as (K, 2) float with NaN for None; ValueError otherwise.
 
-    Example:
+    Examples:
         >>> points_from_json([[1, 2], None], 2).tolist()
         [[1.0, 2.0], [nan, nan]]
     """
@@ -60,7 +60,7 @@ def points_from_json(data: Any, num_keypoints: int) -> np.ndarray:
 def hip_value(measure: Measure, value: float, reason: str) -> dict[str, Any]:
     """One hip's value of ``measure`` for display: the number, its text, and why it is missing.
 
-    Example:
+    Examples:
         >>> from hipbench.registry import MEASURES
         >>> hip_value(MEASURES.get("ai")(), 23.456, "")
         {'value': 23.46, 'text': '23.5 deg', 'reason': ''}
@@ -86,7 +86,7 @@ def measure_table(points: np.ndarray, schema: LandmarkSchema,
     """Each measure of ``points`` (K, 2) per image side: ``[{name, title, kind, unit, grades, hips: {left,
     right}}]``.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[80, 70], [100, 100], [0, 0], [80, 110], [220, 70], [200, 100], [0, 0], [230, 100.]])
         >>> table = measure_table(pts, get_schema("mtddh8"))

@@ -35,7 +35,7 @@ class ModelChoice:
 def _short(key: str) -> str:
     """A row key without its dataset prefix and hash, for a menu.
 
-    Example:
+    Examples:
         >>> _short("synthetic_pelvis-num=16-size=96-__whole_image-input_size=64-__resnet18__heatmap__default-49d6336b")
         'whole_image-input_size=64 / resnet18 / heatmap / default'
     """

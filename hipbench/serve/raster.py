@@ -24,7 +24,7 @@ def plain_pixels(image) -> np.ndarray:
     reads as grey anyway (palette, alpha, CMYK, ...) become grey here as :func:`~hipbench.data.images.read_image`
     converts them, so the saved file reads to the same pixels.
 
-    Example:
+    Examples:
         >>> from PIL import Image
         >>> plain_pixels(Image.new("RGBA", (3, 2), (10, 20, 30, 0))).shape, plain_pixels(Image.new("1", (2, 2))).dtype
         ((2, 3), dtype('uint8'))
@@ -46,7 +46,7 @@ def reencode_raster(data: bytes, kind: str, max_pixels: int | None) -> bytes:
     """The PNG or JPEG file ``data`` (``kind`` ``png`` or ``jpeg``) as a new PNG holding only its pixels;
     ImageTooLarge (checked before decoding) beyond ``max_pixels``, RasterRefused when it does not decode.
 
-    Example:
+    Examples:
         >>> from PIL import Image, PngImagePlugin
         >>> text = PngImagePlugin.PngInfo(); text.add_text("Author", "Doe^Jane")
         >>> buffer = io.BytesIO(); Image.new("L", (4, 3), 7).save(buffer, "PNG", pnginfo=text)

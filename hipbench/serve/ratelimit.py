@@ -16,7 +16,7 @@ MAX_CLIENTS = 4096  # addresses remembered at once; the table is emptied of stal
 class FailureLimiter:
     """Failures per client in a sliding window.
 
-    Example:
+    Examples:
         >>> clock = [0.0]
         >>> limiter = FailureLimiter(max_failures=2, window_s=10, clock=lambda: clock[0])
         >>> limiter.fail("a"); limiter.fail("a"); limiter.retry_after("a"), limiter.retry_after("b")

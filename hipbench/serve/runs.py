@@ -31,7 +31,7 @@ class RunEntry:
 def entry_ids(paths: Sequence[Path]) -> list[str]:
     """A short, unique, URL-safe id per path (its folder name, numbered when two share one).
 
-    Example:
+    Examples:
         >>> entry_ids([Path("a/quick"), Path("b/quick"), Path("heads")])
         ['quick', 'quick-2', 'heads']
     """

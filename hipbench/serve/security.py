@@ -58,7 +58,7 @@ log = logging.getLogger("hipbench.serve")
 def new_token() -> str:
     """A fresh random token (32 URL-safe characters).
 
-    Example:
+    Examples:
         >>> len(new_token()), new_token() != new_token()
         (32, True)
     """
@@ -68,7 +68,7 @@ def new_token() -> str:
 def check_token(token: str) -> str:
     """``token`` when it is long enough to resist guessing; ValueError (not quoting it) otherwise.
 
-    Example:
+    Examples:
         >>> check_token("a")
         Traceback (most recent call last):
         ...
@@ -82,7 +82,7 @@ def check_token(token: str) -> str:
 def host_name(host_header: str) -> str:
     """The host part of a Host header, without the port.
 
-    Example:
+    Examples:
         >>> host_name("127.0.0.1:8765"), host_name("[::1]:80"), host_name("LocalHost")
         ('127.0.0.1', '::1', 'localhost')
     """
@@ -93,7 +93,7 @@ def safe_child(root: Path, name: str) -> Path:
     """``root / name`` for a plain relative name that stays inside ``root`` (links resolved); a ValueError
     for anything else: ``..``, an absolute path, a backslash, a NUL, an empty name.
 
-    Example:
+    Examples:
         >>> safe_child(Path("/data"), "images/a.png").as_posix()
         '/data/images/a.png'
         >>> safe_child(Path("/data"), "../etc/passwd")

@@ -23,7 +23,7 @@ def _key(value: str) -> str:
 class SessionTable:
     """Session values and when each expires.
 
-    Example:
+    Examples:
         >>> clock = [0.0]
         >>> table = SessionTable(ttl_s=60, clock=lambda: clock[0])
         >>> value = table.create()

@@ -30,7 +30,7 @@ def sniff_image(head: bytes) -> str | None:
     """The image kind from a file's first bytes: ``png``, ``jpeg``, ``dicom`` (the ``DICM`` mark after the
     128-byte preamble), or None.
 
-    Example:
+    Examples:
         >>> sniff_image(b"\\x89PNG\\r\\n\\x1a\\n..."), sniff_image(b"\\xff\\xd8\\xff\\xe0"), sniff_image(b"GIF89a")
         ('png', 'jpeg', None)
         >>> sniff_image(bytes(128) + b"DICM")

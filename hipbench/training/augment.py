@@ -35,7 +35,7 @@ def random_affines(batch: int, size: int, cfg: AugmentConfig, generator: torch.G
                    device: torch.device) -> torch.Tensor:
     """(B, 2, 3) pixel-space affines (rotation and scale about the crop centre, then a shift).
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> (random_affines(2, 64, AugmentConfig(0, 0, 0), g, torch.device("cpu"))[0] + 0.0).abs().tolist()
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
@@ -54,7 +54,7 @@ def random_affines(batch: int, size: int, cfg: AugmentConfig, generator: torch.G
 def warp_batch(images: torch.Tensor, affines: torch.Tensor) -> torch.Tensor:
     """Warp images (B, C, S, S) so that input pixel p lands at ``affines @ p`` (pixel centres on integers).
 
-    Example:
+    Examples:
         >>> img = torch.zeros(1, 1, 5, 5); img[0, 0, 1, 2] = 1
         >>> shift = torch.tensor([[[1.0, 0, 1], [0, 1.0, 0]]])
         >>> warp_batch(img, shift)[0, 0].nonzero().tolist()
@@ -74,7 +74,7 @@ def flip_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.Ten
                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Flip a random half of the batch left-right; flipped keypoints swap places along ``flip_perm``.
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(1)
         >>> img = torch.zeros(8, 1, 4, 4); img[:, 0, 0, 0] = 1
         >>> kp = torch.tensor([[[0.0, 0.0], [3.0, 1.0]]]).repeat(8, 1, 1)
@@ -101,7 +101,7 @@ def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.
 
     Keypoints pushed outside the crop become invisible.
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> img, kp, vis = augment_batch(torch.rand(2, 1, 16, 16), torch.full((2, 3, 2), 8.0),
         ...                              torch.ones(2, 3, dtype=torch.bool), AugmentConfig(), g)
@@ -129,7 +129,7 @@ def augment_batch(images: torch.Tensor, keypoints: torch.Tensor, visible: torch.
 def to_model_input(gray: torch.Tensor) -> torch.Tensor:
     """Grayscale (B, 1, S, S) in [0, 1] to the 3-channel, ImageNet-normalised model input.
 
-    Example:
+    Examples:
         >>> to_model_input(torch.zeros(1, 1, 4, 4)).shape
         torch.Size([1, 3, 4, 4])
     """

@@ -13,7 +13,7 @@ class MeanShape:
 
     Any model worth reporting must beat it; the leaderboard always shows it.
 
-    Example:
+    Examples:
         >>> views = ViewSet(np.zeros((2, 8, 8), np.uint8), np.array([[[1.0, 1.0]], [[3.0, 5.0]]]),
         ...                 np.ones((2, 1), bool), np.zeros((2, 2, 3)), np.array([0, 0]), np.array([0, 1]),
         ...                 np.ones(2, bool), 8, True,

@@ -27,7 +27,7 @@ from hipbench.training.hooks import TrainerHook, TrainResult
 class CollapseCheck:
     """Thresholds of the check.
 
-    Example:
+    Examples:
         >>> CollapseCheck().warmup_share, CollapseCheck().min_peak
         (0.25, 0.1)
     """
@@ -43,7 +43,7 @@ def collapse_warnings(history: Sequence[dict[str, Any]], baseline_val_nme: float
     ``history`` holds the trainer's per-epoch records (``epoch``, ``val_nme`` and, for map outputs,
     ``val_peak``); ``baseline_val_nme`` is the mean shape's validation NME (None: not compared).
 
-    Example:
+    Examples:
         >>> flat = [{"epoch": e, "val_nme": 100.0, "val_peak": 0.01} for e in range(1, 9)]
         >>> [w.split(":")[0] for w in collapse_warnings(flat, 25.0)]
         ['collapsed to empty maps', 'no better than the mean shape']
@@ -72,7 +72,7 @@ class CollapseHook(TrainerHook):
     """A trainer hook: when the fit ends, the check of its history against ``baseline_val_nme()`` (called
     then; None: not compared). Each warning goes to ``log`` as ``WARNING <text>`` and stays in ``warnings``.
 
-    Example:
+    Examples:
         >>> hook = CollapseHook(lambda: 25.0, logging.getLogger("doctest"))
         >>> flat = [{"epoch": e, "val_nme": 100.0} for e in range(1, 9)]
         >>> hook.on_fit_end(TrainResult({}, 1, 100.0, flat, 0.0)); [w.split(":")[0] for w in hook.warnings]

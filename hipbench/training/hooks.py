@@ -38,7 +38,7 @@ class TrainResult:
 class TrainerHook:
     """Base class of trainer hooks: every method does nothing; a hook overrides those it needs.
 
-    Example:
+    Examples:
         >>> class Epochs(TrainerHook):
         ...     def __init__(self) -> None:
         ...         self.seen: list[int] = []

@@ -42,7 +42,7 @@ def check_tracker(name: str, settings: Mapping[str, Any]) -> None:
     """Raise ``ValueError`` for an unknown tracker or setting, ``MissingExtra`` (the pip command) when the
     tracker's package is not installed.
 
-    Example:
+    Examples:
         >>> check_tracker("wandb", {})
         Traceback (most recent call last):
         ...

@@ -54,7 +54,7 @@ SPEED_ONLY = ("compile", "channels_last")
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) and prefer deterministic kernels.
 
-    Example:
+    Examples:
         >>> seed_everything(3); a = torch.rand(1); seed_everything(3); bool(a == torch.rand(1))
         True
     """
@@ -68,7 +68,7 @@ def seed_everything(seed: int) -> None:
 def resolve_device(choice: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is an error.
 
-    Example:
+    Examples:
         >>> resolve_device("cpu").type
         'cpu'
     """
@@ -82,7 +82,7 @@ def resolve_device(choice: str = "auto") -> torch.device:
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
     """Learning-rate multiplier: linear warm-up to 1, then cosine to 0 (or constant).
 
-    Example:
+    Examples:
         >>> [round(lr_factor(s, 10, 2, "cosine"), 3) for s in (0, 1, 2, 6, 10)]
         [0.5, 1.0, 1.0, 0.5, 0.0]
     """
@@ -98,7 +98,7 @@ class Trainer:
     """Fits a keypoint model on in-memory crops; the crops move to the device once per fit. ``hooks``
     (:class:`hipbench.training.hooks.TrainerHook`) watch every fit, in their order.
 
-    Example:
+    Examples:
         >>> trainer = Trainer(TrainConfig(epochs=1), device=torch.device("cpu"))
         >>> trainer.amp
         False
@@ -273,7 +273,7 @@ def step_seconds(model: nn.Module, loss_fn: nn.Module, size: int, batch: int, nu
     """Seconds of each of ``steps`` AdamW training steps of ``model`` on one random batch of ``size`` px views
     (the first includes warm-up; CUDA is synchronised after each).
 
-    Example:
+    Examples:
         >>> from hipbench.models.keypoint_model import build_model
         >>> m = build_model({"type": "timm", "model_name": "test_resnet"}, {"type": "direct_regression"}, 3, 32)
         >>> len(step_seconds(m, m.build_default_loss(), 32, 2, 3, torch.device("cpu")))

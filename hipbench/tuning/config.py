@@ -21,7 +21,7 @@ MEDIAN_WARMUP_DIVISOR = 6
 def median_warmup(epochs: int) -> int:
     """Epochs a trial runs before the median pruner may stop it.
 
-    Example:
+    Examples:
         >>> median_warmup(12), median_warmup(3)
         (2, 1)
     """
@@ -69,7 +69,7 @@ def parse_tune(block: Any, line_of: Any) -> TuneConfig:
     """Validate a ``tune:`` mapping; ``line_of(key)`` gives a key's line. Raises ``ValueError((line, message))``
     style errors as ``TuneError``.
 
-    Example:
+    Examples:
         >>> t = parse_tune({"trials": 4, "space": {"train.lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}}},
         ...                lambda *k: None)
         >>> t.trials, [p.path for p in t.space]

@@ -33,7 +33,7 @@ def parse_param(path: str, spec: Any) -> Param:
     """A space entry: ``{type: loguniform|uniform|int, low, high}``, ``{type: categorical, choices}`` or a list
     (categorical). Raises ``ValueError`` with what was expected.
 
-    Example:
+    Examples:
         >>> parse_param("train.lr", {"type": "loguniform", "low": 1e-4, "high": 1e-2}).distribution
         'loguniform'
         >>> parse_param("head.codec.sigma", [1.5, 2.0]).choices
@@ -92,7 +92,7 @@ def _components(combination: Any) -> dict[str, tuple[str, Any]]:
 def applies(path: str, combination: Any) -> str | None:
     """None when ``path`` names a setting of ``combination``; else why not.
 
-    Example:
+    Examples:
         >>> from hipbench.runner.config import Combination, Component
         >>> c = Combination(Component("synthetic_pelvis"), Component("resnet18"), Component("heatmap"), None)
         >>> applies("head.codec.sigma", c), applies("train.lr", c), applies("train.augmentation.rotation", c)
@@ -148,7 +148,7 @@ def suggest(trial: Any, param: Param) -> Any:
 def apply_values(train: Any, combination: Any, values: Mapping[str, Any]) -> tuple[Any, Any]:
     """``train`` (a TrainConfig) and ``combination`` with ``values`` set at their paths.
 
-    Example:
+    Examples:
         >>> from hipbench.runner.config import Combination, Component
         >>> from hipbench.training.trainer import TrainConfig
         >>> c = Combination(Component("synthetic_pelvis"), Component("resnet18"), Component("heatmap"), None)
@@ -186,7 +186,7 @@ def apply_values(train: Any, combination: Any, values: Mapping[str, Any]) -> tup
 def format_value(value: Any) -> str:
     """Short text of a chosen value (3 significant figures for floats).
 
-    Example:
+    Examples:
         >>> format_value(0.00123456), format_value(4), format_value("x")
         ('0.00123', '4', 'x')
     """

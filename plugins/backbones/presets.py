@@ -23,7 +23,7 @@ class Preset:
     the extra arguments of its builder (``timm.create_model``, or :class:`~.yolo.YoloPoseBackbone`), and the
     resulting backbone's metadata.
 
-    Example:
+    Examples:
         >>> PRESETS["resnet18"].strides
         (2, 4, 8, 16, 32)
         >>> PRESETS["resnet18"].params_label, PRESETS["yolo11n_pose"].family
@@ -77,7 +77,7 @@ def build_preset(name: str, **kwargs: Any) -> "Backbone":
     """Build preset ``name``; ``kwargs`` (``out_indices``, ``checkpoint``, timm arguments; ``pretrained`` for a
     YOLO preset) override its defaults.
 
-    Example:
+    Examples:
         >>> build_preset("resnet18", out_indices=(4,)).strides
         (32,)
         >>> build_preset("yolo11n_pose").strides

@@ -35,7 +35,7 @@ class PretrainedTag:
 def resolve_tag(model_name: str, pretrained: bool | str) -> PretrainedTag:
     """The weights ``pretrained`` names for timm model ``model_name``, from timm's registry (no download).
 
-    Example:
+    Examples:
         >>> resolve_tag("resnet18", True).hub_id
         'timm/resnet18.a1_in1k'
         >>> resolve_tag("resnet18", "timm/resnet18.tv_in1k").model

@@ -27,7 +27,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
     A dict nested under ``state_dict``/``model``/... is unwrapped.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "w.pt")
         >>> torch.save({"state_dict": {"a": torch.zeros(2)}}, path)
@@ -101,7 +101,7 @@ def load_checkpoint(module: nn.Module, path: str | Path, strict: bool = True, na
     that names a few of them (and ``name``, the model's, when given); with ``strict=False`` the matching keys
     are loaded and only shape mismatches or a checkpoint that matches nothing are errors.
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "w.pt")
         >>> torch.save({"module.weight": torch.ones(2, 3), "module.bias": torch.ones(2)}, path)
@@ -139,7 +139,7 @@ class TimmBackbone(Backbone):
     ``weights_only=True``) of the classification model or of this backbone. ``self.weights`` records
     which weights it started from. Other keyword arguments go to ``timm.create_model``.
 
-    Example:
+    Examples:
         >>> net = TimmBackbone("resnet18", out_indices=(2, 3, 4))
         >>> net.out_channels, net.strides, net.weights.label
         ((128, 256, 512), (8, 16, 32), 'scratch')
@@ -193,7 +193,7 @@ class TimmBackbone(Backbone):
                          **_: Any) -> str:
         """What these arguments start from, without downloading: ``scratch``, the hub tag, or the file's sha256.
 
-        Example:
+        Examples:
             >>> TimmBackbone.weights_identity("resnet18", pretrained=True)
             'timm/resnet18.a1_in1k'
         """

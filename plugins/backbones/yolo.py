@@ -29,7 +29,7 @@ BATCHNORM_MOMENTUM = 0.1
 def asset_name(scale: str) -> str:
     """The Ultralytics asset of the pretrained YOLO11-pose weights of ``scale``.
 
-    Example:
+    Examples:
         >>> asset_name("s")
         'yolo11s-pose.pt'
     """
@@ -66,7 +66,7 @@ class YoloPoseBackbone(Backbone):
     records the starting weights; ``self.loaded`` counts the tensors loaded and the checkpoint's head tensors
     skipped.
 
-    Example:
+    Examples:
         >>> net = YoloPoseBackbone("n")
         >>> net.out_channels, net.strides, net.weights.label
         ((64, 128, 256), (8, 16, 32), 'scratch')
@@ -137,7 +137,7 @@ class YoloPoseBackbone(Backbone):
     def weights_identity(scale: str = "n", pretrained: bool = False, **_: Any) -> str:
         """What these arguments start from, without downloading: ``scratch`` or the Ultralytics asset.
 
-        Example:
+        Examples:
             >>> YoloPoseBackbone.weights_identity("s", pretrained=True)
             'ultralytics/yolo11s-pose.pt'
         """

@@ -25,7 +25,7 @@ class DiskMaskCodec(Codec):
     mask pixels of the decoded centre; the peak), averaged, and returned as ``stride * sqrt(2 t**2)`` input
     pixels, at most ``input_size``: a blurred, smeared or faint disk is uncertain, the codec's own is not.
 
-    Example:
+    Examples:
         >>> codec = DiskMaskCodec(input_size=32, radius=4.0, final_radius=2.0)
         >>> points = torch.tensor([[[10.4, 20.7]]])
         >>> masks = codec.encode(points, torch.ones(1, 1))
@@ -59,7 +59,7 @@ class DiskMaskCodec(Codec):
     def radius(self) -> float:
         """The current disk radius in input pixels.
 
-        Example:
+        Examples:
             >>> DiskMaskCodec(input_size=8, radius=3.0).radius
             3.0
         """
@@ -73,7 +73,7 @@ class DiskMaskCodec(Codec):
     def to_mask(self, coords: torch.Tensor) -> torch.Tensor:
         """Input pixels to mask pixels.
 
-        Example:
+        Examples:
             >>> DiskMaskCodec(input_size=8, stride=2).to_mask(torch.tensor([0.5])).tolist()
             [0.0]
         """
@@ -82,7 +82,7 @@ class DiskMaskCodec(Codec):
     def from_mask(self, coords: torch.Tensor) -> torch.Tensor:
         """Mask pixels to input pixels.
 
-        Example:
+        Examples:
             >>> DiskMaskCodec(input_size=8, stride=2).from_mask(torch.tensor([0.0])).tolist()
             [0.5]
         """
@@ -116,7 +116,7 @@ class DiskMaskCodec(Codec):
     def peak(self, outputs: torch.Tensor) -> torch.Tensor:
         """Each mask's maximum probability (1 inside a target disk); near 0 everywhere means an empty mask.
 
-        Example:
+        Examples:
             >>> codec = DiskMaskCodec(input_size=16, radius=3.0)
             >>> codec.peak(codec.encode(torch.tensor([[[6.0, 6.0]]]), torch.ones(1, 1))).tolist()
             [[1.0]]

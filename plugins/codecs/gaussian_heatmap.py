@@ -27,7 +27,7 @@ class GaussianHeatmapCodec(Codec):
     (each clipped at 0): a broader or a lower peak is more uncertain, and the codec's own targets give 0.
     The result is ``stride * sqrt(tx**2 + ty**2)`` input pixels, at most ``input_size``.
 
-    Example:
+    Examples:
         >>> codec = GaussianHeatmapCodec(input_size=64, stride=4, sigma=2.0)
         >>> points = torch.tensor([[[10.3, 40.8], [62.9, 0.2]]])
         >>> heatmaps = codec.encode(points, torch.ones(1, 2))
@@ -59,7 +59,7 @@ class GaussianHeatmapCodec(Codec):
     def to_heatmap(self, coords: torch.Tensor) -> torch.Tensor:
         """Input pixels to heatmap pixels.
 
-        Example:
+        Examples:
             >>> GaussianHeatmapCodec(input_size=16, stride=4).to_heatmap(torch.tensor([1.5, 5.5])).tolist()
             [0.0, 1.0]
         """
@@ -68,7 +68,7 @@ class GaussianHeatmapCodec(Codec):
     def from_heatmap(self, coords: torch.Tensor) -> torch.Tensor:
         """Heatmap pixels to input pixels.
 
-        Example:
+        Examples:
             >>> GaussianHeatmapCodec(input_size=16, stride=4).from_heatmap(torch.tensor([0.0, 1.0])).tolist()
             [1.5, 5.5]
         """
@@ -153,7 +153,7 @@ class GaussianHeatmapCodec(Codec):
     def peak(self, outputs: torch.Tensor) -> torch.Tensor:
         """Each heatmap's maximum (1 for a target); near 0 everywhere means the model predicts empty maps.
 
-        Example:
+        Examples:
             >>> codec = GaussianHeatmapCodec(input_size=16)
             >>> codec.peak(codec.encode(torch.tensor([[[5.5, 5.5]]]), torch.ones(1, 1))).tolist()
             [[1.0]]

@@ -12,7 +12,7 @@ class RegressionCodec(Codec):
 
     ``encode`` returns a (B, K, 2) tensor; ``decode`` takes the head's (B, K, 2) normalised output.
 
-    Example:
+    Examples:
         >>> codec = RegressionCodec(input_size=64)
         >>> points = torch.tensor([[[0.0, 31.5], [63.0, 10.25]]])
         >>> codec.encode(points, torch.ones(1, 2)).tolist()

@@ -14,7 +14,7 @@ def refine_peak_1d(log_values: torch.Tensor, index: torch.Tensor) -> torch.Tenso
     derivatives are taken at the nearest interior bin, and a step that is not towards a maximum
     (non-negative curvature) or longer than 1.5 bins is dropped.
 
-    Example:
+    Examples:
         >>> grid = torch.arange(10.0)
         >>> logs = -(grid - 4.3) ** 2 / 8
         >>> round(float(refine_peak_1d(logs, logs.argmax(-1))), 4)
@@ -43,7 +43,7 @@ class SimCCCodec(Codec):
     is ``sqrt(sx**2 + sy**2)`` input pixels, ``s**2`` each axis's variance less the target's ``sigma**2``
     (KL training makes the output the target blurred by the position's own spread, whose variances add).
 
-    Example:
+    Examples:
         >>> codec = SimCCCodec(input_size=32, split_ratio=2.0, sigma=4.0)
         >>> points = torch.tensor([[[3.3, 20.71]]])
         >>> targets = codec.encode(points, torch.ones(1, 1))
@@ -68,7 +68,7 @@ class SimCCCodec(Codec):
     def to_bins(self, coords: torch.Tensor) -> torch.Tensor:
         """Input pixels to (fractional) bin positions.
 
-        Example:
+        Examples:
             >>> SimCCCodec(input_size=4, split_ratio=2.0).to_bins(torch.tensor([0.0, 3.0])).tolist()
             [0.5, 6.5]
         """
@@ -77,7 +77,7 @@ class SimCCCodec(Codec):
     def from_bins(self, bins: torch.Tensor) -> torch.Tensor:
         """Bin positions back to input pixels.
 
-        Example:
+        Examples:
             >>> SimCCCodec(input_size=4, split_ratio=2.0).from_bins(torch.tensor([0.5, 6.5])).tolist()
             [0.0, 3.0]
         """

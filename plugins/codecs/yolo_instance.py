@@ -17,7 +17,7 @@ class YoloInstanceCodec(Codec):
     keypoint (it holds no instance). ``decode`` takes keypoints in that frame, a (B, K, 2 or 3) tensor or the
     encoded dict (the head selects an anchor's keypoints first), and returns hipbench pixels.
 
-    Example:
+    Examples:
         >>> codec = YoloInstanceCodec(input_size=64, margin=0.05)
         >>> points = torch.tensor([[[10.0, 20.0], [30.0, 40.0]]])
         >>> targets = codec.encode(points, torch.ones(1, 2))

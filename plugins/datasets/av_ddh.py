@@ -26,7 +26,7 @@ class AvDdh(DatasetFormat):
         COLUMN}}``, and any other continuous measure the same way. Reading ``.xlsx`` needs openpyxl (``pip install
         "hipbench[xlsx]"``); a ``.csv`` table needs nothing more. See :mod:`hipbench.data.measure_truth`.
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> from PIL import Image
             >>> root = Path(tempfile.mkdtemp()); (root / "raw").mkdir()

@@ -57,7 +57,7 @@ class CocoKeypoints(DatasetFormat):
              on_error: str = "fail", name: str = "coco_keypoints") -> KeypointDataset:
         """Load a COCO keypoint dataset; the schema comes from the category's keypoint names unless given.
 
-        Example:
+        Examples:
             >>> import json, tempfile
             >>> root = Path(tempfile.mkdtemp())
             >>> _ = (root / "c.json").write_text(json.dumps({"categories": [{"id": 1, "name": "pelvis",

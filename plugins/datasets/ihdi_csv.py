@@ -28,7 +28,7 @@ def ihdi_csv_text(points: np.ndarray, schema: LandmarkSchema) -> str:
     """The ``ihdi_csv`` annotation of ``points`` (K, 2): one line of quoted ``"(x,y)"`` tuples, every landmark
     placed (the reader needs all 12).
 
-    Example:
+    Examples:
         >>> ihdi_csv_text(np.arange(24.0).reshape(12, 2), get_schema("ihdi12"))[:20]
         '"(0,1)","(2,3)","(4,'
     """
@@ -64,7 +64,7 @@ class IhdiCsv(DatasetFormat):
              on_error: str = "fail", name: str = "ihdi_csv") -> KeypointDataset:
         """Load an ``ihdi_csv`` dataset; ``pixel_spacing`` (mm/px) applies where the image gives none.
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> from PIL import Image
             >>> root = Path(tempfile.mkdtemp()); (root / "images").mkdir(); (root / "annotations").mkdir()

@@ -71,7 +71,7 @@ def landmark_csv_text(existing: str | None, image_name: str, size: tuple[int, in
     """The landmark CSV ``existing`` (None: a new file) with the row of ``image_name`` set to ``points``;
     and whether a row of that image was there before (it is replaced in place; others stay as they were).
 
-    Example:
+    Examples:
         >>> text, replaced = landmark_csv_text(None, "a.png", (64, 48), np.array([[1.5, 2], [np.nan, np.nan]]))
         >>> print(text, end=""); replaced
         image_name,image_width,image_height,n_landmarks,landmark_1_x,landmark_1_y,landmark_2_x,landmark_2_y
@@ -144,7 +144,7 @@ class LandmarkCsv(DatasetFormat):
         """Load a generic landmark CSV (``root`` is the CSV or its directory; images in ``root/images`` or beside
         the CSV). ``labels_only`` keeps rows whose image is absent (sizes from the CSV, no pixels).
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> root = Path(tempfile.mkdtemp())
             >>> _ = (root / "marks.csv").write_text("image_name,image_width,image_height,n_landmarks,landmark_1_x,"

@@ -27,7 +27,7 @@ YOLO_BOX = 0.1  # the MTDDH placeholder box size; the reader ignores it
 def yolo_pose_text(points: np.ndarray, schema: LandmarkSchema, size: tuple[int, int]) -> str:
     """The ``mtddh_yolo`` label of ``points`` (8, 2) in ``mtddh8`` order on an image of ``size`` (w, h).
 
-    Example:
+    Examples:
         >>> pts = np.array([[20, 20], [30, 25], [30, 30], [30, 35], [80, 20], [70, 25], [70, 30], [np.nan, np.nan]])
         >>> print(yolo_pose_text(pts, get_schema("mtddh8"), (100, 50)))
         0 0.25 0.45 0.1 0.1 0.2 0.4 2 0.3 0.5 2
@@ -95,7 +95,7 @@ class MtddhYolo(DatasetFormat):
         :data:`~hipbench.data.outliers.DEFAULT_EXCLUDE` (what the source's authors left out of their test analysis);
         ``[]`` keeps every outlier. Naming categories without an ``outliers.json`` is an error.
 
-        Example:
+        Examples:
             >>> import tempfile
             >>> root = Path(tempfile.mkdtemp())
             >>> _ = (root / "a.txt").write_text(

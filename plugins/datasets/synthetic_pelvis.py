@@ -37,7 +37,7 @@ def synthetic_pelvis(num: int = 200, seed: int = 0, size: int = 256,
     shift: the same seed in another look is the same anatomy, acquired differently. Its defaults change
     nothing; each sample's ``meta["acquisition"]`` holds its values, tilt angles and homography.
 
-    Example:
+    Examples:
         >>> ds = synthetic_pelvis(num=3, seed=1, size=64)
         >>> len(ds), ds[2].image_id, ds[0].load_image().shape
         (3, 'phantom_s1_00002', (64, 64))

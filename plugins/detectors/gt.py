@@ -12,7 +12,7 @@ class GroundTruthDetector(HipDetector):
     """Returns each sample's own hip boxes (:func:`hipbench.pipeline.detector.oracle_boxes`); a side without
     any finite keypoint counts as missed. It reads labels, so it cannot run on new images.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from hipbench.schema import get_schema
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])

@@ -46,7 +46,7 @@ def _label_lines(sample: Sample, margin: float) -> list[str]:
 def write_yolo_dataset(samples: Sequence[Sample], root: Path, split: str, margin: float) -> Path:
     """Write ``samples`` as an Ultralytics detection split (PNG images, normalised xywh labels).
 
-    Example:
+    Examples:
         >>> import tempfile; from hipbench.schema import get_schema
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
         >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), get_schema("mtddh8"),

@@ -35,7 +35,7 @@ class LocalExecutor(Executor):
         workers: CPU workers when there is no GPU (default: 2); ignored on GPUs.
         threads: torch threads per CPU worker (default: the machine's cores split between the workers).
 
-    Example:
+    Examples:
         >>> LocalExecutor(gpus=[], workers=2, threads=1).slots()
         [{'HIPBENCH_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}, {'HIPBENCH_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}]
         >>> [s["CUDA_VISIBLE_DEVICES"] for s in LocalExecutor(gpus=[0, 1], cells_per_gpu=2).slots()]

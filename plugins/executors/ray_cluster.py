@@ -21,7 +21,7 @@ class RayExecutor(Executor):
         gpus_per_cell: GPUs per task; fractions let several cells share one GPU (0.5 = two per GPU).
         cpus_per_cell: CPUs per task.
 
-    Example:
+    Examples:
         >>> RayExecutor(gpus_per_cell=0.5).describe()
         'ray (local Ray; 0.5 GPU and 1 CPU per cell)'
     """

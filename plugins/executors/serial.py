@@ -12,7 +12,7 @@ class SerialExecutor(Executor):
     """Runs the cells in this process; a cell another worker holds is waited for (or taken over if its
     worker died).
 
-    Example:
+    Examples:
         >>> SerialExecutor().describe()
         'serial (this process)'
     """

@@ -30,7 +30,7 @@ class SlurmExecutor(Executor):
         sbatch: extra sbatch parameters (``{account: ..., qos: ..., constraint: ...}``).
         folder: submitit's log folder (default ``RUN/submitit``).
 
-    Example:
+    Examples:
         >>> SlurmExecutor(cluster="debug").describe()
         'slurm (debug cluster)'
     """

@@ -15,7 +15,7 @@ class BilateralCrops(Framing):
     """Two crops per image from hip boxes: ``input_size`` px squares ``crop_expand`` x the box's longer
     side, right hips mirrored when ``mirror``. Defaults come from the benchmark's ``train`` settings.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema, generic_schema
         >>> BilateralCrops.unsupported(get_schema("ihdi12")) is None
         True

@@ -18,7 +18,7 @@ class WholeImage(Framing):
     flipped left-right half the time, swapping the schema's flip pairs (off for schemas without pairs, where
     a mirrored image is not a valid radiograph of the same anatomy).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> kp = np.array([[20, 20], [30, 25], [25, 35], [26, 40], [80, 20], [70, 25], [75, 35], [74, 40.]])
         >>> s = Sample("a", "a", kp, np.ones(8, bool), {}, (100, 60), get_schema("mtddh8"),

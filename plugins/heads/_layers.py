@@ -12,14 +12,18 @@ from torch import nn
 # why the pooled and flattened coordinate heads are refused on whole images (KeypointHead.needs_centred_view)
 TOP_DOWN_ONLY = ("it maps the view to coordinates through one descriptor of the coarsest level (a top-down head, "
                  "as DeepPose and SimCC/RTMPose are on person crops); on whole images of the phantom it stayed at "
-                 "the mean shape's NME at the demo's budget (docs/guide/framings.md). Use a map head (heatmap, "
-                 "integral, dilated_mask) or yolo_pose there")
+                 "the mean shape's NME at the demo's budget (docs/guide/framings.md). Use the heatmap or integral "
+                 "head, or yolo_pose, there")
+MASKS_ON_CROPS = ("its disk masks cover a tiny share of a whole image, and the disk BCE collapsed there: on whole "
+                  "images of the phantom it scored 48 % NME against the mean shape's 18 % (tests/"
+                  "test_heads_framings_train.py's grid) and 54 % against 24 % on the demo's (docs/guide/"
+                  "framings.md). Use the heatmap or integral head, or yolo_pose, there")
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
     """Conv (same padding, no bias) + BatchNorm + ReLU.
 
-    Example:
+    Examples:
         >>> tuple(conv_bn_relu(3, 8)(torch.zeros(1, 3, 5, 5)).shape)
         (1, 8, 5, 5)
     """
@@ -30,7 +34,7 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> n
 def deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
     """A stride-2 transposed conv (kernel 4) + BatchNorm + ReLU: doubles the map side.
 
-    Example:
+    Examples:
         >>> tuple(deconv_bn_relu(3, 8)(torch.zeros(1, 3, 5, 5)).shape)
         (1, 8, 10, 10)
     """
@@ -41,7 +45,7 @@ def deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
 def upsampling_steps(in_stride: int, out_stride: int, head: str) -> int:
     """How many doublings take features at ``in_stride`` to ``out_stride`` (powers of two apart).
 
-    Example:
+    Examples:
         >>> upsampling_steps(32, 4, "heatmap")
         3
     """
@@ -59,7 +63,7 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
 
     Backbones round odd input sides differently, so heads that need an exact map size resize.
 
-    Example:
+    Examples:
         >>> tuple(resize(torch.zeros(1, 2, 3, 3), 4).shape)
         (1, 2, 4, 4)
     """
@@ -71,7 +75,7 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
 class UpsamplingDecoder(nn.Module):
     """``steps`` stride-2 deconvolutions (SimpleBaseline style), or one 3x3 conv block when ``steps`` is 0.
 
-    Example:
+    Examples:
         >>> dec = UpsamplingDecoder(16, channels=8, steps=2)
         >>> dec.out_channels, tuple(dec(torch.zeros(1, 16, 2, 2)).shape)
         (8, (1, 8, 8, 8))
@@ -100,7 +104,7 @@ class MapDecoder(nn.Module):
     ``in_index`` alone. Fusion gives the map the fine levels without waiting for deconvolutions to learn them,
     which whole images (landmarks a few pixels across) need within a small budget (docs/guide/framings.md).
 
-    Example:
+    Examples:
         >>> dec = MapDecoder((8, 16, 32), (4, 8, 16), in_index=-1, out_stride=4, channels=12, fuse_channels=4)
         >>> feats = [torch.zeros(1, 8, 8, 8), torch.zeros(1, 16, 4, 4), torch.zeros(1, 32, 2, 2)]
         >>> tuple(dec(feats).shape), tuple(MapDecoder((32,), (16,), -1, 4, 12, fuse=False)(feats[-1:]).shape)
@@ -127,7 +131,7 @@ class MapDecoder(nn.Module):
 def pick(features: Sequence[torch.Tensor], index: int) -> torch.Tensor:
     """Feature map ``index`` of the backbone's tuple, with a clear error when the tuple is too short.
 
-    Example:
+    Examples:
         >>> tuple(pick((torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 2, 2)), -1).shape)
         (1, 3, 2, 2)
     """

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hipbench.models.keypoint_model import KeypointHead
-from hipbench_plugins.heads._layers import conv_bn_relu, resize, upsampling_steps
+from hipbench_plugins.heads._layers import MASKS_ON_CROPS, conv_bn_relu, resize, upsampling_steps
 
 
 class DilatedMaskHead(KeypointHead):
@@ -19,7 +19,7 @@ class DilatedMaskHead(KeypointHead):
 
     ``decoder_channels`` gives each stage's width (the last repeats when there are more stages).
 
-    Example:
+    Examples:
         >>> head = DilatedMaskHead(in_channels=(8, 16), in_strides=(4, 8), num_keypoints=3, input_size=32,
         ...                        decoder_channels=(8, 4))
         >>> out = head([torch.zeros(2, 8, 8, 8), torch.zeros(2, 16, 4, 4)])
@@ -28,6 +28,7 @@ class DilatedMaskHead(KeypointHead):
     """
 
     output_kind = "mask"
+    needs_centred_view = MASKS_ON_CROPS
     compatible_losses = ("dice", "bce")
     default_loss = "bce"
     default_codec = {"type": "disk_mask"}

@@ -14,7 +14,7 @@ from hipbench_plugins.heads._layers import TOP_DOWN_ONLY, pick
 class DirectRegressionHead(KeypointHead):
     """Global average pool of feature level ``in_index``, an MLP, and K x 2 normalised coordinates.
 
-    Example:
+    Examples:
         >>> head = DirectRegressionHead(in_channels=(16,), in_strides=(8,), num_keypoints=3, input_size=32)
         >>> out = head([torch.zeros(2, 16, 4, 4)])
         >>> tuple(out.shape), tuple(head.decode(out).shape)

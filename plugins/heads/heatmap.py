@@ -21,7 +21,7 @@ class HeatmapHead(KeypointHead):
     the demo's budget where fusion reached 8.7 % (docs/guide/framings.md). The final conv starts near zero
     (``init_std``; None keeps PyTorch's default, with which the plain MSE collapsed to empty maps).
 
-    Example:
+    Examples:
         >>> head = HeatmapHead(in_channels=(16,), in_strides=(16,), num_keypoints=3, input_size=32,
         ...                    deconv_channels=8)
         >>> out = head([torch.zeros(2, 16, 2, 2)])

@@ -17,7 +17,7 @@ class IntegralHead(KeypointHead):
     :class:`MapDecoder`), a softmax over each map, and the expected position, as normalised coordinates
     trained with a coordinate loss.
 
-    Example:
+    Examples:
         >>> head = IntegralHead(in_channels=(16,), in_strides=(16,), num_keypoints=3, input_size=32,
         ...                     deconv_channels=8)
         >>> out = head([torch.zeros(2, 16, 2, 2)])

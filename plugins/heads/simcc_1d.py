@@ -14,7 +14,7 @@ from hipbench_plugins.heads._layers import TOP_DOWN_ONLY, pick
 class SimCCHeadMixin:
     """Loss and decoding shared by the SimCC heads: outputs are ``{"x": logits, "y": logits}``.
 
-    Example:
+    Examples:
         >>> from hipbench_plugins.losses.simcc import KLDiscretLoss
         >>> head = SimCC1DHead(in_channels=(8,), in_strides=(8,), num_keypoints=2, input_size=16)
         >>> out = head([torch.zeros(1, 8, 2, 2)])
@@ -44,7 +44,7 @@ class SimCCHeadMixin:
 class SimCC1DHead(SimCCHeadMixin, KeypointHead):
     """Global average pool of feature level ``in_index``, a hidden layer, then x and y bin logits per keypoint.
 
-    Example:
+    Examples:
         >>> head = SimCC1DHead(in_channels=(16,), in_strides=(8,), num_keypoints=3, input_size=32)
         >>> out = head([torch.zeros(2, 16, 4, 4)])
         >>> tuple(out["x"].shape), tuple(head.decode(out).shape)

@@ -19,7 +19,7 @@ class SimCC2DHead(SimCCHeadMixin, KeypointHead):
 
     Maps are resized to ``ceil(input_size / stride)`` when a backbone rounds odd sides differently.
 
-    Example:
+    Examples:
         >>> head = SimCC2DHead(in_channels=(16,), in_strides=(8,), num_keypoints=3, input_size=32)
         >>> out = head([torch.zeros(2, 16, 4, 4)])
         >>> tuple(out["y"].shape), tuple(head.decode(out).shape)

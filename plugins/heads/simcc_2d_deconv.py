@@ -14,7 +14,7 @@ class SimCC2DDeconvHead(SimCC2DHead):
     """``num_deconv`` (default 3) stride-2 deconvolutions of ``deconv_channels`` before the keypoint maps,
     as in SimCC on SimpleBaseline; the maps are 8x finer, so the classifier sees more positions.
 
-    Example:
+    Examples:
         >>> import torch
         >>> head = SimCC2DDeconvHead(in_channels=(16,), in_strides=(32,), num_keypoints=3, input_size=64,
         ...                          deconv_channels=8)

@@ -21,7 +21,7 @@ def grid_anchors(feats: Sequence[torch.Tensor], strides: Sequence[int]) -> tuple
     level by level in row-major order (Ultralytics' ``make_anchors`` order, computed in float32 whatever the
     maps' dtype).
 
-    Example:
+    Examples:
         >>> anchors, strides = grid_anchors([torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 1, 1)], (8, 16))
         >>> anchors.tolist(), strides.tolist()
         ([[0.5, 0.5], [1.5, 0.5], [0.5, 1.5], [1.5, 1.5], [0.5, 0.5]], [8.0, 8.0, 8.0, 8.0, 16.0])
@@ -53,7 +53,7 @@ class YoloPoseHead(KeypointHead):
     (``ViewSet.flip_perm``: ``keypoints[:, flip_perm]``), which is what Ultralytics calls ``flip_idx``
     (``RandomFlip``: ``keypoints[:, flip_idx]``), so nothing needs configuring here.
 
-    Example:
+    Examples:
         >>> head = YoloPoseHead(in_channels=(16, 32, 64), in_strides=(8, 16, 32), num_keypoints=3, input_size=64)
         >>> out = head([torch.zeros(2, 16, 8, 8), torch.zeros(2, 32, 4, 4), torch.zeros(2, 64, 2, 2)])
         >>> sorted(out), tuple(out["kpts"].shape), tuple(head.decode(out).shape)

@@ -19,7 +19,7 @@ def foreground_weights(target: torch.Tensor, weight: float, threshold: float = 0
     all-zero map sits at a loss floor of ``pi sigma**2 / (H W)``. Weighting the foreground (AWing's
     weighted loss map) makes the peak matter.
 
-    Example:
+    Examples:
         >>> t = torch.zeros(1, 1, 5, 5); t[0, 0, 2, 2] = 1.0
         >>> w = foreground_weights(t, 9.0)
         >>> float(w[0, 0, 2, 2]), float(w[0, 0, 1, 1]), float(w[0, 0, 0, 0])
@@ -41,7 +41,7 @@ class HeatmapMSELoss(KeypointLoss):
     (the loss floor an empty map reaches is lower than what a network learns in a few hundred steps).
     Unlike ``mse`` it insists on 4-D heatmaps, so a mis-wired head fails loudly.
 
-    Example:
+    Examples:
         >>> target = torch.zeros(1, 2, 4, 4); target[0, :, 0, 0] = 1.0
         >>> HeatmapMSELoss(foreground_weight=0)(torch.zeros(1, 2, 4, 4), target, torch.tensor([[1.0, 0.0]])).item()
         0.0625

@@ -11,7 +11,7 @@ from hipbench.models.loss import KeypointLoss
 class DiceLoss(KeypointLoss):
     """Soft Dice loss ``1 - (2 |P n T| + s) / (|P| + |T| + s)`` per keypoint mask, P = sigmoid(logits).
 
-    Example:
+    Examples:
         >>> target = torch.zeros(1, 1, 4, 4); target[..., :2, :2] = 1.0
         >>> perfect = torch.where(target > 0, 20.0, -20.0)
         >>> DiceLoss()(perfect, target, torch.ones(1, 1)).item() < 1e-6
@@ -34,7 +34,7 @@ class DiceLoss(KeypointLoss):
 class BCELoss(KeypointLoss):
     """Binary cross-entropy on logits; ``pos_weight`` > 1 counters the small share of disk pixels.
 
-    Example:
+    Examples:
         >>> target = torch.zeros(1, 1, 2, 2); target[0, 0, 0, 0] = 1.0
         >>> round(BCELoss()(torch.zeros(1, 1, 2, 2), target, torch.ones(1, 1)).item(), 4)
         0.6931

@@ -11,7 +11,7 @@ from hipbench.models.loss import KeypointLoss
 class MSELoss(KeypointLoss):
     """Mean squared error, visibility-weighted over keypoints.
 
-    Example:
+    Examples:
         >>> MSELoss()(torch.zeros(1, 1, 2), torch.tensor([[[1.0, 3.0]]]), torch.ones(1, 1)).item()
         5.0
     """
@@ -25,7 +25,7 @@ class MSELoss(KeypointLoss):
 class L1Loss(KeypointLoss):
     """Mean absolute error, visibility-weighted over keypoints.
 
-    Example:
+    Examples:
         >>> L1Loss()(torch.zeros(1, 1, 2), torch.tensor([[[1.0, 3.0]]]), torch.ones(1, 1)).item()
         2.0
     """
@@ -39,7 +39,7 @@ class L1Loss(KeypointLoss):
 class SmoothL1Loss(KeypointLoss):
     """Huber-style smooth L1 (quadratic below ``beta``, linear above), visibility-weighted.
 
-    Example:
+    Examples:
         >>> SmoothL1Loss(beta=1.0)(torch.zeros(1, 1, 2), torch.tensor([[[0.5, 3.0]]]), torch.ones(1, 1)).item()
         1.3125
     """

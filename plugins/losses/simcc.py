@@ -13,7 +13,7 @@ class KLDiscretLoss(KeypointLoss):
     ``prediction`` holds logits (B, K, N) and ``target`` a distribution per keypoint (each row sums
     to 1, as the ``simcc`` codec makes it).
 
-    Example:
+    Examples:
         >>> target = torch.softmax(torch.tensor([[[0.0, 2.0, 0.0]]]), -1)
         >>> KLDiscretLoss()(torch.tensor([[[0.0, 2.0, 0.0]]]), target, torch.ones(1, 1)).abs().item() < 1e-6
         True

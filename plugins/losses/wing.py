@@ -15,7 +15,7 @@ class WingLoss(KeypointLoss):
     ``omega`` and ``epsilon`` are in the units of the target: the regression codec's targets are
     coordinates normalised to the input side, so the defaults (0.1 and 0.02) mean 10% and 2% of it.
 
-    Example:
+    Examples:
         >>> loss = WingLoss(omega=10.0, epsilon=2.0)
         >>> round(loss(torch.zeros(1, 1, 2), torch.tensor([[[2.0, 20.0]]]), torch.ones(1, 1)).item(), 4)
         17.4245
@@ -40,7 +40,7 @@ class AdaptiveWingLoss(KeypointLoss):
     so foreground pixels keep a strong gradient near zero error while background pixels behave like
     a smooth L2.
 
-    Example:
+    Examples:
         >>> loss = AdaptiveWingLoss()
         >>> target = torch.zeros(1, 1, 4, 4); target[0, 0, 1, 1] = 1.0
         >>> loss(target, target, torch.ones(1, 1)).item()

@@ -22,7 +22,7 @@ class YoloPoseLoss(nn.Module):
     Ultralytics would otherwise take COCO's sigmas for any 17-keypoint schema). The Ultralytics criterion is
     built on first use and cached per device, keypoint count and strides.
 
-    Example:
+    Examples:
         >>> from hipbench_plugins.heads.yolo_pose import YoloPoseHead
         >>> head = YoloPoseHead(in_channels=(8, 8, 8), in_strides=(8, 16, 32), num_keypoints=2, input_size=64)
         >>> out = head([torch.rand(2, 8, 8, 8), torch.rand(2, 8, 4, 4), torch.rand(2, 8, 2, 2)])

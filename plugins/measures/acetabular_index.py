@@ -17,7 +17,7 @@ class AcetabularIndex(Measure):
     in degrees. Ungradable when a landmark is missing, the triradiate points coincide, or the margin sits on
     the triradiate point (no direction).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.full((8, 2), np.nan)
         >>> pts[[0, 1, 5, 4]] = [[50, 148], [86, 159], [227, 157], [265, 136]]

@@ -19,7 +19,7 @@ class CenterEdgeAngle(Measure):
     Ungradable when the margin is not cranial to the head centre (the angle has no meaning) or a landmark
     is missing. Meaningful only once the femoral head is ossified (usually from about 4 years).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[70, 80], [100, 100], [80, 100], [75, 120],      # margin 10 px lateral, 20 up
         ...                 [230, 80], [200, 100], [240, 100], [230, 120.]])  # margin 10 px medial, 20 up

@@ -27,7 +27,7 @@ class HilgenreinerH(_HilgenreinerDistance):
     perpendicular to it, positive caudal (a smaller h means a higher femur; negative: above the line). Pixels,
     and mm on the leaderboard when every image has a pixel spacing.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
         ...                 [240, 90], [200, 100], [250, 95], [230, 95.]])
@@ -44,7 +44,7 @@ class HilgenreinerD(_HilgenreinerDistance):
     """d: along Hilgenreiner's line, from the triradiate point (the acetabular floor) to the foot of h,
     positive lateral (a larger d means a lateralised femur). Pixels, and mm when every image has a spacing.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [70, 110], [75, 120],
         ...                 [240, 90], [200, 100], [250, 95], [230, 95.]])

@@ -20,7 +20,7 @@ class IHDIGrade(Measure):
     diagonal through the crossing); III if x > 0 and y < x. Points within 1e-9 of the inter-triradiate
     distance of a boundary count as on it. Agreement adds screening figures (grade >= II positive).
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[80, 70], [100, 100], [0, 0], [80, 110], [220, 70], [200, 100], [0, 0], [230, 100.]])
         >>> IHDIGrade().compute(pts, get_schema("mtddh8")).values.tolist()

@@ -25,7 +25,7 @@ class TonnisGrade(Measure):
     edges included in grade 3. A hip without a femoral head centre (not yet ossified, or not labelled) is
     ungradable with that reason.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> s = get_schema("mtddh8")  # per side asm, tcc, fhc, h_point; triradiates 100 px apart
         >>> pts = np.array([[80, 80], [100, 100], [90, 110], [85, 120],       # head medial to P: 1

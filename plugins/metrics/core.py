@@ -2,7 +2,7 @@
 :class:`~hipbench.metrics.metric.MetricInputs`, and for the figures that are means their per-item values
 (``values(inputs)``), which the leaderboard resamples by patient. The registry key is the entry-point name.
 
-Example:
+Examples:
     >>> from hipbench.schema import get_schema
     >>> gt = np.zeros((2, 8, 2)); gt[:, 5] = [100, 0]
     >>> NME().compute(gt + [3.0, 4.0], gt, get_schema("mtddh8"))
@@ -38,7 +38,7 @@ class NME(MeanMetric):
     ``normaliser`` one of ``inter_triradiate``, ``bbox``, ``image_diagonal``, or None for the evaluation's
     (the schema's default unless named); ``nme_normaliser`` names it when it is not the evaluation's.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [30, 40]
         >>> NME(normaliser="bbox").compute(gt + [1.0, 0], gt, get_schema("mtddh8"))
@@ -72,7 +72,7 @@ class MRE(MeanMetric):
     """Mean radial error in px over every point with a prediction, and in mm when every image's pixel spacing
     is known (else ``mm_unavailable`` says how many lack one).
 
-    Example:
+    Examples:
         >>> gt = np.zeros((2, 8, 2))
         >>> MRE().compute(gt + [3.0, 4.0], gt, "mtddh8", pixel_spacing=0.2)
         {'mre_px': 5.0, 'mre_mm': 1.0}
@@ -107,7 +107,7 @@ class SDR(MeanMetric):
     mm thresholds need every image's pixel spacing; without it they are left out and ``mm_unavailable``
     says why.
 
-    Example:
+    Examples:
         >>> gt = np.zeros((1, 8, 2)); gt[0, 5] = [100, 0]
         >>> SDR(thresholds=["4px", "2%"]).compute(gt + [3.0, 0], gt, "mtddh8")
         {'sdr@4px': 100.0, 'sdr@2%': 0.0}
@@ -167,7 +167,7 @@ class AIAgreement(Metric):
     """Acetabular-index agreement over hips gradable in both: MAE and bias (means per hip), Bland-Altman
     LoA, ICC(2,1) with its CI, Pearson r (pooled).
 
-    Example:
+    Examples:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]])
         >>> r = AIAgreement().compute(gt, gt, "mtddh8")
@@ -198,7 +198,7 @@ class IHDIAgreement(Metric):
     II-IV; means over the reference-positive and reference-negative hips), quadratic-weighted kappa,
     macro-F1 and the confusion matrix (pooled).
 
-    Example:
+    Examples:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]])
         >>> IHDIAgreement().compute(gt, gt, "mtddh8")["ihdi_accuracy"]
@@ -227,7 +227,7 @@ class IHDIAgreement(Metric):
 class Coverage(Metric):
     """Images, hips and points without a prediction, and ungradable hips (see ``hipbench.metrics.POLICY``).
 
-    Example:
+    Examples:
         >>> gt = np.zeros((1, 8, 2)); pred = gt.copy(); pred[0, 4:] = np.nan
         >>> Coverage().compute(pred, gt, "mtddh8")["coverage_hips"]
         0.5

@@ -19,7 +19,7 @@ class FPNConcatNeck(Neck):
     ``min_stride``); the output is one map of ``channels * len(levels)`` channels at the finest
     chosen stride.
 
-    Example:
+    Examples:
         >>> neck = FPNConcatNeck(in_channels=(8, 16, 32), in_strides=(4, 8, 16), channels=4)
         >>> feats = (torch.zeros(1, 8, 8, 8), torch.zeros(1, 16, 4, 4), torch.zeros(1, 32, 2, 2))
         >>> neck.out_channels, neck.strides, tuple(neck(feats)[0].shape)

@@ -23,7 +23,7 @@ def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
 class TinyNet(Backbone):
     """Two stride-2 stages; returns feature maps at strides 4 and 8.
 
-    Example:
+    Examples:
         >>> [f.shape[1] for f in TinyNet(width=8)(torch.zeros(1, 3, 32, 32))]
         [8, 16]
     """

@@ -17,7 +17,7 @@ class LateralDisplacement(Measure):
     """100 x (lateral distance of the H-point from Perkin's line) / (inter-triradiate distance), per hip;
     negative when the H-point is medial to Perkin's line.
 
-    Example:
+    Examples:
         >>> from hipbench.schema import get_schema
         >>> pts = np.array([[60, 80], [100, 100], [0, 0], [75, 120],
         ...                 [240, 90], [200, 100], [0, 0], [250, 105.]])

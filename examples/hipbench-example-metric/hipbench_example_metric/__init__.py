@@ -18,7 +18,7 @@ class HipWorstError(MeanMetric):
     no landmark scored or an image without a normaliser. A hip with a landmark whose prediction is missing
     scores over the landmarks that have one (the coverage figures count the missing ones).
 
-    Example:
+    Examples:
         >>> gt = np.array([[[60, 80], [100, 100], [80, 110], [75, 120],
         ...                 [240, 80], [200, 100], [220, 110], [225, 120.]]])
         >>> pred = gt.copy(); pred[0, 2] += [5.0, 0]; pred[0, 6] += [0, 2.0]

@@ -5,7 +5,7 @@ acquisition layer), ``cartoon`` (the flat-shape style), ``infant`` (an infant's 
 default) and ``generate`` (the entry points below, for either style). Every public name is importable from
 ``hipbench.data.phantom``.
 
-Example:
+Examples:
     >>> p = sample_params(seed=0, index=3, config=PhantomConfig(size=64))
     >>> image = render_phantom(p)
     >>> image.shape, image.dtype, bool((image >= 0).all() and (image <= 1).all())

@@ -33,7 +33,7 @@ def sample_cartoon(seed: int, index: int, config: PhantomConfig) -> PhantomParam
     """The cartoon-style parameters of image ``index`` of ``seed``: the intended hips, the whole-image turn and
     the appearance, all from the image's own stream.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig
         >>> p = sample_cartoon(0, 2, PhantomConfig(size=64, style="cartoon"))
         >>> p.style, p.size, sorted(p.appearance)[:3]
@@ -98,7 +98,7 @@ def _hip_shapes(hip: HipParams, sigma: float, gap: float) -> dict[str, list[np.n
 def render_cartoon(params: PhantomParams) -> np.ndarray:
     """The cartoon image of ``params`` before the acquisition layer: float32 (size, size) in [0, 1].
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
         >>> p = sample_params(2, 0, PhantomConfig(size=48, style="cartoon"))
         >>> bool(np.array_equal(render_cartoon(p), render_cartoon(p))), render_cartoon(p).shape

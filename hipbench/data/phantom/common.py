@@ -65,7 +65,7 @@ ACQUISITION_RANGES = {
 def _check_range(name: str, value: Any) -> None:
     """Raise ValueError naming option ``name`` when ``value`` is outside :data:`ACQUISITION_RANGES`.
 
-    Example:
+    Examples:
         >>> _check_range("gamma", 0.0)
         Traceback (most recent call last):
         ...
@@ -94,7 +94,7 @@ class PhantomConfig:
     ``field_of_view`` (zoom out: 1.2 shows 1.2 times the width, so the pelvis is 1/1.2 the size) and
     ``obliquity`` (max degrees of tilt of the pelvis plane about each image axis, drawn per image).
 
-    Example:
+    Examples:
         >>> PhantomConfig().grade_mix
         (0.6, 0.2, 0.12, 0.08)
         >>> PhantomConfig(resolution=0)
@@ -163,7 +163,7 @@ class PhantomConfig:
 def check_infant_config(config: PhantomConfig) -> None:
     """Raise ValueError naming the first infant option out of range.
 
-    Example:
+    Examples:
         >>> PhantomConfig(age=(3.0, 1.0))
         Traceback (most recent call last):
         ...
@@ -195,7 +195,7 @@ class Acquisition:
     the pelvis plane about the image's x and y axes (positive: the lower, resp. image-right, half nearer
     the source, so larger), see :func:`phantom_homography`.
 
-    Example:
+    Examples:
         >>> Acquisition().tilted, Acquisition(tilt_y=3.0).tilted
         (False, True)
     """
@@ -222,7 +222,7 @@ class HipParams:
     """One hip in canonical units: intended ``ai`` (degrees) and ``grade`` (1..4), H-point IHDI coordinates
     ``hx`` (lateral) and ``hy`` (caudal) in roof lengths, and shape parameters.
 
-    Example:
+    Examples:
         >>> HipParams(20.0, 1, -0.3, 0.6, 1.0, 0.6, 0.1, 0.4, 0.0, 0.05, 0.1, 0.05, 5.0).grade
         1
     """
@@ -246,7 +246,7 @@ class HipParams:
 class PhantomParams:
     """Everything one phantom image is made from (see the module docstring).
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0)
         >>> (p.size, p.left.grade in (1, 2, 3, 4))
@@ -318,7 +318,7 @@ def sample_acquisition(seed: int, index: int, config: PhantomConfig) -> Acquisit
     The angles come from a stream of their own, as a share of ``obliquity`` (so a larger ``obliquity``
     tilts the same way, further) and without touching the anatomy's stream.
 
-    Example:
+    Examples:
         >>> a = sample_acquisition(0, 1, PhantomConfig(obliquity=8.0))
         >>> b = sample_acquisition(0, 1, PhantomConfig(obliquity=4.0, blur=2.0))
         >>> bool(abs(a.tilt_x) <= 8 and abs(a.tilt_x - 2 * b.tilt_x) < 1e-9), b.blur
@@ -379,7 +379,7 @@ def phantom_homography(params: PhantomParams) -> np.ndarray:
     away: ``H = K [r1 r2 e3] K^-1`` with ``K`` the projection and ``r1``, ``r2`` the first columns of the
     rotation, so the image centre stays put.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0, PhantomConfig(size=64, obliquity=10.0))
         >>> h = phantom_homography(p)
@@ -401,7 +401,7 @@ def _tilt(params: PhantomParams) -> tuple[float, float]:
 def phantom_keypoints(params: PhantomParams) -> np.ndarray:
     """The (12, 2) ``ihdi12`` keypoints of a phantom image in pixels.
 
-    Example:
+    Examples:
         >>> from hipbench.geometry import acetabular_index
         >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0)
@@ -449,7 +449,7 @@ def _noise(image: np.ndarray, params: PhantomParams) -> np.ndarray:
 def acquire(image: np.ndarray, params: PhantomParams) -> np.ndarray:
     """The acquisition layer on a rendered image (see :class:`Acquisition`); the defaults return ``image``.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import sample_params
         >>> p = sample_params(0, 0, PhantomConfig(size=32))
         >>> image = np.full((32, 32), 0.5, np.float32)

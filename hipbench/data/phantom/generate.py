@@ -23,7 +23,7 @@ from hipbench.schema import SIDES, get_schema
 def sample_params(seed: int = 0, index: int = 0, config: PhantomConfig | None = None) -> PhantomParams:
     """The parameters of phantom image ``index`` of ``seed`` (cheap: no rendering).
 
-    Example:
+    Examples:
         >>> a, b = sample_params(1, 5), sample_params(1, 5)
         >>> a == b, a == sample_params(1, 6)
         (True, False)
@@ -39,7 +39,7 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
     distance at the child's age), measured between the triradiate keypoints where the geometry is not the
     canonical one (a tilted cartoon has no single spacing; the infant's is measured in the image).
 
-    Example:
+    Examples:
         >>> round(phantom_pixel_spacing(sample_params(0, 0)), 3) > 0
         True
     """
@@ -62,7 +62,7 @@ def phantom_pixel_spacing(params: PhantomParams) -> float | None:
 def render_phantom(params: PhantomParams) -> np.ndarray:
     """Render the phantom image of ``params``: float32 (size, size) in [0, 1], deterministic.
 
-    Example:
+    Examples:
         >>> p = sample_params(2, 0, PhantomConfig(size=48))
         >>> bool(np.array_equal(render_phantom(p), render_phantom(p)))
         True
@@ -74,7 +74,7 @@ def render_phantom(params: PhantomParams) -> np.ndarray:
 def phantom_sample(params: PhantomParams):
     """The :class:`~hipbench.data.sample.Sample` of one phantom image; the image renders on load.
 
-    Example:
+    Examples:
         >>> s = phantom_sample(sample_params(0, 7, PhantomConfig(size=64)))
         >>> s.image_id, s.image_size, s.load_image().shape
         ('phantom_s0_00007', (64, 64), (64, 64))

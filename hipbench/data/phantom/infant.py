@@ -23,7 +23,7 @@ pre-images under the homography, so the rest of the pelvis shows the rotation (a
 while the measured AI and grade equal the intended ones. Age drives the scale (the inter-triradiate distance in
 mm, :func:`itd_mm_at`) and the ossification. Deterministic per ``(seed, index)``.
 
-Example:
+Examples:
     >>> from hipbench.data.phantom import PhantomConfig, sample_params, render_phantom
     >>> p = sample_params(0, 1, PhantomConfig(size=96))
     >>> p.style, 0 <= p.age <= 4, render_phantom(p).shape
@@ -63,7 +63,7 @@ def itd_mm_at(age: float, itd_mm_one_year: float) -> float:
     """The inter-triradiate distance in mm at ``age`` years, scaled so that it is ``itd_mm_one_year`` at one
     year (a linear growth of 18 % of that per year, about 45 mm at birth and 85 mm at four for 55 mm).
 
-    Example:
+    Examples:
         >>> round(itd_mm_at(0.0, 55.0), 1), itd_mm_at(1.0, 55.0), round(itd_mm_at(4.0, 55.0), 1)
         (45.1, 55.0, 84.7)
     """
@@ -74,7 +74,7 @@ def nucleus_radius(age: float, onset: float) -> float:
     """Radius of a femoral-head ossific nucleus in half inter-triradiate distances: 0 before ``onset`` years,
     then growing with the square root of the time since.
 
-    Example:
+    Examples:
         >>> nucleus_radius(0.3, 0.5), round(nucleus_radius(1.0, 0.5), 3), nucleus_radius(9.0, 0.5)
         (0.0, 0.158, 0.32)
     """
@@ -103,7 +103,7 @@ def sample_infant(seed: int, index: int, config: PhantomConfig) -> PhantomParams
     """The infant-style parameters of image ``index``: the same intended hips as the cartoon of that seed
     and index (AI, grade, H-point), plus age, positioning and acquisition from a stream of their own.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
         >>> a = sample_params(3, 4, PhantomConfig(size=64))
         >>> b = sample_params(3, 4, PhantomConfig(size=64, style="cartoon"))
@@ -402,7 +402,7 @@ def render_infant(params: PhantomParams) -> np.ndarray:
     """The radiograph of ``params`` (infant style), float32 (size, size) in [0, 1], before the configured
     acquisition look (:func:`hipbench.data.phantom.common.acquire` applies that).
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
         >>> image = render_infant(sample_params(0, 0, PhantomConfig(size=64)))
         >>> image.shape, image.dtype, bool(0 <= image.min() and image.max() <= 1)
@@ -463,7 +463,7 @@ def anatomy_layers(params: PhantomParams) -> tuple[dict[str, np.ndarray], float]
     """The drawn tissue masks of ``params`` in image pixels (0..1, antialiased) and the unit in pixels
     (half the inter-triradiate distance before tilt): the geometry :func:`render_infant` shades.
 
-    Example:
+    Examples:
         >>> from hipbench.data.phantom import PhantomConfig, sample_params
         >>> layers, unit = anatomy_layers(sample_params(0, 0, PhantomConfig(size=64)))
         >>> sorted(layers)[:4], layers["femur"].shape
