@@ -86,8 +86,9 @@ def serve_command(ctx: click.Context, runs: tuple[Path, ...], data: Path | None,
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     from hipbench.data.dataset import DatasetError
+    from hipbench.data.http_session import is_loopback_host
     from hipbench.serve.app import run_server
-    from hipbench.serve.config import ServeConfig, discover_runs, is_loopback
+    from hipbench.serve.config import ServeConfig, discover_runs
     from hipbench.serve.security import check_token, new_token
 
     os.environ["HIPBENCH_OFFLINE"] = "1"  # the server never downloads: a missing weight file is an error
@@ -109,7 +110,7 @@ def serve_command(ctx: click.Context, runs: tuple[Path, ...], data: Path | None,
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    generated = token is None and not is_loopback(host)
+    generated = token is None and not is_loopback_host(host)
     config = ServeConfig(runs=found, data=data, data_format=data_format, schema=schema, host=host, port=port,
                          token=new_token() if generated else token, max_upload_bytes=int(max_upload_mb * 2 ** 20),
                          max_pixels=int(max_megapixels * 10 ** 6), device=device, tls_certfile=tls_cert,

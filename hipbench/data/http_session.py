@@ -32,20 +32,34 @@ TOKEN_ENV = "GITHUB_TOKEN"
 TOKEN_HOSTS = frozenset({"api.github.com", "raw.githubusercontent.com"})
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether host name or address ``host`` is this machine only: ``localhost`` or a loopback address
+    (127.0.0.0/8, ``::1``); surrounding blanks, IPv6 brackets and case do not count. False for anything else,
+    the empty string and ``0.0.0.0`` (every interface) included.
+
+    Examples:
+        >>> is_loopback_host("127.0.0.1"), is_loopback_host("localhost"), is_loopback_host("[::1]")
+        (True, True, True)
+        >>> is_loopback_host("0.0.0.0"), is_loopback_host(""), is_loopback_host("localhost.x")
+        (False, False, False)
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback(url: str) -> bool:
-    """True when ``url``'s host is this machine (127.0.0.0/8, ``localhost``, ``::1``).
+    """True when ``url``'s host is this machine (see :func:`is_loopback_host`).
 
     Examples:
         >>> is_loopback("http://127.0.0.1:8000/x"), is_loopback("https://api.github.com")
         (True, False)
     """
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def github_token() -> str | None:

@@ -17,8 +17,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hipbench import __version__
+from hipbench.data.http_session import is_loopback_host
 from hipbench.serve import routes_measure, routes_review, routes_runs
-from hipbench.serve.config import ServeConfig, is_loopback
+from hipbench.serve.config import ServeConfig
 from hipbench.serve.routes_common import api, services
 from hipbench.serve.security import Guard, check_token
 from hipbench.serve.services import build_services
@@ -43,7 +44,7 @@ def create_app(config: ServeConfig) -> Starlette:
     """The web app for ``config``. A host other than a loopback address needs ``config.token``, and a token
     needs :data:`~hipbench.serve.security.MIN_TOKEN_LENGTH` characters (ValueError otherwise); the work folder
     is ``config.work_dir``, else a private temporary folder removed at shutdown."""
-    if not is_loopback(config.host) and not config.token:
+    if not is_loopback_host(config.host) and not config.token:
         raise ValueError(f"serving on {config.host} (reachable from other machines) needs a token")
     if config.token is not None:
         check_token(config.token)
@@ -65,7 +66,7 @@ def create_app(config: ServeConfig) -> Starlette:
     routes: list[Any] = [Route("/", index), Route("/api/info", info), *routes_runs.ROUTES, *routes_measure.ROUTES,
                          *routes_review.ROUTES, Mount("/static", StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(Guard, token=config.token, loopback_only=is_loopback(config.host))])
+                    middleware=[Middleware(Guard, token=config.token, loopback_only=is_loopback_host(config.host))])
     app.state.services = shared
     return app
 

@@ -3,32 +3,17 @@ and the upload limits. Nothing here imports the web framework."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+
+from hipbench.data.http_session import is_loopback_host
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_UPLOAD_MB = 64
 DEFAULT_MAX_MEGAPIXELS = 50  # a 14x17 inch detector at 0.1 mm is about 24 megapixels
 DEFAULT_RUNS = Path("runs")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine only (``localhost`` or a loopback address).
-
-    Examples:
-        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1"), is_loopback("0.0.0.0")
-        (True, True, True, False)
-    """
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -65,7 +50,7 @@ class ServeConfig:
     @property
     def needs_token(self) -> bool:
         """A token is checked when one is given, and must be given when the server is reachable from elsewhere."""
-        return self.token is not None or not is_loopback(self.host)
+        return self.token is not None or not is_loopback_host(self.host)
 
 
 def is_run_dir(path: Path) -> bool:
