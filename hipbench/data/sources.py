@@ -81,6 +81,19 @@ class LayoutRule:
         return self.target.format(name=parts[-1])
 
 
+def image_rules(folder: str, target: str) -> tuple[LayoutRule, ...]:
+    """The rules that take the JPEG and PNG images (``.jpg``, ``.jpeg``, ``.png``) directly inside source folder
+    ``folder`` to local folder ``target``, under their own names.
+
+    Examples:
+        >>> [rule.pattern for rule in image_rules("raw", "images")]
+        ['raw/*.jpg', 'raw/*.jpeg', 'raw/*.png']
+        >>> image_rules("raw", "images")[2].target_for("raw/a.png")
+        'images/a.png'
+    """
+    return tuple(LayoutRule(f"{folder}/*{suffix}", f"{target}/{{name}}") for suffix in (".jpg", ".jpeg", ".png"))
+
+
 @dataclass(frozen=True)
 class DataSource:
     """One downloadable dataset: what it is, its licence and citation, where its files are, and the
@@ -114,9 +127,7 @@ MTDDH = DataSource(
     citation="MTDDH dataset. Scientific Data (2025). https://doi.org/10.1038/s41597-025-05146-x",
     location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "mtddh_xray_2d"),
     layout=(
-        LayoutRule("data/*.jpg", "images/{name}"),
-        LayoutRule("data/*.jpeg", "images/{name}"),
-        LayoutRule("data/*.png", "images/{name}"),
+        *image_rules("data", "images"),
         LayoutRule("data/*.txt", "labels/{name}"),
         LayoutRule("dataset_splits.json", "dataset_splits.json"),
         LayoutRule("outliers.json", "outliers.json"),
@@ -141,9 +152,7 @@ AV_DDH = DataSource(
               "(2026). https://doi.org/10.17632/4gvcb6gmh2.2"),
     location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "av_ddh_xray"),
     layout=(
-        LayoutRule("raw/*.jpg", "raw/{name}"),
-        LayoutRule("raw/*.jpeg", "raw/{name}"),
-        LayoutRule("raw/*.png", "raw/{name}"),
+        *image_rules("raw", "raw"),
         LayoutRule("data.xlsx", "data.xlsx"),
         LayoutRule("README.md", "SOURCE_README.md"),
         LayoutRule("LICENSE", "SOURCE_LICENSE"),
