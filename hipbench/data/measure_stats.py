@@ -9,7 +9,6 @@ table has a DDH column, ``ddh_labels.png``.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from hipbench.data.measure_truth import DDH_LABELS, MEASURED, MeasureDataset, image_side_of
+from hipbench.data.stats import SIDE_COLOURS, describe, write_tables
+from hipbench.figures import pyplot, save_figure
 from hipbench.schema import SIDES
 
 
@@ -46,10 +47,7 @@ def summarise_measured(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             finite = part[np.isfinite(part)]
             entry: dict[str, Any] = {"measure": measure, "side": side, "hips": int(part.size),
                                      "measured": int(finite.size), "not_measured": int(part.size - finite.size)}
-            for name, fn in (("mean", np.mean), ("sd", lambda a: np.std(a, ddof=1) if len(a) > 1 else np.nan),
-                             ("median", np.median), ("min", np.min), ("max", np.max)):
-                entry[name] = round(float(fn(finite)), 3) if finite.size else float("nan")
-            out.append(entry)
+            out.append(entry | describe(finite))
     return out
 
 
@@ -60,45 +58,25 @@ def summary_lines(summary: list[dict[str, Any]]) -> list[str]:
             for e in summary]
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_measured_stats(dataset: MeasureDataset, out: str | Path) -> dict[str, Path]:
     """Write the CSVs and plots of ``dataset`` into ``out``; return the paths by name."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = measured_rows(dataset)
-    if not rows:
-        raise ValueError("no samples to summarise")
+    paths = write_tables(out, rows, summarise_measured(rows))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"hips": out / "hips.csv", "summary": out / "summary.csv"}
-    _write_csv(paths["hips"], rows)
-    _write_csv(paths["summary"], summarise_measured(rows))
-    colours = {"left": "#d62728", "right": "#1f77b4"}
     source_side = {image_side_of(s, dataset.sides): s for s in SIDES}
     for measure in dataset.measures:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         for side in SIDES:
             values = [r["value"] for r in rows if r["measure"] == measure and r["side"] == side
                       and np.isfinite(r["value"])]
-            ax.hist(values, bins=30, alpha=0.55, color=colours[side],
+            ax.hist(values, bins=30, alpha=0.55, color=SIDE_COLOURS[side],
                     label=f"image-{side} hips (table: {source_side[side]}; n={len(values)})")
         ax.set_xlabel(f"measured {measure}")
         ax.set_ylabel("hips")
         ax.set_title(f"{measure} as measured ({dataset.name})")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths[f"{measure}_plot"] = out / f"{measure}_distribution.png"
-        fig.savefig(paths[f"{measure}_plot"])
-        plt.close(fig)
+        paths[f"{measure}_plot"] = save_figure(fig, out / f"{measure}_distribution.png")
     labels = Counter(str(s.meta["ddh"]) for s in dataset if s.meta.get("ddh"))
     if labels:
         order = [label for label in DDH_LABELS if label in labels] + sorted(set(labels) - set(DDH_LABELS))
@@ -107,10 +85,7 @@ def write_measured_stats(dataset: MeasureDataset, out: str | Path) -> dict[str, 
         ax.set_ylabel("images")
         ax.set_title(f"DDH labels of the table ({dataset.sides} sides)")
         ax.tick_params(axis="x", rotation=20)
-        fig.tight_layout()
-        paths["ddh_plot"] = out / "ddh_labels.png"
-        fig.savefig(paths["ddh_plot"])
-        plt.close(fig)
+        paths["ddh_plot"] = save_figure(fig, out / "ddh_labels.png")
     return paths
 
 

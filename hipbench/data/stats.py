@@ -21,7 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from hipbench.figures import pyplot, save_figure
 from hipbench.grades import GRADE_NAMES, GRADES, UNGRADABLE
+
+SIDE_COLOURS = {"left": "#d62728", "right": "#1f77b4"}  # image-left and image-right hips in every stats plot
 
 
 def hip_rows(samples: Sequence[Any]) -> list[dict[str, Any]]:
@@ -57,20 +60,56 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ai = np.array([r["ai"] for r in part], dtype=float)
         ai = ai[np.isfinite(ai)]
         entry: dict[str, Any] = {"side": side, "hips": len(part), "ai_n": int(len(ai))}
-        for name, fn in (("mean", np.mean), ("sd", lambda a: np.std(a, ddof=1) if len(a) > 1 else np.nan),
-                         ("median", np.median), ("min", np.min), ("max", np.max)):
-            entry[f"ai_{name}"] = round(float(fn(ai)), 3) if len(ai) else float("nan")
+        entry.update({f"ai_{name}": value for name, value in describe(ai).items()})
         for g, label in GRADE_NAMES.items():
             entry[f"grade_{label}"] = sum(1 for r in part if r["grade"] == g)
         out.append(entry)
     return out
 
 
-def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def describe(values: np.ndarray) -> dict[str, float]:
+    """``mean``, ``sd`` (ddof 1; NaN for fewer than two values), ``median``, ``min`` and ``max`` of ``values``
+    (finite values only, the caller's business), each rounded to 3 decimals; all NaN when there are none.
+
+    Examples:
+        >>> describe(np.array([1.0, 2.0, 4.0]))
+        {'mean': 2.333, 'sd': 1.528, 'median': 2.0, 'min': 1.0, 'max': 4.0}
+        >>> describe(np.array([5.0]))["sd"], describe(np.array([]))["mean"]
+        (nan, nan)
+    """
+    figures: dict[str, float] = {}
+    for name, fn in (("mean", np.mean), ("sd", lambda a: np.std(a, ddof=1) if len(a) > 1 else np.nan),
+                     ("median", np.median), ("min", np.min), ("max", np.max)):
+        figures[name] = round(float(fn(values)), 3) if len(values) else float("nan")
+    return figures
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` to ``path`` as CSV: a header of the first row's keys, then one line per row."""
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_tables(out: str | Path, rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]]) -> dict[str, Path]:
+    """Create folder ``out`` and write ``rows`` as ``hips.csv`` and ``summary`` as ``summary.csv`` in it; return
+    their paths by name (``hips``, ``summary``). Raises ValueError when ``rows`` is empty (nothing written).
+
+    Examples:
+        >>> import tempfile
+        >>> paths = write_tables(tempfile.mkdtemp(), [{"side": "left", "ai": 20.0}], [{"side": "left", "hips": 1}])
+        >>> paths["hips"].read_text().splitlines()
+        ['side,ai', 'left,20.0']
+    """
+    if not rows:
+        raise ValueError("no samples to summarise")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"hips": out / "hips.csv", "summary": out / "summary.csv"}
+    write_csv(paths["hips"], rows)
+    write_csv(paths["summary"], summary)
+    return paths
 
 
 def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dict[str, Path]:
@@ -83,37 +122,25 @@ def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dic
         >>> sorted(write_stats(samples, tempfile.mkdtemp()))
         ['ai_plot', 'grade_plot', 'hips', 'measures_plot', 'summary']
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = hip_rows(samples)
-    if not rows:
-        raise ValueError("no samples to summarise")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"hips": out / "hips.csv", "summary": out / "summary.csv",
-             "ai_plot": out / "ai_distribution.png", "grade_plot": out / "ihdi_grades.png"}
-    _write_csv(paths["hips"], rows)
     summary = summarise(rows)
-    _write_csv(paths["summary"], summary)
-    colours = {"left": "#d62728", "right": "#1f77b4"}
+    paths = write_tables(out, rows, summary)
+    out = Path(out)
+    paths.update(ai_plot=out / "ai_distribution.png", grade_plot=out / "ihdi_grades.png")
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     finite = [r["ai"] for r in rows if np.isfinite(r["ai"])]
     bins = np.arange(np.floor(min(finite, default=0) / 2.5) * 2.5, max(finite, default=50) + 2.5, 2.5)
     for side in ("left", "right"):
         values = [r["ai"] for r in rows if r["side"] == side and np.isfinite(r["ai"])]
-        ax.hist(values, bins=bins, alpha=0.55, color=colours[side], label=f"image-{side} hips (n={len(values)})")
+        ax.hist(values, bins=bins, alpha=0.55, color=SIDE_COLOURS[side], label=f"image-{side} hips (n={len(values)})")
     ax.axvline(30, color="k", ls="--", lw=0.8)
     ax.set_xlabel("acetabular index (degrees)")
     ax.set_ylabel("hips")
     ax.set_title(f"Acetabular index {title}".strip())
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(paths["ai_plot"])
-    plt.close(fig)
+    save_figure(fig, paths["ai_plot"])
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     labels = [GRADE_NAMES[g] for g in (*GRADES, UNGRADABLE)]
@@ -121,25 +148,21 @@ def write_stats(samples: Sequence[Any], out: str | Path, title: str = "") -> dic
     for k, side in enumerate(("left", "right")):
         entry = next(e for e in summary if e["side"] == side)
         counts = [entry[f"grade_{label}"] for label in labels]
-        ax.bar(x + (k - 0.5) * 0.4, counts, width=0.4, color=colours[side], label=f"image-{side} hips")
+        ax.bar(x + (k - 0.5) * 0.4, counts, width=0.4, color=SIDE_COLOURS[side], label=f"image-{side} hips")
     ax.set_xticks(x, labels)
     ax.set_xlabel("IHDI grade")
     ax.set_ylabel("hips")
     ax.set_title(f"IHDI grades {title}".strip())
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(paths["grade_plot"])
-    plt.close(fig)
-    other = _plot_other_measures(samples, out / "measures.png", colours, title)
+    save_figure(fig, paths["grade_plot"])
+    other = _plot_other_measures(samples, out / "measures.png", title)
     if other is not None:
         paths["measures_plot"] = other
     return paths
 
 
-def _plot_other_measures(samples: Sequence[Any], path: Path, colours: dict[str, str], title: str) -> Path | None:
+def _plot_other_measures(samples: Sequence[Any], path: Path, title: str) -> Path | None:
     """One panel per other measure the schema supports (histogram per side, or grade counts); None if none."""
-    import matplotlib.pyplot as plt
-
     from hipbench.measures import build_measures, measure_names
 
     schema = samples[0].schema
@@ -147,7 +170,7 @@ def _plot_other_measures(samples: Sequence[Any], path: Path, colours: dict[str, 
     if not measures:
         return None
     points = np.stack([s.keypoints for s in samples])
-    fig, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3.6), dpi=120, squeeze=False)
+    fig, axes = pyplot().subplots(1, len(measures), figsize=(4 * len(measures), 3.6), dpi=120, squeeze=False)
     for ax, measure in zip(axes[0], measures):
         values = measure.compute(points, schema).values
         for k, side in enumerate(("left", "right")):
@@ -155,16 +178,13 @@ def _plot_other_measures(samples: Sequence[Any], path: Path, colours: dict[str, 
             if measure.kind == "graded":
                 counts = [int((column == g).sum()) for g in range(1, len(measure.grades) + 1)]
                 x = np.arange(len(measure.grades))
-                ax.bar(x + (k - 0.5) * 0.4, counts, width=0.4, color=colours[side], label=f"image-{side}")
+                ax.bar(x + (k - 0.5) * 0.4, counts, width=0.4, color=SIDE_COLOURS[side], label=f"image-{side}")
                 ax.set_xticks(x, measure.grades)
             else:
                 finite = column[np.isfinite(column)]
-                ax.hist(finite, bins=20, alpha=0.55, color=colours[side], label=f"image-{side} (n={len(finite)})")
+                ax.hist(finite, bins=20, alpha=0.55, color=SIDE_COLOURS[side], label=f"image-{side} (n={len(finite)})")
         ax.set_xlabel(f"{measure.title} ({measure.unit})" if measure.unit else measure.title)
         ax.set_ylabel("hips")
         ax.legend(fontsize=7)
     fig.suptitle(f"Other measures {title}".strip(), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.files import atomic_write
+from hipbench.figures import pyplot, save_figure
 
 
 def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
@@ -99,12 +99,7 @@ def _fmt(value: Any) -> str:
 
 
 def _plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel: str, title: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for label, points in series.items():
         xs, ys = zip(*points)
         ax.plot(xs, ys, marker="o", label=label)
@@ -113,8 +108,4 @@ def _plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel: str
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -9,29 +9,21 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.files import atomic_write
+from hipbench.figures import pyplot, save_figure
 from hipbench.grades import GRADE_NAMES, GRADES
 
 
 def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=90))
-    plt.close(fig)
-    return path
+    """Lay out, write (PNG, 90 dpi) and close ``fig``; return ``path``."""
+    return save_figure(fig, path, dpi=90)
 
 
 def plot_combination(row: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """Write the five figures of one leaderboard row under ``out_dir``; return name -> path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from hipbench.geometry import acetabular_index, ihdi_grade
     from hipbench.schema import get_schema
 
+    plt = pyplot()
     arrays = row["pooled_arrays"]
     schema = get_schema(arrays["schema"])
     pred, gt = arrays["pred"], arrays["gt"]
@@ -121,11 +113,7 @@ def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
 
 def plot_pareto(rows: list[dict[str, Any]], path: Path) -> Path | None:
     """NME and AI MAE against inference time and parameters; the Pareto-optimal rows are marked and named."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     models = [r for r in rows if r.get("status") == "ok" and not r.get("baseline") and r.get("pooled")]
     if len(models) < 2:
         return None

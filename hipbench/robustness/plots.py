@@ -7,16 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hipbench.files import atomic_write
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from hipbench.figures import pyplot, save_figure
 
 
 def short_label(key: str) -> str:
@@ -31,7 +22,7 @@ def short_label(key: str) -> str:
 
 
 def plot_heatmap(summary: dict[str, Any], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     rows = list(summary)
     columns = sorted({p for s in summary.values() for p in s["per_perturbation_pct"]})
     values = np.array([[summary[r]["per_perturbation_pct"].get(c, np.nan) for c in columns] for r in rows])
@@ -44,14 +35,11 @@ def plot_heatmap(summary: dict[str, Any], path: Path) -> Path:
     ax.set_yticks(range(len(rows)), [short_label(r) for r in rows], fontsize=8)
     ax.set_title("NME increase over clean, % (mean of 3 severities)", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_curves(records: list[dict[str, Any]], path: Path, key: str) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     clean = next(r["nme"] for r in records if r["perturbation"] == "clean")
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in sorted({r["perturbation"] for r in records} - {"clean"}):
@@ -63,8 +51,4 @@ def plot_curves(records: list[dict[str, Any]], path: Path, key: str) -> Path:
     ax.set_title(short_label(key), fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
