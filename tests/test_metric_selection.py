@@ -197,3 +197,68 @@ def test_a_pip_installed_metric_is_computed_and_becomes_a_column_with_a_ci(examp
     assert rebuilt.returncode == 0, rebuilt.stderr
     again = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     assert again.pooled_hip_worst_error.tolist() == board.pooled_hip_worst_error.tolist()
+
+
+@pytest.fixture(scope="module")
+def selected_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One tiny run that selects the stand-in third-party metric, with a test dataset and fine-tuning's
+    shot 0 (no extra training), then its TTA and robustness passes; yields the run directory."""
+    from hipbench.leaderboard.build import build_leaderboard
+    from hipbench.robustness.suite import run_suite
+    from hipbench.runner.run import run_benchmark
+    from hipbench.runner.tta import run_tta
+
+    METRICS.register_module(name="test_far_points", module=_FarPoints, force=True)
+    try:
+        out = tmp_path_factory.mktemp("selected") / "run"
+        bench = parse_benchmark({
+            "name": "sel", "datasets": [{"type": "synthetic_pelvis", "num": 12, "size": 96}],
+            "backbones": ["resnet18"], "heads": ["heatmap"], "train": {"epochs": 1, "batch_size": 8, "input_size": 48},
+            "cv": {"folds": 2}, "metrics": ["nme", "mre", "sdr", "coverage", "test_far_points"],
+            "test_datasets": [{"type": "synthetic_pelvis", "num": 6, "seed": 5, "size": 96, "name": "styleB"}],
+            "finetune": {"dataset": "styleB", "shots": [0], "epochs": 1, "repeats": 1}})
+        assert run_benchmark(bench, out, device="cpu", progress=False, echo=lambda _: None).exit_code == 0
+        assert run_tta(out, ["shift"], device="cpu", echo=lambda _: None)["failed"] == 0
+        run_suite(out, "contrast", device="cpu", echo=lambda _: None)
+        build_leaderboard(out)  # as hipbench tta and hipbench robustness do
+        yield out
+    finally:
+        METRICS._module_dict.pop("test_far_points", None)
+
+
+def test_the_selection_reaches_external_sets_finetuning_tta_robustness_and_their_rows(selected_run: Path) -> None:
+    import pandas as pd
+
+    from hipbench.leaderboard.build import collect_rows
+
+    cells = sorted(selected_run.glob("cells/*resnet18*/fold*"))
+    assert len(cells) == 2
+    for cell in cells:
+        result = json.loads((cell / "result.json").read_text())
+        assert "far_points" in result["metrics"] and "far_points" in result["external"]["styleB"]
+        assert all("far_points" in p for p in result["finetune"]["points"])
+        tta = json.loads((cell / "tta.json").read_text())
+        assert "far_points" in tta["metrics"] and "mre_px" in tta["metrics"]
+    robustness = pd.read_csv(selected_run / "robustness" / "robustness.csv")
+    trained = robustness[robustness.row.str.contains("resnet18")]
+    assert {"nme", "far_points"} <= set(robustness.columns) and trained.far_points.notna().all()
+    assert set(trained.perturbation) == {"clean", "contrast"}
+    rows, _ = collect_rows(selected_run)
+    row = next(r for r in rows if "resnet18" in r["key"] and not r.get("tta") and "@oracle" not in r["key"])
+    external = row["external"]["styleB"]
+    assert "far_points" in external["ensemble"] and "far_points_mean" in external
+    assert "far_points_mean" in row["finetune"][0]
+    tta_row = next(r for r in rows if "resnet18" in r["key"] and r.get("tta"))
+    assert "far_points" in tta_row["pooled"]
+    everything = (selected_run / "leaderboard_all.md").read_text()
+    assert "styleB far points % ensemble" in everything
+
+
+def test_without_a_selection_the_fixed_passes_keep_their_figures() -> None:
+    from hipbench.metrics.evaluate import extra_figures, extra_metrics
+    from hipbench.robustness.suite import FIGURES, _figures
+
+    pred, gt, spacing = _data()
+    assert extra_metrics(None) == [] and extra_figures(None, metric_inputs(pred, gt, SCHEMA, spacing)) == {}
+    assert extra_metrics(list(DEFAULT_METRICS) + ["ai_agreement"]) == []
+    assert set(_figures(pred, gt, SCHEMA)) == set(FIGURES)

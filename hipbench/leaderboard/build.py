@@ -159,7 +159,7 @@ def _row(store: RunStore, key: str, results: list[dict[str, Any]], oracle: bool,
         from hipbench.leaderboard.curves import finetune_points
         from hipbench.leaderboard.external import external_figures
 
-        row["external"] = external_figures(store, key, ok, measures)
+        row["external"] = external_figures(store, key, ok, measures, metrics)
         row["notes"] += [note for entry in row["external"].values() for note in entry.get("notes") or []]
         if any(r.get("finetune") for r in ok):
             row["finetune"] = finetune_points(ok)

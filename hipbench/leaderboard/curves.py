@@ -12,17 +12,22 @@ import numpy as np
 
 from hipbench.figures import pyplot, save_figure
 
+POINT_KEYS = ("repeat", "shots", "n_test", "mre_px", "ihdi_accuracy")  # a point's keys no mean is taken of
+
 
 def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
-    """Per shot count: mean and std of NME (and AI MAE) over folds x repeats, and how many runs."""
+    """Per shot count: mean and std of NME (and AI MAE, MRE mm, and the figures of the metrics the benchmark
+    selected beyond the default ones) over folds x repeats, and how many runs."""
     by_shots: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for result in results:
         for point in (result.get("finetune") or {}).get("points", []):
             by_shots[int(point["shots"])].append(point)
+    fixed = ("nme", "ai_mae", "mre_mm")
+    selected = [k for p in (p for ps in by_shots.values() for p in ps) for k in p if k not in fixed + POINT_KEYS]
     out = {}
     for shots, points in sorted(by_shots.items()):
         entry: dict[str, float] = {"n": float(len(points))}
-        for figure in ("nme", "ai_mae", "mre_mm"):
+        for figure in fixed + tuple(dict.fromkeys(selected)):
             values = [p[figure] for p in points if isinstance(p.get(figure), (int, float)) and math.isfinite(p[figure])]
             if values:
                 entry[f"{figure}_mean"] = float(np.mean(values))

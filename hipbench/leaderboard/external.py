@@ -37,9 +37,11 @@ def ensemble_predictions(store: RunStore, key: str, folds: list[int], name: str)
     return {**loaded[0], "pred": pred, "schema": str(loaded[0]["schema"])}
 
 
-def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measures: list[str] | None = None
-                     ) -> dict[str, dict[str, Any]]:
-    """Per test dataset: fold-model means and stds of :data:`FOLD_FIGURES`, and the ensemble's figures."""
+def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measures: list[str] | None = None,
+                     metrics: list[Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Per test dataset: fold-model means and stds of :data:`FOLD_FIGURES` (and of the figures of the
+    metrics ``metrics`` selects beyond the default ones), and the ensemble's figures under ``metrics`` (the
+    benchmark's METRICS specs; None: the default set)."""
     from hipbench.metrics import evaluate
     from hipbench.schema import get_schema
 
@@ -49,21 +51,29 @@ def external_figures(store: RunStore, key: str, ok: list[dict[str, Any]], measur
         if any(m.get("truth") == "measured" for m in per_fold):
             out[name] = measured_figures(store, key, ok, name, per_fold)
             continue
-        entry: dict[str, Any] = {}
-        for figure in FOLD_FIGURES:
-            values = [v for v in (m.get(figure) for m in per_fold) if isinstance(v, (int, float)) and math.isfinite(v)]
-            if values:
-                entry[f"{figure}_mean"] = float(np.mean(values))
-                entry[f"{figure}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
         arrays = ensemble_predictions(store, key, [r["fold"] for r in ok], name)
+        # the figures of the metrics selected beyond the default ones, as the ensemble has them ([] without)
+        selected = [] if arrays is None else _figure_names(metrics, arrays, get_schema(arrays["schema"]))
+        entry: dict[str, Any] = {}
+        for figure in FOLD_FIGURES + tuple(f for f in selected if f not in FOLD_FIGURES):
+            entry |= _fold_stats(per_fold, figure)
         if arrays is not None:
             entry["ensemble"] = evaluate(arrays["pred"], arrays["gt"], get_schema(arrays["schema"]),
-                                         pixel_spacing=arrays["pixel_spacing"], measures=measures)
+                                         pixel_spacing=arrays["pixel_spacing"], measures=measures, metrics=metrics)
             entry["n_images"] = int(len(arrays["image_id"]))
         entry["n_models"] = len(ok)
         out[name] = entry
     return out
 
+
+def _figure_names(metrics: list[Any] | None, arrays: dict[str, Any], schema: Any) -> list[str]:
+    """The numeric figures the metrics ``metrics`` selects beyond the default ones give on ``arrays``."""
+    from hipbench.metrics.evaluate import extra_figures
+    from hipbench.metrics.metric import metric_inputs
+
+    if metrics is None:
+        return []
+    return list(extra_figures(metrics, metric_inputs(arrays["pred"], arrays["gt"], schema, arrays["pixel_spacing"])))
 
 
 def _fold_stats(per_fold: list[dict[str, Any]], figure: str) -> dict[str, float]:

@@ -139,17 +139,19 @@ def _coverage(pooled: dict[str, Any]) -> str:
 
 
 def external_columns(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """One column group per test dataset: fold-model NME, and the fold ensemble's NME, AI MAE and IHDI; for a
-    measure-truth set, per measure: fold-model MAE, and the ensemble's MAE, bias, limits of agreement and ICC,
-    each with its patient-bootstrap 95 % CI, and the hips scored."""
+    """One column group per test dataset: fold-model NME, and the fold ensemble's NME, AI MAE and IHDI (and
+    the headline figure of each metric the benchmark selected beyond the fixed ones); for a measure-truth set,
+    per measure: fold-model MAE, and the ensemble's MAE, bias, limits of agreement and ICC, each with its
+    patient-bootstrap 95 % CI, and the hips scored."""
     names = sorted({n for r in rows for n in (r.get("external") or {})})
+    selected = [spec["title"] for spec in _metric_entries(rows)]
     groups = {}
     for n in names:
         entries = [(r.get("external") or {}).get(n) or {} for r in rows]
         measures = list(dict.fromkeys(m for e in entries if e.get("truth") == "measured" for m in e["measures"]))
         if not measures:
             groups[f"test: {n}"] = [f"{n} NME % (folds)", f"{n} NME % ensemble", f"{n} AI MAE ° ensemble",
-                                    f"{n} IHDI acc ensemble"]
+                                    f"{n} IHDI acc ensemble"] + [f"{n} {title} ensemble" for title in selected]
             continue
         groups[f"test: {n}"] = [column for m in measures for column in _measured_columns(n, m).values()]
     return groups
@@ -235,6 +237,8 @@ def _external_cells(row: dict[str, Any]) -> dict[str, str]:
         cells[f"{name} NME % ensemble"] = _fmt(ensemble.get("nme"))
         cells[f"{name} AI MAE ° ensemble"] = _fmt(ensemble.get("ai_mae"))
         cells[f"{name} IHDI acc ensemble"] = _fmt(ensemble.get("ihdi_accuracy"), 3)
+        for spec in row.get("metric_columns") or []:  # the benchmark's own metrics, on this set too
+            cells[f"{name} {spec['title']} ensemble"] = _fmt(ensemble.get(spec["figure"]), spec["digits"])
     return cells
 
 

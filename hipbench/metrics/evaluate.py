@@ -125,6 +125,34 @@ def metric_figures(metrics: Sequence[Metric], inputs: MetricInputs) -> dict[str,
     return out
 
 
+def extra_metrics(metrics: Sequence[MetricSpec | Metric] | None) -> list[Metric]:
+    """The metrics of a benchmark's ``metrics:`` selection beyond the fixed figures every leaderboard shows
+    (:data:`DEFAULT_METRICS` and the hip agreement ones): none for None (the default set). A pass that keeps
+    a fixed few figures (robustness, fine-tuning curves, the external sets' fold means) keeps theirs too.
+
+    Examples:
+        >>> extra_metrics(None), extra_metrics(["nme", "sdr", "ai_agreement"])
+        ([], [])
+    """
+    from hipbench.metrics.resampling import HIP_METRICS
+
+    if metrics is None:
+        return []
+    return [m for m in build_metrics(metrics) if m.name not in DEFAULT_METRICS and m.name not in HIP_METRICS]
+
+
+def extra_figures(metrics: Sequence[MetricSpec | Metric] | None, inputs: MetricInputs) -> dict[str, float]:
+    """The numeric figures of :func:`extra_metrics` of ``metrics`` on ``inputs`` ({} for the default set).
+
+    Examples:
+        >>> gt = np.zeros((2, 8, 2)); gt[:, 5] = [100, 0]
+        >>> extra_figures(None, metric_inputs(gt, gt, "mtddh8"))
+        {}
+    """
+    figures = metric_figures(extra_metrics(metrics), inputs)
+    return {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def evaluate(pred: np.ndarray, gt: np.ndarray, schema: LandmarkSchema | str, *,
              pixel_spacing: np.ndarray | float | None = None, normaliser: str | None = None,
              sdr_thresholds: Sequence[str | float] | None = None, image_size: np.ndarray | None = None,

@@ -21,7 +21,7 @@ import numpy as np
 from hipbench.files import atomic_write, write_json
 from hipbench.pipeline.detector import oracle_boxes
 from hipbench.robustness.perturbations import PERTURBATIONS, SUITES, Perturbation, jitter_boxes
-from hipbench.runner.posthoc import fold_test_samples, predict_full_image, trained_cells
+from hipbench.runner.posthoc import fold_test_samples, predict_full_image, selected_metrics, trained_cells
 from hipbench.runner.trained import TrainedCell, load_trained_cell
 
 FIGURES = ("nme", "ai_mae", "ihdi_accuracy")
@@ -47,13 +47,19 @@ def _predict(cell: TrainedCell, samples: Sequence[Any], perturbation: Perturbati
     return predict_full_image(cell, samples, device, boxes)
 
 
-def _figures(pred: np.ndarray, gt: np.ndarray, schema: Any) -> dict[str, float]:
+def _figures(pred: np.ndarray, gt: np.ndarray, schema: Any, metrics: Sequence[Any] | None = None
+             ) -> dict[str, float]:
+    """:data:`FIGURES` under the run's ``metrics`` selection (None: the default set), plus the figures of the
+    metrics it selected beyond the default ones (:func:`hipbench.metrics.evaluate.extra_figures`)."""
     from hipbench.measures import measure_names
     from hipbench.metrics import evaluate
+    from hipbench.metrics.evaluate import extra_figures
+    from hipbench.metrics.metric import metric_inputs
 
     measures = [m for m in ("ai", "ihdi") if m in measure_names(schema)]
-    result = evaluate(pred, gt, schema, measures=measures)
-    return {k: float(result[k]) for k in FIGURES if k in result}
+    result = evaluate(pred, gt, schema, measures=measures, metrics=metrics)
+    figures = {k: float(result[k]) for k in FIGURES if k in result}
+    return figures | extra_figures(metrics, metric_inputs(pred, gt, schema))
 
 
 def run_suite(run_dir: str | Path, suite: str | Sequence[str] = "default", device: str = "auto",
@@ -71,6 +77,7 @@ def run_suite(run_dir: str | Path, suite: str | Sequence[str] = "default", devic
     rows = trained_cells(run_dir)
     if not rows:
         raise ValueError(f"{run_dir}: no trained cell with a model.pt (exported leaderboards keep no weights)")
+    metrics = selected_metrics(run_dir)  # the run's metrics: selection; its own metrics become CSV columns
     cache: dict[str, dict[str, Any]] = {}
     records: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
@@ -91,7 +98,7 @@ def run_suite(run_dir: str | Path, suite: str | Sequence[str] = "default", devic
                 shown = _perturbed(samples, perturbation, level, seed)
                 preds.append(_predict(cell, shown, perturbation, level, seed, torch_device))
                 truth.append(np.stack([s.keypoints for s in shown]))
-            figures = _figures(np.concatenate(preds), np.concatenate(truth), schema)
+            figures = _figures(np.concatenate(preds), np.concatenate(truth), schema, metrics)
             clean = figures if perturbation is None else clean
             records.append({"row": key, "framing": framing.name, "perturbation": name, "severity": index,
                             "level": level, "unit": perturbation.unit if perturbation else "",

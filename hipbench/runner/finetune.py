@@ -51,6 +51,8 @@ def finetune_curve(bench: Benchmark, combination: Combination, model: Any, sampl
     """The learning curve of one trained cell on the fine-tuning dataset: per repeat and shot count, the
     figures on that repeat's test images (shots 0: the model as trained)."""
     from hipbench.metrics import evaluate
+    from hipbench.metrics.evaluate import extra_figures
+    from hipbench.metrics.metric import metric_inputs
 
     ft = bench.finetune
     assert ft is not None
@@ -65,9 +67,11 @@ def finetune_curve(bench: Benchmark, combination: Combination, model: Any, sampl
                                                     samples, device, log)
             test_views = views.subset(test)
             pred = points_to_full_image(test_views, _predict(bench, tuned, test_views, device), samples)[test]
-            figures = evaluate(pred, gt, test_samples[0].schema, pixel_spacing=spacing, measures=bench.measures)
+            figures = evaluate(pred, gt, test_samples[0].schema, pixel_spacing=spacing, measures=bench.measures,
+                               metrics=bench.metric_specs())
+            extra = extra_figures(bench.metric_specs(), metric_inputs(pred, gt, test_samples[0].schema, spacing))
             points.append({"repeat": repeat, "shots": shots, "n_test": len(test),
-                           **{k: figures[k] for k in CURVE_FIGURES if k in figures}})
+                           **{k: figures[k] for k in CURVE_FIGURES if k in figures}, **extra})
             log.info("finetune repeat %d, %d shots: NME %.3f%%", repeat, shots, figures.get("nme", np.nan))
     return {"dataset": ft.dataset, "points": points}
 

@@ -33,6 +33,18 @@ def trained_cells(run_dir: Path) -> dict[str, list[Path]]:
     return {k: sorted(v) for k, v in sorted(cells.items())}
 
 
+def selected_metrics(run_dir: Path, cell: TrainedCell | None = None) -> list[dict[str, Any]] | None:
+    """The run's ``metrics:`` selection as METRICS specs, from its resolved benchmark (``run.json``, else the
+    cell's ``config.json``); None: the default set, as for a run that selected none."""
+    from hipbench.files import read_json
+
+    record = Path(run_dir) / "run.json"
+    resolved = (read_json(record).get("resolved") or {}) if record.exists() else {}
+    if not resolved and cell is not None:
+        resolved = cell.config.get("benchmark") or {}
+    return resolved.get("metrics")
+
+
 def fold_test_samples(cell: TrainedCell, cache: dict[str, dict[str, Any]]) -> list[Any]:
     """The cell's test images, from its dataset built again (the run keeps labels, not pixels); ``cache``
     keeps each dataset's samples between cells."""

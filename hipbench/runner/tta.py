@@ -175,6 +175,7 @@ def tta_cell(run_dir: Path, cell_dir: Path, augmentations: Sequence[str], device
              cache: dict[str, Any]) -> dict[str, Any]:
     """Run the pass on one trained cell; write its files; return its ``tta.json`` record."""
     from hipbench.metrics import evaluate
+    from hipbench.runner.posthoc import selected_metrics
     from hipbench.runner.trained import load_trained_cell
 
     cell = load_trained_cell(cell_dir)
@@ -204,7 +205,8 @@ def tta_cell(run_dir: Path, cell_dir: Path, augmentations: Sequence[str], device
                         "codec" if codec is not None else
                         "augmentation disagreement" if spread is not None else "none"),
         "metrics": evaluate(mean, plain["gt"], cell.schema, pixel_spacing=plain["pixel_spacing"],
-                            measures=(cell.config.get("benchmark") or {}).get("measures")),
+                            measures=(cell.config.get("benchmark") or {}).get("measures"),
+                            metrics=selected_metrics(run_dir, cell)),
         "infer_ms_per_image": 1000 * seconds / max(1, len(rows)),
         # the identity pass against the stored plain predictions: 0 up to float rounding
         "plain_max_diff_px": float(np.nanmax(gap)) if np.isfinite(gap).any() else 0.0,
