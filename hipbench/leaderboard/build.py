@@ -88,8 +88,7 @@ def metric_columns(metrics: list[Any], inputs: Any) -> list[dict[str, Any]]:
     """The leaderboard columns of the selected metrics that the fixed columns do not show: per metric its
     ``name``, ``title``, headline ``figure`` (its declared one, else the first figure of its values, else of
     its figures on ``inputs``), ``per``, ``digits`` and ``higher_is_better``."""
-    from hipbench.metrics.evaluate import DEFAULT_METRICS
-    from hipbench.metrics.resampling import HIP_METRICS
+    from hipbench.metrics.evaluate import DEFAULT_METRICS, HIP_METRICS
 
     columns = []
     for metric in metrics:

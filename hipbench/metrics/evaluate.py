@@ -39,6 +39,9 @@ BOOTSTRAP_KEYS = ("nme", "mre_px", "mre_mm", "ai_mae", "ai_bias", "ai_icc", "ai_
                   "ihdi_kappa_qw", "ihdi_macro_f1", "screening_sensitivity", "screening_specificity")
 # the METRICS a benchmark without ``metrics:`` is evaluated with: the keypoint figures of every leaderboard
 DEFAULT_METRICS: tuple[str, ...] = ("nme", "mre", "sdr", "coverage")
+# the agreement METRICS whose per-hip figures (AI, IHDI) get CIs on every leaderboard, whatever the
+# benchmark's metrics
+HIP_METRICS: tuple[str, ...] = ("ai_agreement", "ihdi_agreement")
 MetricSpec = str | Mapping[str, Any]
 
 
@@ -134,8 +137,6 @@ def extra_metrics(metrics: Sequence[MetricSpec | Metric] | None) -> list[Metric]
         >>> extra_metrics(None), extra_metrics(["nme", "sdr", "ai_agreement"])
         ([], [])
     """
-    from hipbench.metrics.resampling import HIP_METRICS
-
     if metrics is None:
         return []
     return [m for m in build_metrics(metrics) if m.name not in DEFAULT_METRICS and m.name not in HIP_METRICS]

@@ -20,12 +20,13 @@ import numpy as np
 from hipbench.geometry import measure_hips
 from hipbench.grades import GRADES
 from hipbench.metrics.agreement import icc
+from hipbench.metrics.evaluate import DEFAULT_METRICS, HIP_METRICS, build_metrics
 from hipbench.metrics.metric import Metric, metric_inputs
 from hipbench.schema import LandmarkSchema, get_schema
 
 N_BOOT = 2000
-# the agreement metrics whose per-hip figures get CIs on every leaderboard, whatever the benchmark's metrics
-HIP_METRICS = ("ai_agreement", "ihdi_agreement")
+# the pooled figures of the hip agreement metrics (HIP_METRICS, whose per-hip figures get CIs on every
+# leaderboard, whatever the benchmark's metrics)
 POOLED_FIGURES = ("ihdi_kappa_qw", "ai_icc")
 
 
@@ -50,9 +51,7 @@ class PatientSums:
 
 def resampled_metrics(metrics: Sequence[Any] | None = None) -> list[Metric]:
     """The metrics whose per-item values are resampled: ``metrics`` (names, specs or built metrics; None =
-    the default set) and :data:`HIP_METRICS`, each once."""
-    from hipbench.metrics.evaluate import DEFAULT_METRICS, build_metrics
-
+    the default set) and :data:`~hipbench.metrics.evaluate.HIP_METRICS`, each once."""
     built = build_metrics(DEFAULT_METRICS if metrics is None else metrics)
     names = {m.name for m in built}
     return built + build_metrics([name for name in HIP_METRICS if name not in names])
