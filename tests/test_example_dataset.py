@@ -98,7 +98,7 @@ def test_a_pip_installed_format_is_detected_checked_measured_and_its_bad_lines_n
     assert check.returncode == 1
     assert "landmarks.jsonl:2: not a JSON object" in check.stdout, check.stdout
     assert "landmarks.jsonl:3: point 5 (1e+06, 3) lies outside the 96x96 image" in check.stdout, check.stdout
-    assert "image has no line in landmarks.jsonl" in check.stdout  # the image of the unreadable line
+    assert "image has no entry in landmarks.jsonl" in check.stdout  # the image of the unreadable line
 
     one = tmp_path / "one"  # one image beside its one-line file: measure finds the image there
     one.mkdir()

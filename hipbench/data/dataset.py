@@ -193,6 +193,14 @@ class Collector:
                 reason = f"{type(exc).__name__}: {reason}"
             self.skipped.append((str(file), reason))
 
+    def unlabelled_images(self, image_dir: Path, labelled: set[str], where: str) -> None:
+        """Report every image in ``image_dir`` whose file name is not in ``labelled`` ("image has no entry in
+        ``where``"): a format that lists its images in one file never drops an unlisted image silently."""
+        if image_dir.is_dir():
+            for image in list_images(image_dir).values():
+                if image.name not in labelled:
+                    self.problem(image, f"image has no entry in {where}")
+
     def dataset(self, name: str, schema: LandmarkSchema, root: str | Path | None) -> KeypointDataset:
         """The collected samples as a :class:`KeypointDataset`."""
         return KeypointDataset(name, schema, self.samples, root, self.skipped, self.excluded, self.notes)

@@ -16,7 +16,6 @@ from hipbench.data.dataset import (
     DatasetError,
     KeypointDataset,
     check_points,
-    list_images,
     locate_image,
     patient_id_from_stem,
     spacing_by_precedence,
@@ -91,10 +90,8 @@ class CocoKeypoints(DatasetFormat):
         names = {Path(str(image.get("file_name", ""))).name for image in json.loads(path.read_text())["images"]}
         for record in records:
             collector.add(f"{path}: image {record.file_name!r}", lambda: build(record))
-        if image_dir.is_dir() and not labels_only:
-            for image in list_images(image_dir).values():
-                if image.name not in names:
-                    collector.problem(image, f"image has no entry in {path.name}")
+        if not labels_only:
+            collector.unlabelled_images(image_dir, names, path.name)
         return collector.dataset(name, resolved, root)
 
     def detect(self, root: Path) -> float:

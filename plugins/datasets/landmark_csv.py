@@ -194,14 +194,10 @@ class LandmarkCsv(DatasetFormat):
                 continue
             seen[row.image_name] = row.line
             collector.add(f"{path}:{row.line}", lambda: build(row))
-        if image_dir.is_dir() and not labels_only:
-            from hipbench.data.dataset import list_images
-
+        if not labels_only:
             with open(path, newline="") as handle:
                 listed = {row[0].strip() for row in list(csv_module.reader(handle))[1:] if row}
-            for stem, image in list_images(image_dir).items():
-                if image.name not in listed:
-                    collector.problem(image, "image has no row in the landmark CSV")
+            collector.unlabelled_images(image_dir, listed, "the landmark CSV")
         return collector.dataset(name, resolved, root)
 
     def detect(self, root: Path) -> float:

@@ -17,7 +17,6 @@ from hipbench.data.dataset import (
     DatasetError,
     KeypointDataset,
     check_points,
-    list_images,
     locate_image,
     patient_id_from_stem,
 )
@@ -164,10 +163,8 @@ class LandmarksJsonl(DatasetFormat):
                 continue
             seen[line.image] = line.line
             collector.add(f"{path}:{line.line}", lambda: build(line))
-        if image_dir.is_dir() and not labels_only:
-            for image in list_images(image_dir).values():
-                if image.name not in seen:
-                    collector.problem(image, f"image has no line in {FILE}")
+        if not labels_only:
+            collector.unlabelled_images(image_dir, set(seen), FILE)
         return collector.dataset(name, schema, root)
 
     def detect(self, root: Path) -> float:
