@@ -61,7 +61,7 @@ def plugin_revisions(combination: Combination) -> dict[str, Any]:
         >>> from hipbench.runner.config import Combination, Component
         >>> c = Combination(Component("synthetic_pelvis"), Component("resnet18"), Component("heatmap"), None)
         >>> sorted(plugin_revisions(c))
-        ['head', 'loss']
+        ['codec', 'head', 'loss']
     """
     from hipbench.models.keypoint_model import resolved_parts
     from hipbench.registry import CODECS, HEADS, LOSSES
