@@ -65,7 +65,7 @@ CAPTIONS = {
     "schema": "landmark schemas",
     "imaging": "image operations", "robustness": "perturbation suites over trained cells",
     "registry": "registries, lazy entry points (looked up inside functions)", "offline": "download policy",
-    "extras": "optional packages, pip command", "files": "atomic writes, JSON", "figures": "headless pyplot, PNG",
+    "extras": "optional packages, pip hint", "files": "atomic writes, JSON", "figures": "headless pyplot, PNG",
     "hipbench": "version",
     "__main__": "python -m hipbench", "serve": "local web app: runs, measure, review",
 }
@@ -404,8 +404,10 @@ def draw(imports: Imports, out: Path) -> None:
             if owned.get(package):
                 caption = f"{caption}\ncontracts: {', '.join(owned[package])}" if caption else \
                     f"contracts: {', '.join(owned[package])}"
-            left.text(x + width / 2, y + h * 0.30, caption, ha="center", va="center", fontsize=7.6, color="#333",
-                      zorder=3, linespacing=1.15)
+            # at 7.6 pt a box 0.15 wide holds about 25 characters a line: longer captions shrink to fit
+            room = 1250 * width / max(len(line) for line in caption.split("\n") or [""]) if caption else 7.6
+            left.text(x + width / 2, y + h * 0.30, caption, ha="center", va="center", fontsize=min(7.6, room),
+                      color="#333", zorder=3, linespacing=1.15)
             centres[package] = (x + width / 2, y + h / 2)
             sizes[package] = (width, h)
 
