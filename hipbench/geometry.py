@@ -287,17 +287,13 @@ def missing_reasons(points: np.ndarray, schema: LandmarkSchema, roles: tuple[str
 
 @dataclass(frozen=True)
 class HipMeasures:
-    """All per-hip measures of a batch; arrays (..., 2) [left, right] unless noted.
+    """All per-hip measures of a batch; arrays (..., 2) [left, right] unless noted."""
 
-    ``ai`` degrees (NaN when ungradable), ``ihdi`` int grades, ``local`` (..., 2, 2) IHDI (x, y) px,
-    ``ai_reason`` / ``ihdi_reason`` why a hip is ungradable (``""`` when gradable).
-    """
-
-    ai: np.ndarray
-    ihdi: np.ndarray
-    local: np.ndarray
-    ai_reason: np.ndarray
-    ihdi_reason: np.ndarray
+    ai: np.ndarray  # degrees, NaN where ungradable
+    ihdi: np.ndarray  # int grades 1..4, UNGRADABLE (0) where ungradable
+    local: np.ndarray  # (..., 2, 2) the H-point's IHDI (x, y), px
+    ai_reason: np.ndarray  # why a hip's AI is ungradable ("" when gradable)
+    ihdi_reason: np.ndarray  # why a hip's grade is ungradable ("" when gradable)
 
 
 def measure_hips(points: np.ndarray, schema: LandmarkSchema) -> HipMeasures:

@@ -41,7 +41,7 @@ def _broken_copy(synth: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fault, culprit, message", [
-    ("nan", "annotations/phantom_s0_00003.csv", "point 1 value is 'nan'"),
+    ("nan", "annotations/phantom_s0_00003.csv", "point 1 value 'nan' is not a finite number"),
     ("truncated", "images/phantom_s0_00004.png", "not a readable image"),
     ("missing_label", "images/phantom_s0_00005.png", "image has no label file"),
     ("extra_label", "annotations/stray.csv", "label file has no image"),

@@ -234,6 +234,25 @@ def test_list_names_source_licence_and_urls() -> None:
         assert text in result.output
 
 
+def test_source_catalogue_layout_and_its_errors(tmp_path: Path) -> None:
+    from hipbench.data.sources import SOURCES_FILE, load_sources, target_path
+
+    mtddh = load_sources()["mtddh"]
+    assert target_path(mtddh, "data/a.png") == "images/a.png"
+    assert target_path(mtddh, "data/a.txt") == "labels/a.txt"
+    assert target_path(mtddh, "data/sub/a.txt") is None and target_path(mtddh, "data.yaml") is None
+    assert load_sources()["av_ddh"].kind == "measures" and mtddh.url_env == "HIPBENCH_MTDDH_URL"
+    text = SOURCES_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "sources.yaml"
+    bad.write_text(text.replace("  url_env: HIPBENCH_MTDDH_URL", "  url_env: HIPBENCH_MTDDH_URL\n  mirror: x"))
+    with pytest.raises(ValueError, match=r"sources.yaml: source 'mtddh': missing \[\], unknown \['mirror'\]"):
+        load_sources(bad)
+    bad.write_text(text.replace("repository: radoss-org/open-hip-dysplasia, ref: main, folder: mtddh_xray_2d",
+                                "repository: open-hip-dysplasia, ref: main, folder: mtddh_xray_2d"))
+    with pytest.raises(ValueError, match=r"source 'mtddh': location must be \{repository: owner/name"):
+        load_sources(bad)
+
+
 def test_download_end_to_end_then_check_passes(mirror: Mirror, source_files: dict[str, bytes],
                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for proxy in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):  # a proxy must not carry loopback traffic

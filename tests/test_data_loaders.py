@@ -117,7 +117,7 @@ def test_ihdi_csv_loader_boxes_and_read_annotation(tmp_path: Path):
 
 @pytest.mark.parametrize("text, message", [
     ('"(1,2)","(3,4)"', 'expected 12 "(x,y)" points, found 2'),
-    (",".join(['"(nan,2)"'] + ['"(3,4)"'] * 11), "point 1 value is 'nan'"),
+    (",".join(['"(nan,2)"'] + ['"(3,4)"'] * 11), "point 1 value 'nan' is not a finite number"),
     (",".join(['"(a,2)"'] + ['"(3,4)"'] * 11), "'a' is not a number"),
 ])
 def test_ihdi_csv_bad_values(tmp_path: Path, text: str, message: str):

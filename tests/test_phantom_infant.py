@@ -8,18 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hipbench.data.phantom import (
-    NUCLEUS_SCALE,
-    PhantomConfig,
-    anatomy_layers,
-    itd_mm_at,
-    nucleus_radius,
-    phantom_homography,
-    phantom_keypoints,
-    phantom_sample,
-    render_phantom,
-    sample_params,
-)
+from hipbench.data.phantom import PhantomConfig, phantom_keypoints, phantom_sample, render_phantom, sample_params
+from hipbench.data.phantom.infant import NUCLEUS_SCALE, anatomy_layers, itd_mm_at, nucleus_radius
+from hipbench.data.phantom.projection import phantom_homography
 from hipbench.geometry import acetabular_index, ihdi_grade
 from hipbench.registry import DATASETS
 from hipbench.schema import SIDES, get_schema

@@ -12,12 +12,12 @@ import pytest
 from hipbench.data.phantom import (
     Acquisition,
     PhantomConfig,
-    phantom_homography,
     phantom_keypoints,
     phantom_sample,
     render_phantom,
     sample_params,
 )
+from hipbench.data.phantom.projection import phantom_homography
 from hipbench.geometry import acetabular_index
 from hipbench.imaging import apply_homography, blur, lower_resolution
 from hipbench.registry import DATASETS

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 
+from hipbench.data.cells import finite_number
 from hipbench.data.dataset import DatasetError, check_points
 from hipbench.data.images import IMAGE_SUFFIXES, probe_image
 from hipbench.data.sample import HIP_LABELS, Sample
@@ -51,12 +51,9 @@ _TUPLE = re.compile(r"\(([^()]*)\)")
 
 def _number(text: str, where: str, what: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise DatasetError(f"{where}: {what} {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DatasetError(f"{where}: {what} is {text.strip()!r}; expected a finite number")
-    return value
+        return finite_number(text)
+    except ValueError as e:
+        raise DatasetError(f"{where}: {what} {e}") from None
 
 
 # ihdi_csv ----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hipbench.data.cells import finite_number
 from hipbench.data.dataset import Collector, DatasetError, KeypointDataset, list_images, patient_id_from_stem
 from hipbench.data.sample import Sample
 from hipbench.schema import SIDES, LandmarkSchema
@@ -251,16 +252,13 @@ def parse_value(raw: Any, measure: str) -> float:
         raise ValueError(f"{raw!r} is not a number")
     if isinstance(raw, (int, float, np.integer, np.floating)):
         value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(f"{raw!r} is not a finite number")
     else:
         text = str(raw).strip()
         if text.lower() in MISSING_MARKERS:
             return math.nan
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{raw!r} is not a finite number")
+        value = finite_number(text)
     low, high = PLAUSIBLE.get(measure, (-math.inf, math.inf))
     if not low <= value <= high:
         raise ValueError(f"{value:g} is outside the plausible range {low:g} to {high:g}")

@@ -1,5 +1,6 @@
 """Registry of downloadable datasets: where each one lives, its licence, and how its files map onto the
-local layout hipbench reads. Data, not code: :mod:`hipbench.data.download` does the fetching.
+local layout hipbench reads. The records are data, in ``sources.yaml`` beside this module;
+:mod:`hipbench.data.download` does the fetching.
 
 ``mtddh``: the MTDDH pediatric AP-pelvis radiographs with 8 expert landmarks (CC BY 4.0; MTDDH, Scientific
 Data 2025, doi:10.1038/s41597-025-05146-x), as converted to Ultralytics YOLO-pose labels, with an official
@@ -36,6 +37,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -117,54 +122,47 @@ class DataSource:
     kind: str = "landmarks"  # what the download summary reads: landmark labels, or a measure table ("measures")
 
 
-MTDDH = DataSource(
-    name="mtddh",
-    title="MTDDH pediatric AP-pelvis radiographs with 8 expert landmarks (YOLO-pose), official train/val/test split",
-    licence="CC BY 4.0",
-    licence_url="https://creativecommons.org/licenses/by/4.0/",
-    attribution=("MTDDH, Scientific Data 2025, doi:10.1038/s41597-025-05146-x; converted to YOLO-pose labels with "
-                 "the official split by The Open Hip Dysplasia Dataset, radoss-org, doi:10.5281/zenodo.15086603"),
-    citation="MTDDH dataset. Scientific Data (2025). https://doi.org/10.1038/s41597-025-05146-x",
-    location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "mtddh_xray_2d"),
-    layout=(
-        *image_rules("data", "images"),
-        LayoutRule("data/*.txt", "labels/{name}"),
-        LayoutRule("dataset_splits.json", "dataset_splits.json"),
-        LayoutRule("outliers.json", "outliers.json"),
-        LayoutRule("README.md", "SOURCE_README.md"),
-    ),
-    url_env="HIPBENCH_MTDDH_URL",
-    notes=("images are .jpg or .png; outliers.json lists images by category (wrong body part, labels wrong way "
-           "round, frog-leg views, implants, over age, missing); the mtddh_yolo dataset leaves out the categories "
-           "its exclude: names (default: wrong_body_part, wrong_way_round, frog_leg, implants), see "
-           "docs/DATA_DOWNLOAD.md"),
-)
+SOURCES_FILE = Path(__file__).with_name("sources.yaml")
+_REQUIRED = ("title", "licence", "licence_url", "attribution", "citation", "location", "images", "files", "url_env")
+_OPTIONAL = ("notes", "kind")
 
-AV_DDH = DataSource(
-    name="av_ddh",
-    title="AV-DDH pediatric pelvis radiographs with the acetabular index measured on each hip (no landmarks)",
-    licence="CC BY 4.0",
-    licence_url="https://creativecommons.org/licenses/by/4.0/",
-    attribution=("Haddad B., AlHosanie T., Dweidari A., et al., Acetabular-vision hip developmental dysplasia's "
-                 "(AV-DDH), Mendeley Data, V2, doi:10.17632/4gvcb6gmh2.2; as included in The Open Hip Dysplasia "
-                 "Dataset, radoss-org, doi:10.5281/zenodo.15086603"),
-    citation=("Haddad B. et al. Acetabular-vision hip developmental dysplasia's (AV-DDH). Mendeley Data, V2 "
-              "(2026). https://doi.org/10.17632/4gvcb6gmh2.2"),
-    location=GitHubFolder("radoss-org", "open-hip-dysplasia", "main", "av_ddh_xray"),
-    layout=(
-        *image_rules("raw", "raw"),
-        LayoutRule("data.xlsx", "data.xlsx"),
-        LayoutRule("README.md", "SOURCE_README.md"),
-        LayoutRule("LICENSE", "SOURCE_LICENSE"),
-    ),
-    url_env="HIPBENCH_AV_DDH_URL",
-    notes=("no landmarks: data.xlsx holds one row per image (File Number, Rt and Lt Acetabular Index in Degrees, "
-           "DDH); the av_ddh dataset reads Rt/Lt as the patient's sides (Rt -> image-left hip) and scores the AI of "
-           "landmark models under test_datasets:; reading data.xlsx needs openpyxl (pip install \"hipbench[xlsx]\")"),
-    kind="measures",
-)
 
-SOURCES: dict[str, DataSource] = {MTDDH.name: MTDDH, AV_DDH.name: AV_DDH}
+def _source(name: str, entry: Any, where: str) -> DataSource:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: source {name!r} must be a mapping of its settings, got {entry!r}")
+    missing = [key for key in _REQUIRED if key not in entry]
+    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
+    if missing or unknown:
+        raise ValueError(f"{where}: source {name!r}: missing {missing}, unknown {unknown}; "
+                         f"expected {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}")
+    try:
+        owner, repo = entry["location"]["repository"].split("/")
+        location = GitHubFolder(owner, repo, entry["location"]["ref"], entry["location"]["folder"])
+        layout = (*image_rules(entry["images"]["from"], entry["images"]["to"]),
+                  *(LayoutRule(pattern, target) for pattern, target in entry["files"].items()))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{where}: source {name!r}: location must be {{repository: owner/name, ref, folder}}, "
+                         f"images {{from, to}} and files a mapping of pattern to target ({e!r})") from None
+    text = {key: str(entry[key]) for key in (*_REQUIRED, *_OPTIONAL) if key in entry
+            and key not in ("location", "images", "files")}
+    return DataSource(name=name, location=location, layout=layout, **text)
+
+
+def load_sources(path: Path = SOURCES_FILE) -> dict[str, DataSource]:
+    """The sources of the YAML catalogue ``path`` (its header says what each key means); a malformed entry
+    is a ``ValueError`` naming the file, the source and what was expected.
+
+    Examples:
+        >>> sorted(load_sources())
+        ['av_ddh', 'mtddh']
+    """
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, dict):
+        raise ValueError(f"{path}: expected a mapping of source name to its settings")
+    return {str(name).lower(): _source(str(name), entry, str(path)) for name, entry in entries.items()}
+
+
+SOURCES: dict[str, DataSource] = load_sources()
 
 
 def get_source(name: str) -> DataSource:

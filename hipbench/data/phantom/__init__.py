@@ -1,9 +1,10 @@
 """The synthetic pelvis phantom: radiograph-like AP pelvis images with exact ``ihdi12`` ground truth.
 
-The package: ``common`` (the settings, the intended hips and their landmarks, the mapping into the image and the
-acquisition layer), ``cartoon`` (the flat-shape style), ``infant`` (an infant's pelvis drawn from anatomy, the
-default) and ``generate`` (the entry points below, for either style). Every public name is importable from
-``hipbench.data.phantom``.
+The package: ``settings`` (the generator's settings and the acquisition look), ``common`` (the parameters of one
+image, the intended hips and their landmarks, the acquisition layer), ``projection`` (the canonical frame into
+the image), ``shapes`` (drawing primitives), ``cartoon`` (the flat-shape style), ``infant`` (an infant's pelvis
+drawn from anatomy, the default) and ``generate`` (the entry points below, for either style). The entry points
+and the settings are importable from ``hipbench.data.phantom``; every other name from its module.
 
 Examples:
     >>> p = sample_params(seed=0, index=3, config=PhantomConfig(size=64))
@@ -16,46 +17,12 @@ Examples:
 
 from __future__ import annotations
 
-from hipbench.data.phantom.cartoon import render_cartoon, sample_cartoon
-from hipbench.data.phantom.common import (
-    ACQUISITION_RANGES,
-    BIT_DEPTHS,
-    FOCAL,
-    GRADE_MARGIN,
-    HALF_ITD,
-    INFANT_ONLY,
-    NOISE_STREAM,
-    POISSON_STREAM,
-    STYLES,
-    TILT_STREAM,
-    Acquisition,
-    HipParams,
-    PhantomConfig,
-    PhantomParams,
-    check_infant_config,
-    phantom_homography,
-    phantom_keypoints,
-)
+from hipbench.data.phantom.common import Acquisition, PhantomParams
 from hipbench.data.phantom.generate import phantom_pixel_spacing, phantom_sample, render_phantom, sample_params
-from hipbench.data.phantom.infant import (
-    ANATOMY_STREAM,
-    NUCLEUS_SCALE,
-    SHIELDS,
-    SIGNAL_STREAM,
-    TEXTURE_STREAM,
-    Drawing,
-    anatomy_layers,
-    itd_mm_at,
-    nucleus_radius,
-    render_infant,
-    sample_infant,
-)
+from hipbench.data.phantom.projection import phantom_keypoints
+from hipbench.data.phantom.settings import STYLES, Look, PhantomConfig
 
 __all__ = [
-    "ACQUISITION_RANGES", "ANATOMY_STREAM", "BIT_DEPTHS", "FOCAL", "GRADE_MARGIN", "HALF_ITD", "INFANT_ONLY",
-    "NOISE_STREAM", "NUCLEUS_SCALE", "POISSON_STREAM", "SHIELDS", "SIGNAL_STREAM", "STYLES", "TEXTURE_STREAM",
-    "TILT_STREAM", "Acquisition", "Drawing", "HipParams", "PhantomConfig", "PhantomParams", "anatomy_layers",
-    "check_infant_config", "itd_mm_at", "nucleus_radius", "phantom_homography", "phantom_keypoints",
-    "phantom_pixel_spacing", "phantom_sample", "render_cartoon", "render_infant", "render_phantom", "sample_cartoon",
-    "sample_infant", "sample_params",
+    "STYLES", "Acquisition", "Look", "PhantomConfig", "PhantomParams", "phantom_keypoints", "phantom_pixel_spacing",
+    "phantom_sample", "render_phantom", "sample_params",
 ]

@@ -13,20 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from hipbench.data.phantom.common import (
-    HALF_ITD,
-    HipParams,
-    PhantomConfig,
-    PhantomParams,
-    bezier,
-    canonical_to_image,
-    ellipse,
-    hip_landmarks,
-    phantom_homography,
-    sample_acquisition,
-    sample_hip,
-    uniform,
-)
+from hipbench.data.phantom.common import HipParams, PhantomParams, hip_landmarks, sample_acquisition, sample_hip
+from hipbench.data.phantom.projection import canonical_to_image, phantom_homography
+from hipbench.data.phantom.settings import HALF_ITD, PhantomConfig
+from hipbench.data.phantom.shapes import bezier, ellipse, uniform
 
 
 def sample_cartoon(seed: int, index: int, config: PhantomConfig) -> PhantomParams:

@@ -8,15 +8,10 @@ from dataclasses import asdict
 import numpy as np
 
 from hipbench.data.phantom.cartoon import render_cartoon, sample_cartoon
-from hipbench.data.phantom.common import (
-    HALF_ITD,
-    PhantomConfig,
-    PhantomParams,
-    acquire,
-    phantom_homography,
-    phantom_keypoints,
-)
+from hipbench.data.phantom.common import PhantomParams, acquire
 from hipbench.data.phantom.infant import itd_mm_at, render_infant, sample_infant
+from hipbench.data.phantom.projection import phantom_homography, phantom_keypoints
+from hipbench.data.phantom.settings import HALF_ITD, PhantomConfig
 from hipbench.schema import SIDES, get_schema
 
 

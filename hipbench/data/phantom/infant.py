@@ -37,20 +37,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hipbench.data.phantom.common import (
-    HipParams,
-    PhantomConfig,
-    PhantomParams,
-    bezier,
-    canonical_to_image,
-    ellipse,
-    hip_landmarks,
-    phantom_homography,
-    phantom_keypoints,
-    sample_acquisition,
-    sample_hip,
-    up_normal,
-)
+from hipbench.data.phantom.common import HipParams, PhantomParams, hip_landmarks, sample_acquisition, sample_hip
+from hipbench.data.phantom.projection import canonical_to_image, phantom_homography, phantom_keypoints
+from hipbench.data.phantom.settings import PhantomConfig
+from hipbench.data.phantom.shapes import bezier, ellipse, up_normal
 from hipbench.imaging import apply_homography
 
 ANATOMY_STREAM, TEXTURE_STREAM, SIGNAL_STREAM = 5, 6, 7  # random streams of their own, after the phantom's
