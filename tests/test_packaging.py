@@ -100,6 +100,8 @@ def test_the_installed_wheel_loads_every_builtin_plugin_outside_the_repository(
                  "print(hipbench_plugins.__file__)", cwd=outside, env=env).stdout.split()
     assert all(Path(p).is_relative_to(site) for p in where), where
 
+    listed = _run(venv / "bin" / "hipbench", "data", "download", "--list", cwd=outside, env=env).stdout
+    assert "mtddh:" in listed and "av_ddh:" in listed, "the wheel carries the download catalogue (sources.yaml)"
     done = _run(venv / "bin" / "hipbench", "plugins", "--check", cwd=outside, env=env)
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in done.stdout.splitlines() if len(line.split()) == 5}
     with zipfile.ZipFile(wheel) as archive:
