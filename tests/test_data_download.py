@@ -251,6 +251,9 @@ def test_source_catalogue_layout_and_its_errors(tmp_path: Path) -> None:
                                 "repository: open-hip-dysplasia, ref: main, folder: mtddh_xray_2d"))
     with pytest.raises(ValueError, match=r"source 'mtddh': location must be \{repository: owner/name"):
         load_sources(bad)
+    bad.write_text(text.replace("  kind: measures", "  kind: measure"))
+    with pytest.raises(ValueError, match=r"source 'av_ddh': kind must be one of landmarks, measures, got 'measure'"):
+        load_sources(bad)
 
 
 def test_download_end_to_end_then_check_passes(mirror: Mirror, source_files: dict[str, bytes],

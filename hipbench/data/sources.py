@@ -125,6 +125,7 @@ class DataSource:
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 _REQUIRED = ("title", "licence", "licence_url", "attribution", "citation", "location", "images", "files", "url_env")
 _OPTIONAL = ("notes", "kind")
+KINDS = ("landmarks", "measures")  # what the download summary reads: label files, or a measure table
 
 
 def _source(name: str, entry: Any, where: str) -> DataSource:
@@ -145,6 +146,8 @@ def _source(name: str, entry: Any, where: str) -> DataSource:
                          f"images {{from, to}} and files a mapping of pattern to target ({e!r})") from None
     text = {key: str(entry[key]) for key in (*_REQUIRED, *_OPTIONAL) if key in entry
             and key not in ("location", "images", "files")}
+    if text.get("kind", "landmarks") not in KINDS:
+        raise ValueError(f"{where}: source {name!r}: kind must be one of {', '.join(KINDS)}, got {text['kind']!r}")
     return DataSource(name=name, location=location, layout=layout, **text)
 
 
