@@ -47,8 +47,32 @@ def _label_with_share(row: dict[str, Any]) -> str:
     return _base_label(row) + (f", {share:.0%} of training" if share is not None else "")
 
 
+FIGURE_TITLES = {"nme": "NME %", "ai_mae": "AI MAE (degrees)", "mre_mm": "MRE (mm)"}
+
+
+def _figures(rows: list[dict[str, Any]]) -> list[str]:
+    """The figures the fine-tuning points hold, NME first, then AI MAE, MRE mm and the selected metrics."""
+    found = {k[:-5] for r in rows for point in r["finetune"].values() for k in point if k.endswith("_mean")}
+    return [f for f in FIGURE_TITLES if f in found] + sorted(found - set(FIGURE_TITLES))
+
+
 def finetune_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[str], Path | None]:
-    """Markdown lines (a table: rows x shot counts) and a PNG of NME against shots, one line per row."""
+    """Markdown lines (per figure a table: rows x shot counts) and a PNG of NME against shots, one line per row.
+
+    Examples:
+        >>> import tempfile
+        >>> row = {"key": "a", "backbone": "resnet18", "head": "heatmap", "finetune_dataset": "B",
+        ...        "finetune": {0: {"nme_mean": 4.0, "nme_std": 0.5, "kappa_mean": 0.6, "kappa_std": 0.1},
+        ...                     10: {"nme_mean": 3.0, "nme_std": 0.2}}}
+        >>> lines, _ = finetune_section([row], Path(tempfile.mkdtemp()) / "finetune.png")
+        >>> for line in lines:
+        ...     if line.startswith(("**", "| resnet18")):
+        ...         print(line)
+        **NME %**
+        | resnet18 / heatmap | 4.00 ± 0.50 | 3.00 ± 0.20 |
+        **kappa**
+        | resnet18 / heatmap | 0.60 ± 0.10 | – |
+    """
     rows = [r for r in rows if r.get("finetune") and "@oracle" not in r["key"]]
     if not rows:
         return [], None
@@ -56,14 +80,17 @@ def finetune_section(rows: list[dict[str, Any]], plot_path: Path) -> tuple[list[
     shots = sorted({s for r in rows for s in r["finetune"]})
     lines = ["", f"## Fine-tuning on {dataset}", "",
              f"Each trained cell fine-tuned on n images of {dataset} (whole patients, drawn per repeat) and tested "
-             "on the rest of it; NME % mean ± std over folds x repeats. 0 = the model as trained.", "",
-             "| combination | " + " | ".join(f"{s} images" for s in shots) + " |", "|---|" + "---|" * len(shots)]
-    for row in rows:
-        cells = []
-        for s in shots:
-            point = row["finetune"].get(s) or {}
-            cells.append(f"{point['nme_mean']:.2f} ± {point['nme_std']:.2f}" if "nme_mean" in point else "–")
-        lines.append(f"| {_label_with_share(row)} | " + " | ".join(cells) + " |")
+             "on the rest of it; mean ± std over folds x repeats. 0 = the model as trained."]
+    for figure in _figures(rows):
+        lines += ["", f"**{FIGURE_TITLES.get(figure, figure)}**", "",
+                  "| combination | " + " | ".join(f"{s} images" for s in shots) + " |", "|---|" + "---|" * len(shots)]
+        for row in rows:
+            cells = []
+            for s in shots:
+                point = row["finetune"].get(s) or {}
+                mean, std = point.get(f"{figure}_mean"), point.get(f"{figure}_std")
+                cells.append(f"{mean:.2f} ± {std:.2f}" if mean is not None else "–")
+            lines.append(f"| {_label_with_share(row)} | " + " | ".join(cells) + " |")
     series = {_label_with_share(r): [(s, (r["finetune"].get(s) or {}).get("nme_mean", math.nan)) for s in shots]
               for r in rows}
     path = _plot(series, f"images of {dataset} used for fine-tuning", f"NME % on the rest of {dataset}",
