@@ -123,7 +123,8 @@ class DataSource:
 
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
-_REQUIRED = ("title", "licence", "licence_url", "attribution", "citation", "location", "images", "files", "url_env")
+_TEXT = ("title", "licence", "licence_url", "attribution", "citation", "url_env")
+_REQUIRED = (*_TEXT, "location", "images", "files")
 _OPTIONAL = ("notes", "kind")
 KINDS = ("landmarks", "measures")  # what the download summary reads: label files, or a measure table
 
@@ -144,8 +145,7 @@ def _source(name: str, entry: Any, where: str) -> DataSource:
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"{where}: source {name!r}: location must be {{repository: owner/name, ref, folder}}, "
                          f"images {{from, to}} and files a mapping of pattern to target ({e!r})") from None
-    text = {key: str(entry[key]) for key in (*_REQUIRED, *_OPTIONAL) if key in entry
-            and key not in ("location", "images", "files")}
+    text = {key: str(entry[key]) for key in (*_TEXT, *_OPTIONAL) if key in entry}
     if text.get("kind", "landmarks") not in KINDS:
         raise ValueError(f"{where}: source {name!r}: kind must be one of {', '.join(KINDS)}, got {text['kind']!r}")
     return DataSource(name=name, location=location, layout=layout, **text)

@@ -13,6 +13,8 @@ import numpy as np
 from hipbench.figures import pyplot, save_figure
 
 POINT_KEYS = ("repeat", "shots", "n_test", "mre_px", "ihdi_accuracy")  # a point's keys no mean is taken of
+# the figures every fine-tuning table shows, in this order, before those of the selected metrics
+FIGURE_TITLES = {"nme": "NME %", "ai_mae": "AI MAE (degrees)", "mre_mm": "MRE (mm)"}
 
 
 def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
@@ -22,7 +24,7 @@ def finetune_points(results: list[dict[str, Any]]) -> dict[int, dict[str, float]
     for result in results:
         for point in (result.get("finetune") or {}).get("points", []):
             by_shots[int(point["shots"])].append(point)
-    fixed = ("nme", "ai_mae", "mre_mm")
+    fixed = tuple(FIGURE_TITLES)
     selected = [k for p in (p for ps in by_shots.values() for p in ps) for k in p if k not in fixed + POINT_KEYS]
     out = {}
     for shots, points in sorted(by_shots.items()):
@@ -45,9 +47,6 @@ def _base_label(row: dict[str, Any]) -> str:
 def _label_with_share(row: dict[str, Any]) -> str:
     share = row.get("train_fraction")
     return _base_label(row) + (f", {share:.0%} of training" if share is not None else "")
-
-
-FIGURE_TITLES = {"nme": "NME %", "ai_mae": "AI MAE (degrees)", "mre_mm": "MRE (mm)"}
 
 
 def _figures(rows: list[dict[str, Any]]) -> list[str]:
